@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create .venv from requirements.lock on a fresh machine. Installs the MariaDB client
+# headers (needed to build mysqlclient) with apt when running as root, otherwise says what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] >= (3, 10), sys.version' \
+  || { echo "bulkscan needs Python >= 3.10 (found $($PYTHON --version 2>&1))" >&2; exit 1; }
+
+if ! pkg-config --exists mariadb 2>/dev/null && ! pkg-config --exists mysqlclient 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing MariaDB client headers (libmariadb-dev, pkg-config) with apt-get"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmariadb-dev pkg-config >/dev/null
+  else
+    echo "bootstrap: missing MariaDB/MySQL client headers: install libmariadb-dev (or libmysqlclient-dev) and pkg-config" >&2
+    exit 1
+  fi
+fi
+
+if ! command -v uv >/dev/null; then
+  echo "bootstrap: installing uv with pip"
+  "$PYTHON" -m pip install -q "uv==0.13.9"
+fi
+[ -x .venv/bin/python ] || uv venv -q -p "$PYTHON" .venv
+uv pip sync -q -p .venv/bin/python requirements.lock
+touch .venv/.installed
+echo "bootstrap: .venv ready ($(.venv/bin/airflow version 2>/dev/null | tail -1) Airflow)"
