@@ -21,7 +21,7 @@ services: venv
 	@scripts/services.sh
 
 demo: services
-	@$(ENV) scripts/airflow_db.sh && python -m bulkscan_demo.table_scan
+	@$(ENV) scripts/airflow_db.sh && python -m bulkscan.demo.table_scan
 
 test: services
 	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-test scripts/airflow_db.sh && \

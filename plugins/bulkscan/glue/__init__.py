@@ -1,0 +1,1 @@
+"""Airflow glue: the only package of bulkscan that imports Airflow."""
