@@ -18,6 +18,16 @@ if ! pkg-config --exists mariadb 2>/dev/null && ! pkg-config --exists mysqlclien
   fi
 fi
 
+# docker-compose (Debian's package) only validates docker-compose.yaml in the tests; no engine needed.
+if ! command -v docker-compose >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing docker-compose (used by the tests to validate docker-compose.yaml)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  else
+    echo "bootstrap: docker-compose is missing; the compose test will fail (apt-get install docker-compose)" >&2
+  fi
+fi
+
 if ! command -v uv >/dev/null; then
   echo "bootstrap: installing uv with pip"
   "$PYTHON" -m pip install -q "uv==0.13.9"
