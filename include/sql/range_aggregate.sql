@@ -1,0 +1,2 @@
+-- Server-side sum and count per group over one key sub-range (the aggregate processor's pushdown).
+SELECT {group_expr}, SUM({value}), COUNT(*) FROM {table} WHERE {key} >= %s AND {key} < %s AND {where} GROUP BY 1

@@ -1,0 +1,8 @@
+-- Columns of a table with their types and whether each leads an index (identifier validation).
+SELECT c.COLUMN_NAME, c.DATA_TYPE,
+       EXISTS(SELECT 1 FROM information_schema.STATISTICS s
+              WHERE s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME
+                AND s.COLUMN_NAME = c.COLUMN_NAME AND s.SEQ_IN_INDEX = 1) AS leads_index
+FROM information_schema.COLUMNS c
+WHERE c.TABLE_SCHEMA = %s AND c.TABLE_NAME = %s
+ORDER BY c.ORDINAL_POSITION

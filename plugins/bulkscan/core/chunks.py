@@ -1,0 +1,115 @@
+"""Chunk planning: split an integer key space into half-open ranges of about equal row counts.
+
+The planner is pure: it is given a `next_boundary(lo, n)` function that answers "the key of the
+(n+1)-th row at or after `lo`" (a walk of the key index, as gh-ost and pt-table-checksum do), so
+chunks hold the same number of rows however sparse the keys are. `even_stride` is the min/max
+striding Spark and Sqoop use, kept only as the known-bad baseline the tests compare against.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bulkscan.errors import BulkscanInputError
+
+NextBoundary = Callable[[int, int], "int | None"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows with `lo <= key < hi`. `rows` is the planned row count (None when unknown)."""
+
+    index: int
+    lo: int
+    hi: int
+    rows: int | None = None
+
+    @property
+    def label(self) -> str:
+        """What the Airflow UI shows for the mapped task: 'ids 1-1,250,000'."""
+        return f"ids {self.lo:,}-{self.hi - 1:,}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+        return cls(int(data["index"]), int(data["lo"]), int(data["hi"]), data.get("rows"))
+
+
+def check_sizes(target_rows: object, max_chunks: object) -> tuple[int, int]:
+    """Validate the two sizes a plan takes; bad values are input errors, raised before any query."""
+    for name, value in (("target rows per chunk", target_rows), ("maximum chunk count", max_chunks)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
+    return int(target_rows), int(max_chunks)  # type: ignore[call-overload]
+
+
+def rows_per_chunk(total: int, target_rows: int, max_chunks: int) -> int:
+    """The target, raised just enough that `total` rows fit in `max_chunks` chunks."""
+    if total <= 0:
+        return target_rows
+    return max(target_rows, math.ceil(total / max_chunks))
+
+
+def plan_boundaries(
+    next_boundary: NextBoundary,
+    first: int,
+    last: int,
+    total: int,
+    target_rows: int,
+    max_chunks: int,
+) -> list[Chunk]:
+    """Chunks covering [first, last] with `per` rows each (the last one holds the rest).
+
+    `next_boundary(lo, n)` returns the key of the (n+1)-th row with key >= lo, or None when fewer
+    rows remain. One call per chunk, so planning costs one pass over the key index.
+    """
+    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
+    if total <= 0:
+        return []
+    per = rows_per_chunk(total, target_rows, max_chunks)
+    chunks: list[Chunk] = []
+    lo, done = first, 0
+    while True:
+        nxt = None if total - done <= per else next_boundary(lo, per)
+        if nxt is None:
+            chunks.append(Chunk(len(chunks), lo, last + 1, total - done))
+            return chunks
+        if nxt <= lo:
+            raise ValueError(f"key index walk went backwards: {nxt} after {lo}")
+        chunks.append(Chunk(len(chunks), lo, nxt, per))
+        lo, done = nxt, done + per
+
+
+def even_stride(first: int, last: int, count: int) -> list[Chunk]:
+    """Min/max striding into `count` equal key spans (the naive plan; rows per chunk unknown)."""
+    if count < 1:
+        raise BulkscanInputError(f"chunk count must be positive, got {count}")
+    span = last - first + 1
+    step = max(1, math.ceil(span / count))
+    return [
+        Chunk(i, lo, min(lo + step, last + 1)) for i, lo in enumerate(range(first, last + 1, step))
+    ]
+
+
+def assert_partition(chunks: Sequence[Chunk], first: int, last: int) -> None:
+    """Chunks must tile [first, last] exactly: contiguous, non-empty, in order, indexed 0..n-1."""
+    if not chunks:
+        raise ValueError("no chunks")
+    if chunks[0].lo != first or chunks[-1].hi != last + 1:
+        raise ValueError(f"chunks cover [{chunks[0].lo}, {chunks[-1].hi}) not [{first}, {last + 1})")
+    for i, (a, b) in enumerate(zip(chunks, chunks[1:], strict=False)):
+        if a.hi != b.lo or a.lo >= a.hi or a.index != i:
+            raise ValueError(f"chunks {a} and {b} do not tile")
+
+
+def chunk_of(chunks: Iterable[Chunk], key: int) -> Chunk | None:
+    """The chunk holding `key` (linear; for tests and diagnostics)."""
+    for chunk in chunks:
+        if chunk.lo <= key < chunk.hi:
+            return chunk
+    return None

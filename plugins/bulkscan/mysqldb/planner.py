@@ -1,0 +1,46 @@
+"""Plan a table into gap-aware ID-range chunks: count, then walk the key index once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkscan.core.chunks import Chunk, check_sizes, plan_boundaries
+from bulkscan.mysqldb.source import TableSpec
+from bulkscan.sqlfiles import render
+
+
+@dataclass(frozen=True)
+class Plan:
+    chunks: list[Chunk] = field(default_factory=list)
+    total_rows: int = 0
+    first: int | None = None
+    last: int | None = None
+
+
+def plan_table(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> Plan:
+    """Chunks of about `target_rows` rows (at most `max_chunks` of them) over the filtered rows."""
+    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
+    _, params = spec.where()
+    cur = conn.cursor()
+    cur.execute(render("table_stats", **spec.parts()), params)
+    total, first, last = cur.fetchone()
+    if not total:
+        return Plan()
+    boundary_sql = render("key_boundary", **spec.parts())
+
+    def next_boundary(lo: int, n: int) -> int | None:
+        cur.execute(boundary_sql, (lo, last + 1, *params, n))
+        row = cur.fetchone()
+        return int(row[0]) if row else None
+
+    chunks = plan_boundaries(next_boundary, int(first), int(last), int(total), target_rows, max_chunks)
+    return Plan(chunks, int(total), int(first), int(last))
+
+
+def count_range(conn: Any, spec: TableSpec, lo: int, hi: int) -> int:
+    """Rows of [lo, hi) that pass the filter, counted independently of any scan."""
+    _, params = spec.where()
+    cur = conn.cursor()
+    cur.execute(render("range_count", **spec.parts()), (lo, hi, *params))
+    return int(cur.fetchone()[0])

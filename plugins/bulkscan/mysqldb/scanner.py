@@ -1,0 +1,185 @@
+"""Stream one chunk in keyset batches, in bounded memory, resuming after lost connections.
+
+Rows mode:   SELECT cols ... WHERE key > last AND key < hi ORDER BY key LIMIT b   (never OFFSET)
+Aggregate:   walk b rows along the key index, then SUM/COUNT ... GROUP BY over that sub-range.
+`last` only advances after the processor consumed a batch, so a reconnect resumes exactly where
+the chunk stood: no row is seen twice and none is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkscan.core.batching import AdaptiveBatch
+from bulkscan.core.chunks import Chunk
+from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
+from bulkscan.mysqldb.source import TableSpec, all_columns
+from bulkscan.processors import AggregateByKey, ChunkContext, Processor
+from bulkscan.sqlfiles import Fragment, render
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkStats:
+    rows: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    reconnects: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+class ResilientConnection:
+    """Runs read queries, reconnecting with back-off when the server went away (bounded attempts)."""
+
+    def __init__(self, connect: ConnectFactory, max_reconnects: int = 8, logger: logging.Logger = log):
+        self.connect = connect
+        self.max_reconnects = max_reconnects
+        self.reconnects = 0
+        self.log = logger
+        self.conn: Any = None
+
+    def query(self, sql: str, params: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+        failures = 0
+        while True:
+            try:
+                if self.conn is None:
+                    self.conn = self.connect()
+                cur = self.conn.cursor()
+                cur.execute(sql, params)
+                rows = cur.fetchall()
+                cur.close()
+                return rows
+            except Exception as exc:
+                if not is_disconnect(exc) or failures >= self.max_reconnects:
+                    raise
+                failures += 1
+                self.reconnects += 1
+                close_quietly(self.conn)
+                self.conn = None
+                delay = min(0.5 * 2 ** (failures - 1), 10.0)
+                self.log.warning("connection lost (%s); reconnecting in %.1fs (attempt %d)", exc, delay, failures)
+                time.sleep(delay)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            close_quietly(self.conn)
+            self.conn = None
+
+
+class _Progress:
+    def __init__(self, chunk: Chunk, logger: logging.Logger, every: float):
+        self.chunk, self.log, self.every = chunk, logger, every
+        self.start = self.last_log = time.monotonic()
+
+    def update(self, rows: int, position: int, batch: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_log < self.every:
+            return
+        self.last_log = now
+        c = self.chunk
+        pct = 100.0 * rows / c.rows if c.rows else 100.0 * (position - c.lo) / max(1, c.hi - c.lo)
+        rate = rows / max(now - self.start, 1e-6)
+        self.log.info(
+            "chunk %d (%s): %s rows done, %.1f%% of range, %s rows/s, batch %s",
+            c.index, c.label, f"{rows:,}", min(pct, 100.0), f"{rate:,.0f}", f"{batch:,}",
+        )
+
+
+def scan_chunk(
+    connect: ConnectFactory,
+    spec: TableSpec,
+    chunk: Chunk,
+    processor: Processor,
+    ctx: ChunkContext,
+    *,
+    batch: AdaptiveBatch | None = None,
+    logger: logging.Logger = log,
+    progress_every: float = 5.0,
+    max_reconnects: int = 8,
+) -> ChunkStats:
+    """Scan [chunk.lo, chunk.hi) of `spec` through `processor`; return small statistics."""
+    batch = batch or AdaptiveBatch()
+    db = ResilientConnection(connect, max_reconnects, logger)
+    progress = _Progress(chunk, logger, progress_every)
+    stats = ChunkStats()
+    started = time.monotonic()
+    processor.open(ctx)
+    try:
+        if isinstance(processor, AggregateByKey) and processor.pushdown:
+            _scan_aggregate(db, spec, chunk, processor, batch, stats, progress)
+        else:
+            _scan_rows(db, spec, chunk, processor, batch, stats, progress)
+    finally:
+        db.close()
+    stats.reconnects = db.reconnects
+    stats.seconds = time.monotonic() - started
+    stats.summary = processor.finish()
+    progress.update(stats.rows, chunk.hi, batch.size, force=True)
+    return stats
+
+
+def _scan_rows(
+    db: ResilientConnection,
+    spec: TableSpec,
+    chunk: Chunk,
+    processor: Processor,
+    batch: AdaptiveBatch,
+    stats: ChunkStats,
+    progress: _Progress,
+) -> None:
+    if processor.columns is None:
+        db.conn = db.connect() if db.conn is None else db.conn
+        spec = all_columns(db.conn, spec)
+        columns = spec.columns
+    else:
+        columns = tuple(dict.fromkeys([spec.key, *processor.columns]))
+    sql = render("keyset_batch", **spec.parts(columns=spec.column_sql(columns)))
+    _, where_params = spec.where()
+    last = chunk.lo - 1
+    while True:
+        size = batch.size
+        t0 = time.monotonic()
+        rows = db.query(sql, (last, chunk.hi, *where_params, size))
+        batch.observe(len(rows), time.monotonic() - t0)
+        if not rows:
+            break
+        processor.process(rows, columns)
+        last = rows[-1][0]
+        stats.rows += len(rows)
+        stats.batches += 1
+        progress.update(stats.rows, last, batch.size)
+        if len(rows) < size:
+            break
+
+
+def _scan_aggregate(
+    db: ResilientConnection,
+    spec: TableSpec,
+    chunk: Chunk,
+    processor: AggregateByKey,
+    batch: AdaptiveBatch,
+    stats: ChunkStats,
+    progress: _Progress,
+) -> None:
+    group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
+    boundary_sql = render("key_boundary", **spec.parts())
+    agg_sql = render("range_aggregate", **spec.parts(group_expr=group, value=spec.column_sql([processor.value])))
+    _, where_params = spec.where()
+    cur = chunk.lo
+    while cur < chunk.hi:
+        size = batch.size
+        t0 = time.monotonic()
+        found = db.query(boundary_sql, (cur, chunk.hi, *where_params, size))
+        nxt = int(found[0][0]) if found else chunk.hi
+        groups = db.query(agg_sql, (cur, nxt, *where_params))
+        n = sum(int(g[2]) for g in groups)
+        batch.observe(max(n, 1), time.monotonic() - t0)
+        processor.add_groups(groups)
+        stats.rows += n
+        stats.batches += 1
+        cur = nxt
+        progress.update(stats.rows, cur, batch.size)

@@ -1,0 +1,102 @@
+"""Planner on dense ids, sparse ids, one huge gap, tiny tables and bad input (no database)."""
+
+from __future__ import annotations
+
+import bisect
+import random
+
+import pytest
+
+from bulkscan.core.chunks import Chunk, assert_partition, even_stride, plan_boundaries, rows_per_chunk
+from bulkscan.errors import BulkscanInputError
+
+
+def index_walk(keys: list[int]):
+    """next_boundary over a sorted key list: the key of the (n+1)-th key >= lo (as the SQL walk does)."""
+
+    def next_boundary(lo: int, n: int) -> int | None:
+        i = bisect.bisect_left(keys, lo) + n
+        return keys[i] if i < len(keys) else None
+
+    return next_boundary
+
+
+def plan(keys: list[int], target: int, max_chunks: int = 1024) -> list[Chunk]:
+    return plan_boundaries(index_walk(keys), keys[0], keys[-1], len(keys), target, max_chunks)
+
+
+def rows_in(chunk: Chunk, keys: list[int]) -> int:
+    return bisect.bisect_left(keys, chunk.hi) - bisect.bisect_left(keys, chunk.lo)
+
+
+def check_exact_cover(chunks: list[Chunk], keys: list[int]) -> None:
+    assert_partition(chunks, keys[0], keys[-1])
+    owners = [sum(1 for c in chunks if c.lo <= k < c.hi) for k in keys]
+    assert owners == [1] * len(keys), "every key in exactly one chunk"
+    assert [rows_in(c, keys) for c in chunks] == [c.rows for c in chunks]
+
+
+def test_dense_ids_equal_chunks() -> None:
+    keys = list(range(1, 10_001))
+    chunks = plan(keys, 1_000)
+    assert len(chunks) == 10
+    assert {rows_in(c, keys) for c in chunks} == {1_000}
+    assert chunks[0].label == "ids 1-1,000"
+    check_exact_cover(chunks, keys)
+
+
+def test_sparse_ids_stay_balanced() -> None:
+    rng = random.Random(7)
+    keys = sorted(rng.sample(range(1, 5_000_000), 20_000))
+    chunks = plan(keys, 1_500)
+    counts = [rows_in(c, keys) for c in chunks]
+    assert counts[:-1] == [1_500] * (len(chunks) - 1)
+    assert 0 < counts[-1] <= 1_500
+    check_exact_cover(chunks, keys)
+
+
+def test_one_huge_gap_beats_even_striding() -> None:
+    # 10,000 ids at the bottom, 10,000 ids a billion further up: min/max striding puts
+    # every row into the first and last chunks and leaves the middle chunks empty.
+    keys = list(range(1, 10_001)) + list(range(1_000_000_001, 1_000_010_001))
+    ours = plan(keys, 2_000)
+    check_exact_cover(ours, keys)
+    assert {rows_in(c, keys) for c in ours} == {2_000}
+
+    naive = even_stride(keys[0], keys[-1], len(ours))
+    naive_counts = [rows_in(c, keys) for c in naive]
+    assert sum(naive_counts) == len(keys)
+    assert max(naive_counts) >= 10_000 and naive_counts.count(0) >= len(naive) - 2
+
+
+def test_max_chunks_raises_rows_per_chunk() -> None:
+    keys = list(range(1, 100_001))
+    chunks = plan(keys, 1_000, max_chunks=8)
+    assert len(chunks) == 8
+    assert rows_per_chunk(100_000, 1_000, 8) == 12_500
+    check_exact_cover(chunks, keys)
+
+
+def test_empty_and_one_row_tables() -> None:
+    assert plan_boundaries(index_walk([]), 0, 0, 0, 10, 10) == []
+    one = plan([42], 1_000)
+    assert one == [Chunk(0, 42, 43, 1)]
+
+
+def test_exact_multiple_leaves_no_empty_tail() -> None:
+    keys = list(range(5, 5 + 3_000))
+    chunks = plan(keys, 1_000)
+    assert [c.rows for c in chunks] == [1_000, 1_000, 1_000]
+    check_exact_cover(chunks, keys)
+
+
+@pytest.mark.parametrize("target,max_chunks", [(0, 10), (-5, 10), (10, 0), ("10", 10), (True, 10), (10, 2.5)])
+def test_bad_sizes_are_input_errors(target: object, max_chunks: object) -> None:
+    with pytest.raises(BulkscanInputError):
+        plan_boundaries(index_walk([1, 2]), 1, 2, 2, target, max_chunks)  # type: ignore[arg-type]
+
+
+def test_chunk_dict_roundtrip() -> None:
+    c = Chunk(3, 1, 1_250_001, 1_250_000)
+    assert Chunk.from_dict(c.as_dict()) == c
+    assert c.label == "ids 1-1,250,000"
