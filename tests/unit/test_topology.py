@@ -1,0 +1,184 @@
+"""Topology parsing, validation, expansion into shard tasks and reconciliation (pure)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bulkscan.core.chunks import Chunk
+from bulkscan.core.topology import (
+    Answer,
+    ShardUnit,
+    build_units,
+    check_connections,
+    expand_range,
+    group_label,
+    group_tables,
+    load_topology,
+    parse_topology,
+    reconcile,
+)
+from bulkscan.errors import BulkscanInputError, ReconcileError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_expand_padded_range() -> None:
+    names = expand_range("table_000-015")
+    assert names == [f"table_{i:03d}" for i in range(16)]
+
+
+def test_expand_unpadded_and_single() -> None:
+    assert expand_range("t_8-11") == ["t_8", "t_9", "t_10", "t_11"]
+    assert expand_range("table_017") == ["table_017"]
+    assert expand_range("orders_2024_07-09") == ["orders_2024_07", "orders_2024_08", "orders_2024_09"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("table_096-0111", "zero padding"),  # the seed script's typo: padded 3 vs 4 digits
+        ("table_015-000", "below the low end"),
+        ("table_00a-015", "bad shard range"),
+        ("table-x", "bad shard range"),
+        ("1table_000-003", "bad shard range"),
+        ("tab`le_000", "bad shard table"),
+        ("", "non-empty"),
+        ("t_8-012", "only the high end"),
+    ],
+)
+def test_bad_ranges(spec: str, needle: str) -> None:
+    with pytest.raises(BulkscanInputError, match=needle):
+        expand_range(spec)
+
+
+def test_parse_forms_and_labels() -> None:
+    topo = parse_topology(
+        {
+            "database": "shop",
+            "hosts": {
+                "bs_shard_a": "table_000-003",
+                "bs_shard_b": ["table_004-005", "table_009"],
+                "bs_shard_c": {"database": "other", "tables": "table_010-011, table_020"},
+            },
+        }
+    )
+    assert topo.conn_ids == ("bs_shard_a", "bs_shard_b", "bs_shard_c")
+    assert [t.table for t in topo.tables] == [
+        *(f"table_{i:03d}" for i in range(6)),
+        "table_009",
+        "table_010",
+        "table_011",
+        "table_020",
+    ]
+    assert topo.host("bs_shard_c").database == "other"
+    assert topo.tables[0].label == "bs_shard_a / table_000"
+    assert parse_topology(topo.as_dict()) == topo
+    assert parse_topology(json.dumps(topo.as_dict())) == topo
+
+
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        ({"database": "d", "hosts": {"a": "t_000-010", "b": "t_010-020"}}, r"'t_010'.*also on 'a'"),
+        ({"database": "d", "hosts": {"a": ["t_000-003", "t_002"]}}, "twice on the same host"),
+        ({"hosts": {"a": "t_000-003"}}, "no database"),
+        ({"database": "d", "hosts": {}}, "non-empty"),
+        ({"database": "d", "hosts": {"bad id!": "t_1"}}, "bad connection id"),
+        ({"database": "d", "hosts": {"a": []}}, "no shard tables"),
+        ({"database": "d", "hosts": {"a": {"tables": "t_1", "port": 1}}}, "unknown keys"),
+        ({"database": "d;drop", "hosts": {"a": "t_1"}}, "bad database"),
+        ({"database": "d", "hosts": {"a": "t_1"}, "extra": 1}, "unknown keys"),
+        ("{not json", "not valid JSON"),
+    ],
+)
+def test_bad_topologies(data: object, needle: str) -> None:
+    with pytest.raises(BulkscanInputError, match=needle):
+        parse_topology(data)
+
+
+def test_load_example_file_and_refuse_outside_paths(tmp_path: Path) -> None:
+    base = ROOT / "include"
+    topo = load_topology("shards.json", base_dir=base)
+    assert len(topo.tables) == 128 and len(topo.hosts) == 8
+    with pytest.raises(BulkscanInputError, match="outside"):
+        load_topology("../pytest.ini", base_dir=base)
+    with pytest.raises(BulkscanInputError, match="not found"):
+        load_topology("nope.json", base_dir=base)
+    inline = load_topology('{"database": "d", "hosts": {"a": "t_1-2"}}', base_dir=base)
+    assert [t.table for t in inline.tables] == ["t_1", "t_2"]
+
+
+def test_unknown_connection_ids_named() -> None:
+    topo = parse_topology({"database": "d", "hosts": {"a": "t_1", "b": "t_2", "c": "t_3"}})
+    check_connections(topo, ["a", "b", "c", "z"])
+    with pytest.raises(BulkscanInputError, match="'b', 'c'"):
+        check_connections(topo, ["a"])
+
+
+def test_group_tables() -> None:
+    assert group_tables(["a", "b", "c"], 2) == [("a", "b"), ("c",)]
+    assert group_label("h", ["t_000", "t_003"]) == "h / t_000..t_003"
+    with pytest.raises(BulkscanInputError):
+        group_tables(["a"], 0)
+
+
+def _topo() -> object:
+    return parse_topology({"database": "d", "hosts": {"a": "t_000-004", "b": "t_005-006"}})
+
+
+def test_build_units_flat_fanout_groups_small_and_chunks_big() -> None:
+    topo = _topo()
+    plans = {
+        ("a", "t_000"): [Chunk(0, 1, 100, 99)],
+        ("a", "t_001"): [Chunk(0, 1, 50, 49), Chunk(1, 50, 90, 40), Chunk(2, 90, 200, 30)],
+        ("a", "t_002"): [],  # empty table
+        ("a", "t_003"): None,  # host could not be planned: whole table, planned when it runs
+        ("a", "t_004"): [Chunk(0, 5, 9, 4)],
+        ("b", "t_005"): [Chunk(0, 1, 3, 2)],
+        ("b", "t_006"): [Chunk(0, 1, 3, 2)],
+    }
+    units = build_units(topo, plans, group_size=3)  # type: ignore[arg-type]
+    labels = [u.label for u in units]
+    # round-robin over hosts: host b's work starts early, not after all of host a
+    assert labels[:2] == ["a / t_001 ids 1-49", "b / t_005..t_006"]
+    assert sorted(labels) == sorted(
+        [
+            "a / t_001 ids 1-49",
+            "a / t_001 ids 50-89",
+            "a / t_001 ids 90-199",
+            "a / t_000..t_003",
+            "a / t_004",
+            "b / t_005..t_006",
+        ]
+    )
+    indexes = [i.index for u in units for i in u.items]
+    assert sorted(indexes) == list(range(len(indexes)))
+    assert all(len({(u.conn_id)}) == 1 for u in units)
+    for u in units:
+        assert ShardUnit.from_dict(json.loads(json.dumps(u.as_dict()))) == u
+
+
+def _answers(units: list[ShardUnit]) -> list[Answer]:
+    return [Answer(u.conn_id, i.table, i.index, i.parts, 10) for u in units for i in u.items]
+
+
+def test_reconcile_exactly_once() -> None:
+    topo = _topo()
+    plans = {("a", "t_001"): [Chunk(0, 1, 50, 49), Chunk(1, 50, 90, 40)]}
+    units = build_units(topo, plans, group_size=2)  # type: ignore[arg-type]
+    answers = _answers(units)
+    rows = reconcile(topo, units, answers)  # type: ignore[arg-type]
+    assert rows["a / t_001"] == 20 and rows["b / t_006"] == 10 and len(rows) == 7
+
+    with pytest.raises(ReconcileError, match=r"no answer from: a / t_001"):
+        reconcile(topo, units, answers[1:])  # type: ignore[arg-type]
+    with pytest.raises(ReconcileError, match="answered twice"):
+        reconcile(topo, units, [*answers, answers[0]])  # type: ignore[arg-type]
+    with pytest.raises(ReconcileError, match="unexpected answer"):
+        reconcile(topo, units, [*answers, Answer("b", "t_000", 0, 1, 1)])  # type: ignore[arg-type]
+    without_t000 = [u for u in units if all(i.table != "t_000" for i in u.items)]
+    with pytest.raises(ReconcileError, match="not planned: a / t_000, a / t_002"):
+        reconcile(topo, without_t000, answers)  # type: ignore[arg-type]
