@@ -1,0 +1,61 @@
+"""
+### bulkscan_table_scan: chunked ID-range scan of a big MySQL table
+
+The table is planned into gap-aware primary-key ranges (`plan`), each range is one mapped task
+(`scan_chunk`, shown as "ids 1-1,250,000") that streams its rows in keyset batches in bounded memory,
+and `summarize` reconciles every chunk against an independent count of its range and merges the
+per-chunk partial sums into `bulkscan.bulkscan_result`.
+
+* Retry one failed chunk by clearing just its map index: the others are not re-run, and its earlier
+  output is replaced (results are keyed by run and chunk).
+* At most *Maximum parallel chunks* chunks query the server at once (a slot semaphore on the server);
+  one run at a time (`max_active_runs=1`): a second trigger waits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from bulkscan.glue import table_scan as ts
+from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+
+
+@dag(
+    dag_id="bulkscan_table_scan",
+    schedule="@daily",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    params=ts.params(),
+    tags=["bulkscan", "mysql", "chunked-scan"],
+    doc_md=__doc__,
+)
+def bulkscan_table_scan() -> None:
+    @task
+    def plan() -> list[dict[str, Any]]:
+        from airflow.configuration import conf
+
+        ctx = get_current_context()
+        return ts.plan(ctx["params"], conf.getint("core", "max_map_length", fallback=1024))
+
+    @task(map_index_template="{{ chunk_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    def scan_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
+        ctx = get_current_context()
+        ctx["chunk_label"] = chunk.get("label", f"chunk {chunk['index']}")  # type: ignore[typeddict-unknown-key]
+        ti = ctx["ti"]
+        return ts.scan(chunk, ctx["params"], ts.run_key(ti.dag_id, ti.run_id), ti.try_number)
+
+    @task(trigger_rule="none_failed")
+    def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+        ctx = get_current_context()
+        ti = ctx["ti"]
+        return ts.summarize(results, ctx["params"], ts.run_key(ti.dag_id, ti.run_id))
+
+    summarize(scan_chunk.expand(chunk=plan()))
+
+
+bulkscan_table_scan()

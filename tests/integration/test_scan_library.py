@@ -1,0 +1,241 @@
+"""The library path against real MariaDB: planner balance, exact aggregates, every row once, reconnects."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bulkscan.core.chunks import assert_partition, even_stride
+from bulkscan.demo.data import create_events
+from bulkscan.errors import BulkscanInputError
+from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.planner import count_range, plan_table
+from bulkscan.mysqldb.results import ResultStore, group_key
+from bulkscan.mysqldb.scanner import scan_chunk
+from bulkscan.mysqldb.source import resolve_table
+from bulkscan.processors import AggregateByKey, ChunkContext, Processor
+from tests.conftest import MYSQL_HOST, MYSQL_PORT
+
+pytestmark = pytest.mark.integration
+DB = "bs_scan_lib"
+
+
+@pytest.fixture(scope="module")
+def events(mysql_root: Any) -> dict[str, Any]:
+    connect = direct(MYSQL_HOST, MYSQL_PORT, database=None)
+    conn = mysql_root()
+    conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
+    conn.close()
+    n = create_events(connect, DB, "events", 300_000, users=5_000)
+    create_events(connect, DB, "small", 1, users=3)
+    conn = mysql_root(DB)
+    conn.cursor().execute("CREATE TABLE empty_t (id INT PRIMARY KEY, v INT)")
+    conn.close()
+    yield {"rows": n, "connect": direct(MYSQL_HOST, MYSQL_PORT, database=DB)}
+    conn = mysql_root()
+    conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
+    conn.close()
+
+
+def ground_truth(mysql_root: Any, where: str = "1=1", params: tuple[Any, ...] = ()) -> dict[str, tuple[Any, int]]:
+    cur = mysql_root(DB).cursor()
+    cur.execute(f"SELECT user_id, SUM(amount), COUNT(*) FROM events WHERE {where} GROUP BY user_id", params)
+    return {str(g): (s, n) for g, s, n in cur.fetchall()}
+
+
+def test_plan_is_gap_aware_and_exact(events: dict[str, Any]) -> None:
+    conn = events["connect"]()
+    spec = resolve_table(conn, None, "events", "id")
+    plan = plan_table(conn, spec, 40_000, 1024)
+    assert plan.total_rows == events["rows"] == 300_000
+    assert_partition(plan.chunks, plan.first, plan.last)
+    counts = [count_range(conn, spec, c.lo, c.hi) for c in plan.chunks]
+    assert counts == [c.rows for c in plan.chunks]
+    assert sum(counts) == 300_000 and max(counts) == 40_000
+    # Striding min..max over the billion-id gap leaves most chunks empty and two overloaded.
+    naive = [count_range(conn, spec, c.lo, c.hi) for c in even_stride(plan.first, plan.last, len(plan.chunks))]
+    assert sum(naive) == 300_000 and naive.count(0) >= len(naive) - 2
+
+
+def test_plan_empty_and_one_row_tables(events: dict[str, Any]) -> None:
+    conn = events["connect"]()
+    assert plan_table(conn, resolve_table(conn, None, "empty_t", "id"), 10, 10).chunks == []
+    one = plan_table(conn, resolve_table(conn, None, "small", "id"), 1_000, 10)
+    assert len(one.chunks) == 1 and one.chunks[0].rows == 1 and one.total_rows == 1
+
+
+@pytest.mark.parametrize(
+    "table,key,columns,filters,match",
+    [
+        ("nope", "id", (), (), "unknown table"),
+        ("events; DROP TABLE events", "id", (), (), "bad table"),
+        ("events", "note", (), (), "integer key"),
+        ("events", "amount", (), (), "does not lead an index"),
+        ("events", "id", ("missing",), (), "unknown column"),
+        ("events", "id", (), (["created_at; --", "=", 1],), "bad filter column"),
+        ("events", "id", (), (["nope", "=", 1],), "unknown column"),
+    ],
+)
+def test_bad_input_is_rejected_before_scanning(
+    events: dict[str, Any], table: str, key: str, columns: tuple[str, ...], filters: tuple[Any, ...], match: str
+) -> None:
+    with pytest.raises(BulkscanInputError, match=match):
+        resolve_table(events["connect"](), None, table, key, columns, filters)
+
+
+@pytest.mark.parametrize("pushdown", [True, False])
+def test_aggregate_with_filter_equals_sql_ground_truth(events: dict[str, Any], mysql_root: Any, pushdown: bool) -> None:
+    connect = events["connect"]
+    window = ["2026-01-05", "2026-01-20"]
+    filters = [["created_at", ">=", window[0]], ["created_at", "<", window[1]]]
+    conn = connect()
+    proc_cols = ("user_id", "amount")
+    spec = resolve_table(conn, None, "events", "id", proc_cols, filters)
+    plan = plan_table(conn, spec, 25_000, 1024)
+    merged: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for chunk in plan.chunks:
+        p = AggregateByKey("user_id", "amount", pushdown=pushdown)
+        from bulkscan.core.batching import AdaptiveBatch
+
+        stats = scan_chunk(connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=3_000, minimum=500))
+        assert stats.rows == chunk.rows
+        for g, (s, n) in p.groups.items():
+            merged[group_key(g)] += s
+            counts[group_key(g)] += n
+    truth = ground_truth(mysql_root, "created_at >= %s AND created_at < %s", tuple(window))
+    assert {g: (merged[g], counts[g]) for g in merged} == truth
+    assert sum(n for _, n in truth.values()) == plan.total_rows
+
+
+class SeenIds(Processor):
+    columns = ("amount",)
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.batches = 0
+
+    def process(self, rows: Any, columns: tuple[str, ...]) -> None:
+        assert columns == ("id", "amount")
+        self.batches += 1
+        self.seen.extend(r[0] for r in rows)
+
+
+def test_user_processor_sees_every_row_exactly_once(events: dict[str, Any], mysql_root: Any) -> None:
+    connect = events["connect"]
+    conn = connect()
+    spec = resolve_table(conn, None, "events", "id", ("amount",))
+    plan = plan_table(conn, spec, 60_000, 1024)
+    seen: list[int] = []
+    for chunk in plan.chunks:
+        p = SeenIds()
+        from bulkscan.core.batching import AdaptiveBatch
+
+        scan_chunk(connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=7_000, minimum=1_000))
+        assert p.batches > 1
+        seen.extend(p.seen)
+    cur = mysql_root(DB).cursor()
+    cur.execute("SELECT id FROM events ORDER BY id")
+    assert seen == [r[0] for r in cur.fetchall()]
+
+
+class KillOnce(SeenIds):
+    """Kills its own scan connection from the server side after the 2nd batch: 'server has gone away'."""
+
+    def __init__(self, mysql_root: Any) -> None:
+        super().__init__()
+        self.mysql_root = mysql_root
+        self.killed = False
+
+    def process(self, rows: Any, columns: tuple[str, ...]) -> None:
+        super().process(rows, columns)
+        if self.batches == 2 and not self.killed:
+            self.killed = True
+            admin = self.mysql_root()
+            cur = admin.cursor()
+            cur.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID() "
+                "AND USER = 'root' AND COMMAND = 'Sleep'",
+                (DB,),
+            )
+            for (pid,) in cur.fetchall():
+                cur.execute(f"KILL {int(pid)}")
+            admin.close()
+
+
+def test_lost_connection_resumes_from_last_key(events: dict[str, Any], mysql_root: Any) -> None:
+    connect = events["connect"]
+    conn = connect()
+    spec = resolve_table(conn, None, "events", "id", ("amount",))
+    conn.close()
+    plan = plan_table(connect(), spec, 100_000, 1024)
+    chunk = plan.chunks[1]
+    p = KillOnce(mysql_root)
+    from bulkscan.core.batching import AdaptiveBatch
+
+    stats = scan_chunk(connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000))
+    assert p.killed and stats.reconnects >= 1
+    assert stats.rows == chunk.rows == len(p.seen) == len(set(p.seen))
+    cur = mysql_root(DB).cursor()
+    cur.execute("SELECT id FROM events WHERE id >= %s AND id < %s ORDER BY id", (chunk.lo, chunk.hi))
+    assert p.seen == [r[0] for r in cur.fetchall()]
+
+
+def test_result_store_replaces_a_retried_chunk(events: dict[str, Any], mysql_root: Any) -> None:
+    store = ResultStore(direct(MYSQL_HOST, MYSQL_PORT), schema="bs_scan_lib_results")
+    store.ensure()
+    try:
+        conn = events["connect"]()
+        spec = resolve_table(conn, None, "events", "id", ("user_id", "amount"))
+        plan = plan_table(conn, spec, 150_000, 1024)
+        for attempt in (1, 2):  # the second attempt must replace, not add to, the first
+            for chunk in plan.chunks:
+                p = AggregateByKey("user_id", "amount")
+                stats = scan_chunk(events["connect"], spec, chunk, p, ChunkContext("run1", chunk, attempt))
+                store.replace_chunk("run1", chunk, job="t", source="s", rows=stats.rows, seconds=stats.seconds,
+                                    try_number=attempt, groups=p.groups)
+        merged = store.merge("run1", job="t", source="s", chunks=len(plan.chunks), rows=plan.total_rows)
+        truth = ground_truth(mysql_root)
+        got = store.result("run1")
+        assert {g: (s, n) for g, (s, n) in got.items()} == truth
+        assert merged.groups == len(truth)
+        assert [c["writes"] for c in store.chunks("run1")] == [2] * len(plan.chunks)
+    finally:
+        mysql_root().cursor().execute("DROP DATABASE IF EXISTS bs_scan_lib_results")
+
+
+def test_host_slots_cap_concurrent_holders() -> None:
+    from bulkscan.mysqldb.slots import host_slot, lock_name
+
+    connect = direct(MYSQL_HOST, MYSQL_PORT)
+    inside, peak, done, lock = 0, 0, 0, threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        nonlocal inside, peak, done
+        try:
+            with host_slot(connect, "test-cap", 2, timeout_s=30, poll_s=0.02):
+                with lock:
+                    inside += 1
+                    peak = max(peak, inside)
+                # observed on the server: the slot locks in use right now
+                cur = connect().cursor()
+                cur.execute("SELECT IS_USED_LOCK(%s), IS_USED_LOCK(%s)", (lock_name("test-cap", 0), lock_name("test-cap", 1)))
+                assert None not in cur.fetchone() or inside < 2
+                threading.Event().wait(0.2)
+                with lock:
+                    inside -= 1
+                    done += 1
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert done == 6 and peak == 2
