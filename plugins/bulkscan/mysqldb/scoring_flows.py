@@ -1,0 +1,80 @@
+"""The flows of one day as a scan: planned by the time index, summed per member by the library scanner.
+
+A producer writes its per-member partial sums into the ResultStore under (run, chunk), so a retried
+chunk replaces its earlier attempt; shard tables and Redis nodes are further producers of the same run
+(with their own chunk indices) and the day's apply merges them all.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from bulkscan.core.chunks import Chunk
+from bulkscan.core.scoring import day_bounds
+from bulkscan.mysqldb.connect import ConnectFactory, close_quietly
+from bulkscan.mysqldb.planner import Plan, plan_table
+from bulkscan.mysqldb.results import ResultStore
+from bulkscan.mysqldb.scanner import ChunkStats, scan_chunk
+from bulkscan.mysqldb.source import TableSpec, resolve_table
+from bulkscan.processors import AggregateByKey, ChunkContext
+
+JOB = "member_scoring"
+
+
+def day_flow_spec(
+    conn: Any, database: str, day: date, table: str = "t_flow"
+) -> TableSpec:
+    """t_flow rows of `day` (created_at in [day, day + 1)), keyed by id, reading uid and score."""
+    lo, hi = day_bounds(day)
+    return resolve_table(
+        conn,
+        database,
+        table,
+        "id",
+        ("uid", "score"),
+        [["created_at", ">=", lo], ["created_at", "<", hi]],
+    )
+
+
+def plan_day(
+    connect: ConnectFactory,
+    database: str,
+    day: date,
+    target_rows: int,
+    max_chunks: int,
+    table: str = "t_flow",
+) -> tuple[TableSpec, Plan]:
+    """The day's id bounds come from the created_at index; chunks hold about target_rows flows each."""
+    conn = connect()
+    try:
+        spec = day_flow_spec(conn, database, day, table)
+        return spec, plan_table(conn, spec, target_rows, max_chunks)
+    finally:
+        close_quietly(conn)
+
+
+def produce_chunk(
+    connect: ConnectFactory,
+    spec: TableSpec,
+    chunk: Chunk,
+    results: ResultStore,
+    run_key: str,
+    try_number: int = 1,
+) -> ChunkStats:
+    """Sum one chunk's flows per uid (pushed down to the server) and store them under (run, chunk)."""
+    proc = AggregateByKey("uid", "score")
+    stats = scan_chunk(
+        connect, spec, chunk, proc, ChunkContext(run_key, chunk, try_number)
+    )
+    results.replace_chunk(
+        run_key,
+        chunk,
+        job=JOB,
+        source=spec.name,
+        rows=stats.rows,
+        seconds=stats.seconds,
+        try_number=try_number,
+        groups=proc.groups,
+    )
+    return stats
