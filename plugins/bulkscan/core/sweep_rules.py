@@ -1,0 +1,239 @@
+"""Rules of the Redis sweep (pure, no I/O): what a source value means, what is counted, how audits are named.
+
+The same increment rule runs server-side in include/redis/sweep_page.lua; this module is its reference
+(unit-tested, used for ground truth and documentation) and holds the parts the client needs: the
+per-key status codes the script returns, the summary counters, the spec validation and the audit
+file names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkscan.errors import BulkscanInputError
+
+INT64_MAX = 2**63 - 1
+_POSITIVE = re.compile(r"^[1-9][0-9]*$")
+_NEGATIVE = re.compile(r"^-[1-9][0-9]*$")
+
+# Status codes the sweep script returns per key (one letter each, see sweep_page.lua).
+APPLIED = "A"  # increment applied now, marker set in the same script call
+DONE_BEFORE = "D"  # marker already holds this run: applied earlier in this run (SCAN duplicate, retry)
+MISSING = "M"  # source field missing (or the key vanished between SCAN and the script)
+ZERO = "Z"  # source is "0": nothing to add, key untouched
+NEGATIVE = "N"  # source is a negative integer: never applied (the seed only adds positive values)
+NOT_INTEGER = "I"  # source is not a canonical 64-bit integer ("1.5", "abc", "007", "+3", overflow)
+TARGET_NOT_INTEGER = "T"  # target field holds a non-integer: HINCRBY refused, key untouched
+OVERFLOW = "O"  # target + increment would overflow int64: HINCRBY refused, key untouched
+WRONG_TYPE = "W"  # the key is not a hash
+REDIRECT = "R"  # the key's slot is not served here any more (MOVED/ASK): retried through the cluster
+
+SKIP_REASONS: dict[str, str] = {
+    MISSING: "missing",
+    ZERO: "zero",
+    NEGATIVE: "negative",
+    NOT_INTEGER: "not_integer",
+    TARGET_NOT_INTEGER: "target_not_integer",
+    OVERFLOW: "overflow",
+    WRONG_TYPE: "wrong_type",
+}
+
+_FIELD = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+_TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-+]+")
+
+
+def classify_source(value: str | bytes | None) -> tuple[str, int]:
+    """The increment rule: (status, increment). Only a canonical positive int64 is applied.
+
+    Mirrors the Lua script exactly: missing -> M, "0" -> Z, "-5" -> N, anything else that is not a
+    canonical decimal int64 (leading zeros, '+', spaces, decimals, out of range) -> I.
+    """
+    if value is None:
+        return MISSING, 0
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    if text == "0":
+        return ZERO, 0
+    if _POSITIVE.match(text):
+        n = int(text)
+        return (APPLIED, n) if n <= INT64_MAX else (NOT_INTEGER, 0)
+    if _NEGATIVE.match(text):
+        return (NEGATIVE, 0) if int(text) >= -INT64_MAX - 1 else (NOT_INTEGER, 0)
+    return NOT_INTEGER, 0
+
+
+def expected_after(source: str | bytes | None, target: str | bytes | None) -> tuple[str, int | None]:
+    """Ground truth for one key: (status, target value after one sweep) or (status, None) if untouched."""
+    status, incr = classify_source(source)
+    if status != APPLIED:
+        return status, None
+    text = "0" if target is None else (target.decode() if isinstance(target, bytes) else target)
+    if not re.match(r"^-?[0-9]+$", text):
+        return TARGET_NOT_INTEGER, None
+    new = int(text) + incr
+    if new > INT64_MAX:
+        return OVERFLOW, None
+    return APPLIED, new
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What one sweep does: for keys matching `pattern`, target += source, once per run (marker field)."""
+
+    pattern: str = "*"
+    source_field: str = "field_1"
+    target_field: str = "field_2"
+    marker_field: str = "_bulkscan_sweep"
+    scan_count: int = 1000
+    key_type: str = "hash"
+
+    def __post_init__(self) -> None:
+        for name in ("source_field", "target_field", "marker_field"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not _FIELD.match(value):
+                raise BulkscanInputError(f"bad {name} {value!r}: 1-200 printable characters")
+        if self.marker_field in (self.source_field, self.target_field):
+            raise BulkscanInputError("marker_field must differ from source_field and target_field")
+        if not isinstance(self.pattern, str) or not self.pattern or len(self.pattern) > 1000:
+            raise BulkscanInputError(f"bad pattern {self.pattern!r}: 1-1000 characters")
+        if not isinstance(self.scan_count, int) or not 10 <= self.scan_count <= 100_000:
+            raise BulkscanInputError(f"bad scan_count {self.scan_count!r}: 10..100000")
+        if self.key_type not in ("hash", ""):
+            raise BulkscanInputError(f"bad key_type {self.key_type!r}: 'hash' or '' (no TYPE filter)")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> SweepSpec:
+        """Build from DAG params (unknown keys ignored, so one params dict can feed every task)."""
+        names = cls.__dataclass_fields__.keys()
+        return cls(**{k: params[k] for k in names if k in params and params[k] is not None})
+
+
+def validate_run_token(token: str) -> str:
+    """The marker value prefix: the run's identity. '|' ends it, so it must not contain one."""
+    if not isinstance(token, str) or not token or "|" in token or len(token) > 300:
+        raise BulkscanInputError(f"bad run token {token!r}: 1-300 characters without '|'")
+    return token
+
+
+@dataclass
+class SweepCounts:
+    """Counters of one node sweep (or a sum of them): small enough for XCom."""
+
+    scanned: int = 0  # distinct keys the sweep looked at
+    applied: int = 0  # increments applied by this attempt
+    done_before: int = 0  # keys found already applied in this run (earlier attempt, other node)
+    duplicates: int = 0  # keys SCAN returned more than once (ignored the second time)
+    redirected: int = 0  # keys whose slot moved away mid-sweep, applied through the cluster client
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> keys
+    pages: int = 0
+    restarts: int = 0  # SCAN restarts after a failover / node change
+
+    def count(self, status: str) -> None:
+        """Count one key's final status."""
+        if status == APPLIED:
+            self.applied += 1
+        elif status == DONE_BEFORE:
+            self.done_before += 1
+        elif status in SKIP_REASONS:
+            reason = SKIP_REASONS[status]
+            self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        else:  # pragma: no cover - the script only returns the codes above
+            raise ValueError(f"unknown sweep status {status!r}")
+
+    @property
+    def audited(self) -> int:
+        """Keys that carry this run's increment (the audit file has one row for each)."""
+        return self.applied + self.done_before
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "applied": self.applied,
+            "done_before": self.done_before,
+            "audited": self.audited,
+            "duplicates": self.duplicates,
+            "redirected": self.redirected,
+            "skipped": dict(sorted(self.skipped.items())),
+            "pages": self.pages,
+            "restarts": self.restarts,
+        }
+
+    @classmethod
+    def total(cls, parts: Iterable[Mapping[str, Any]]) -> SweepCounts:
+        """Sum node counters (from XCom dicts)."""
+        out = cls()
+        for p in parts:
+            for name in ("scanned", "applied", "done_before", "duplicates", "redirected", "pages", "restarts"):
+                setattr(out, name, getattr(out, name) + int(p.get(name, 0)))
+            for reason, n in p.get("skipped", {}).items():
+                out.skipped[reason] = out.skipped.get(reason, 0) + int(n)
+        return out
+
+
+def audit_file_name(run_token: str, node_label: str) -> str:
+    """`<run>__<node>.csv.gz`, filesystem-safe: one file per run and node, rewritten on retry."""
+    run = _TOKEN_UNSAFE.sub("_", run_token).strip("_") or "run"
+    node = _TOKEN_UNSAFE.sub("_", node_label).strip("_") or "node"
+    return f"{run}__{node}.csv.gz"
+
+
+def audit_run_prefix(run_token: str) -> str:
+    """File-name prefix shared by every audit file of one run."""
+    return audit_file_name(run_token, "x")[: -len("x.csv.gz")]
+
+
+def format_slots(ranges: Iterable[tuple[int, int]]) -> str:
+    """'0-5460' or '0-10,20' for labels."""
+    return ",".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
+
+
+def slot_ranges(slots: Iterable[int]) -> list[tuple[int, int]]:
+    """Compress slot numbers into sorted inclusive ranges."""
+    out: list[tuple[int, int]] = []
+    for s in sorted(set(slots)):
+        if out and out[-1][1] == s - 1:
+            out[-1] = (out[-1][0], s)
+        else:
+            out.append((s, s))
+    return out
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[bytes]:
+    """Redis glob (`*`, `?`, `[a-z]`, `[^x]`, backslash escapes) as a bytes regex, for keys that are
+    not found by SCAN MATCH (the slot mop-up lists keys per slot and filters them here)."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        elif c == "[":
+            j = i + 1
+            negate = j < n and pattern[j] == "^"
+            if negate:
+                j += 1
+            parts: list[str] = []
+            while j < n and pattern[j] != "]":
+                if pattern[j] == "\\" and j + 1 < n:
+                    j += 1
+                    parts.append(re.escape(pattern[j]))
+                elif j + 2 < n and pattern[j + 1] == "-" and pattern[j + 2] != "]":
+                    lo, hi = sorted((pattern[j], pattern[j + 2]))
+                    parts.append(f"{re.escape(lo)}-{re.escape(hi)}")
+                    j += 2
+                else:
+                    parts.append(re.escape(pattern[j]))
+                j += 1
+            out.append(("[^" if negate else "[") + "".join(parts) + "]" if parts else "(?!)")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile(("(?s)^" + "".join(out) + "$").encode())

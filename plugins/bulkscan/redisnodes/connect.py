@@ -1,0 +1,129 @@
+"""Connections to single nodes and to the whole cluster, and live topology discovery (no Airflow).
+
+The sweep talks to each primary directly (SCAN and the page script are per node), and uses a cluster
+client only for keys whose slot moved away mid-sweep, where redis-py follows MOVED/ASK.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis.cluster import ClusterNode, RedisCluster
+
+from bulkscan.errors import BulkscanError, BulkscanInputError
+from bulkscan.redisnodes.topology import NodeInfo, Topology, parse_cluster_nodes
+
+_SSL_KEYS = ("ssl", "ssl_cert_reqs", "ssl_ca_certs", "ssl_keyfile", "ssl_certfile", "ssl_check_hostname")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """How to reach the deployment: the entry node, credentials, and extra startup nodes."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    username: str | None = None
+    password: str | None = None
+    db: int = 0
+    cluster: bool = False
+    startup_nodes: tuple[tuple[str, int], ...] = ()
+    ssl: Mapping[str, Any] = field(default_factory=dict)
+    socket_timeout: float = 30.0
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> RedisSettings:
+        """From an Airflow Connection, read the way the redis provider's RedisHook reads it."""
+        extra = conn.extra_dejson or {}
+        password = None if str(conn.password).lower() in ("none", "false", "") else conn.password
+        nodes: list[tuple[str, int]] = []
+        raw = extra.get("startup_nodes") or ""
+        for item in raw.split(",") if isinstance(raw, str) else raw:
+            item = str(item).strip()
+            if item:
+                h, _, p = item.rpartition(":")
+                if not h or not p.isdigit():
+                    raise BulkscanInputError(f"bad startup node {item!r}: use host:port")
+                nodes.append((h, int(p)))
+        return cls(
+            host=conn.host or "127.0.0.1",
+            port=int(conn.port or 6379),
+            username=conn.login or None,
+            password=password,
+            db=int(extra.get("db") or 0),
+            cluster=bool(extra.get("cluster", False)),
+            startup_nodes=tuple(nodes),
+            ssl={k: v for k, v in extra.items() if k in _SSL_KEYS},
+        )
+
+    def entry_points(self) -> list[tuple[str, int]]:
+        return [(self.host, self.port), *[n for n in self.startup_nodes if n != (self.host, self.port)]]
+
+    def node_client(self, host: str, port: int, db: int | None = None) -> redis.Redis:
+        """A plain client pinned to one node (no redirects followed)."""
+        return redis.Redis(
+            host=host,
+            port=port,
+            username=self.username,
+            password=self.password,
+            db=self.db if db is None else db,
+            socket_timeout=self.socket_timeout,
+            socket_connect_timeout=5,
+            **dict(self.ssl),
+        )
+
+    def cluster_client(self, topology: Topology) -> RedisCluster:
+        """A cluster-aware client (follows MOVED/ASK), started from every known primary."""
+        nodes = [ClusterNode(n.host, n.port) for n in topology.primaries()] or [
+            ClusterNode(h, p) for h, p in self.entry_points()
+        ]
+        return RedisCluster(
+            startup_nodes=nodes,
+            username=self.username,
+            password=self.password,
+            socket_timeout=self.socket_timeout,
+            **dict(self.ssl),
+        )
+
+
+def discover(settings: RedisSettings) -> Topology:
+    """The live topology, asked from the first entry point that answers."""
+    errors = []
+    for host, port in settings.entry_points():
+        client = settings.node_client(host, port, db=0)
+        try:
+            info = client.info("cluster")
+            if not info.get("cluster_enabled"):
+                role = client.info("replication").get("role")
+                if role != "master":
+                    raise BulkscanInputError(f"{host}:{port} is a standalone {role}, not a primary")
+                return Topology(cluster=False, nodes=(NodeInfo("standalone", host, port, ("master",)),))
+            if settings.db:
+                raise BulkscanInputError("Redis Cluster only has database 0: remove `db` from the connection")
+            # "CLUSTER", "NODES" as two arguments: redis-py then returns the raw text, not its own parse.
+            text = client.execute_command("CLUSTER", "NODES").decode()
+            cinfo = client.execute_command("CLUSTER", "INFO").decode()
+            epoch = int(cinfo.split("cluster_current_epoch:")[1].split()[0])
+            nodes = parse_cluster_nodes(text)
+            # The node we asked reports its own address as seen from itself; keep the entry host for it
+            # when it answers with an empty host (a fresh node before any MEET).
+            fixed = tuple(n if n.host else NodeInfo(**{**n.__dict__, "host": host}) for n in nodes)
+            return Topology(cluster=True, nodes=fixed, current_epoch=epoch)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            errors.append(f"{host}:{port}: {exc}")
+        finally:
+            client.close()
+    raise BulkscanError(f"no Redis entry point answered: {'; '.join(errors)}")
+
+
+def discover_stable(settings: RedisSettings, timeout: float = 30.0) -> Topology:
+    """Discover until every slot has a healthy primary (a failover in progress settles first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        topo = discover(settings)
+        if not topo.uncovered_slots() or time.monotonic() > deadline:
+            return topo
+        time.sleep(0.2)

@@ -1,0 +1,61 @@
+"""The server-side page script (include/redis/sweep_page.lua): loaded once per node, one call per page."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bulkscan.core.sweep_rules import SweepSpec, validate_run_token
+from bulkscan.errors import BulkscanError
+
+LUA_DIR = Path(os.environ.get("BULKSCAN_LUA_DIR", Path(__file__).resolve().parents[3] / "include" / "redis"))
+
+
+@cache
+def script_text() -> str:
+    return (LUA_DIR / "sweep_page.lua").read_text()
+
+
+class PageScript:
+    """Runs one page of keys through the script on one node and returns one status line per key."""
+
+    def __init__(self, spec: SweepSpec, run_token: str) -> None:
+        self.text = script_text()
+        self.sha = hashlib.sha1(self.text.encode()).hexdigest()
+        self.args = (spec.source_field, spec.target_field, spec.marker_field, validate_run_token(run_token))
+
+    def run_page(self, client: redis.Redis, keys: list[bytes], asking: bool = False) -> list[bytes]:
+        """One EVALSHA for the whole page (keys passed undeclared, see the script's header)."""
+        try:
+            reply = self._call(client, keys, asking)
+        except redis.exceptions.NoScriptError:
+            client.script_load(self.text)
+            reply = self._call(client, keys, asking)
+        return self._lines(reply, len(keys))
+
+    def _call(self, client: redis.Redis, keys: list[bytes], asking: bool) -> Any:
+        if not asking:
+            return client.evalsha(self.sha, 0, *self.args, *keys)
+        pipe = client.pipeline(transaction=False)
+        pipe.execute_command("ASKING")
+        pipe.evalsha(self.sha, 0, *self.args, *keys)
+        return pipe.execute(raise_on_error=True)[1]
+
+    def run_key(self, cluster: Any, key: bytes) -> bytes:
+        """One key through a cluster-aware client: KEYS[1] declared, so MOVED/ASK are followed."""
+        reply = cluster.eval(self.text, 1, key, *self.args)
+        return self._lines(reply, 1)[0]
+
+    @staticmethod
+    def _lines(reply: Any, n: int) -> list[bytes]:
+        if not isinstance(reply, bytes):
+            raise BulkscanError(f"sweep script returned {type(reply).__name__}, expected text")
+        lines = reply.split(b"\n") if n else []
+        if len(lines) != n:
+            raise BulkscanError(f"sweep script answered {len(lines)} lines for {n} keys")
+        return lines

@@ -1,0 +1,245 @@
+"""Sweep one primary (SCAN + one script call per page) and mop up slots that moved during a sweep.
+
+Exactly once: the script sets a per-run marker in the same atomic step as the increment, so a key seen
+twice (SCAN duplicate, retried task, re-run, a key that moved to a node swept later) is applied once.
+Failover: if the node stops being a primary mid-sweep, the pass restarts from cursor 0 on the primary
+that took over its slots (the marker makes the repeat cheap and safe). Resharding: keys whose slot left
+the node between SCAN and the script come back as "R" and are applied through the cluster client
+(MOVED/ASK followed); keys that moved before their node's SCAN reached them are found by `mop_up`,
+which re-lists the slots whose owner changed since the plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bulkscan.core.sweep_rules import APPLIED, DONE_BEFORE, REDIRECT, SweepCounts, SweepSpec, glob_to_regex
+from bulkscan.errors import BulkscanError, ReconcileError
+from bulkscan.redisnodes.audit import AuditWriter
+from bulkscan.redisnodes.connect import RedisSettings, discover_stable
+from bulkscan.redisnodes.pagescript import PageScript
+from bulkscan.redisnodes.topology import NodeInfo, Topology, changed_slots, topology_from_dicts
+
+log = logging.getLogger(__name__)
+
+# Errors after which the node is asked again who serves its slots, and the pass starts over there.
+RESTARTABLE: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.MovedError,
+    redis.exceptions.TryAgainError,
+)
+MOP_UP_LABEL = "mop-up"
+
+
+@dataclass
+class SweepHooks:
+    """Test seams: called around each page's script call (to kill, fail over or migrate mid-sweep)."""
+
+    before_apply: Callable[[list[bytes]], None] | None = None
+    after_apply: Callable[[int], None] | None = None
+
+
+class _Pass:
+    """One complete pass over keys on one node: script per page, redirects, counters, audit rows."""
+
+    def __init__(self, settings: RedisSettings, script: PageScript, writer: AuditWriter, hooks: SweepHooks):
+        self.settings, self.script, self.writer, self.hooks = settings, script, writer, hooks
+        self.counts = SweepCounts()
+        self.seen: set[bytes] = set()
+        self._cluster: Any = None
+
+    def page(self, client: redis.Redis, keys: list[bytes], asking: bool = False) -> None:
+        new = [k for k in keys if k not in self.seen]
+        self.counts.duplicates += len(keys) - len(new)
+        if not new:
+            return
+        self.seen.update(new)
+        self.counts.scanned += len(new)
+        self.counts.pages += 1
+        if self.hooks.before_apply:
+            self.hooks.before_apply(new)
+        lines = self.script.run_page(client, new, asking=asking)
+        if self.hooks.after_apply:
+            self.hooks.after_apply(self.counts.pages)
+        row, count = self.writer.row, self.counts.count
+        for key, line in zip(new, lines):
+            status = line[:1].decode()
+            if status == REDIRECT:
+                self.counts.redirected += 1
+                line = self._redirect(key)
+                status = line[:1].decode()
+            if status in (APPLIED, DONE_BEFORE):
+                _, incr, value = line.split(b"|", 2)
+                row(key, incr, value)
+            count(status)
+
+    def _redirect(self, key: bytes) -> bytes:
+        """The key's slot moved off this node after SCAN listed it: apply it where it lives now."""
+        if self._cluster is None:
+            self._cluster = self.settings.cluster_client(discover_stable(self.settings))
+        for _ in range(20):
+            line = self.script.run_key(self._cluster, key)
+            if line != b"R":
+                return line
+            time.sleep(0.1)
+        raise BulkscanError(f"key {key!r}: no node accepted it (slot keeps moving)")
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _successor(settings: RedisSettings, planned: Mapping[str, Any]) -> NodeInfo:
+    """The primary to sweep for a planned node: itself while it is a healthy primary, else the primary
+    now serving most of its slots (its promoted replica after a failover)."""
+    topo = discover_stable(settings)
+    prims = topo.primaries()
+    for n in prims:
+        if (n.host, n.port) == (planned["host"], int(planned["port"])):
+            return n
+    wanted = {s for a, b in planned.get("slots", []) for s in range(a, b + 1)}
+    best = max(prims, key=lambda n: len(wanted & n.slot_set()), default=None)
+    if best is None or not (wanted & best.slot_set()):
+        raise BulkscanError(f"no primary serves the slots of {planned['label']} any more")
+    return best
+
+
+def sweep_node(
+    settings: RedisSettings,
+    planned: Mapping[str, Any],
+    spec: SweepSpec,
+    run_token: str,
+    audit_dir: str | Path,
+    hooks: SweepHooks | None = None,
+    max_restarts: int = 10,
+) -> dict[str, Any]:
+    """Sweep one planned primary completely; returns its counters and audit file (small, for XCom)."""
+    hooks = hooks or SweepHooks()
+    script = PageScript(spec, run_token)
+    host, port = planned["host"], int(planned["port"])
+    restarts = 0
+    while True:
+        writer = AuditWriter(audit_dir, run_token, planned["label"])
+        sweep = _Pass(settings, script, writer, hooks)
+        client = settings.node_client(host, port)
+        try:
+            if planned.get("node_id") != "standalone" and client.info("replication").get("role") != "master":
+                raise redis.exceptions.ReadOnlyError(f"{host}:{port} is no longer a primary")
+            cursor = 0
+            while True:
+                cursor, keys = client.scan(cursor, match=spec.pattern, count=spec.scan_count, _type=spec.key_type or None)
+                sweep.page(client, keys)
+                if cursor == 0:
+                    break
+        except RESTARTABLE as exc:
+            writer.abort()
+            restarts += 1
+            if restarts > max_restarts:
+                raise BulkscanError(f"{planned['label']}: gave up after {restarts} restarts: {exc}") from exc
+            log.warning("%s: %s; asking the cluster who serves these slots now", planned["label"], exc)
+            time.sleep(0.2)
+            node = _successor(settings, planned)
+            host, port = node.host, node.port
+            continue
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            client.close()
+            sweep.close()
+        path = writer.commit()
+        sweep.counts.restarts = restarts
+        return {
+            "label": planned["label"],
+            "swept": f"{host}:{port}",
+            "audit": str(path),
+            "audit_rows": writer.rows,
+            **sweep.counts.to_dict(),
+        }
+
+
+def _keys_in_slots(client: redis.Redis, slots: Iterable[int]) -> list[bytes]:
+    """Every key of the given slots held by this node (COUNTKEYSINSLOT then GETKEYSINSLOT, pipelined)."""
+    slots = sorted(slots)
+    pipe = client.pipeline(transaction=False)
+    for s in slots:
+        pipe.execute_command("CLUSTER", "COUNTKEYSINSLOT", s)
+    counts = pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    busy = [(s, n) for s, n in zip(slots, counts) if n]
+    for s, n in busy:
+        pipe.execute_command("CLUSTER", "GETKEYSINSLOT", s, n)
+    return [k for keys in pipe.execute() for k in keys] if busy else []
+
+
+def mop_up(
+    settings: RedisSettings,
+    plan: list[Mapping[str, Any]],
+    spec: SweepSpec,
+    run_token: str,
+    audit_dir: str | Path,
+    max_rounds: int = 5,
+) -> dict[str, Any]:
+    """Re-list and apply the slots whose keys may have changed node since the plan (resharding during
+    the sweep), until one round starts and ends on the same topology. Idempotent thanks to the marker."""
+    planned = topology_from_dicts(True, plan)
+    if not plan or plan[0].get("node_id") == "standalone":
+        return {"label": MOP_UP_LABEL, "rounds": 0, "slots": 0, **SweepCounts().to_dict()}
+    script = PageScript(spec, run_token)
+    match = glob_to_regex(spec.pattern)
+    writer = AuditWriter(audit_dir, run_token, MOP_UP_LABEL)
+    sweep = _Pass(settings, script, writer, SweepHooks())
+    rounds = total_slots = 0
+    try:
+        while True:
+            now = discover_stable(settings)
+            todo = changed_slots(planned, now)
+            if not todo:
+                break
+            rounds += 1
+            if rounds > max_rounds:
+                raise ReconcileError(f"topology still changing after {max_rounds} mop-up rounds")
+            total_slots += len(todo)
+            _mop_round(settings, now, todo, match, spec, sweep)
+            after = discover_stable(settings)
+            if after.owners() == now.owners() and not after.migrating_slots():
+                break
+            planned = now
+    except BaseException:
+        writer.abort()
+        sweep.close()
+        raise
+    sweep.close()
+    path = writer.commit()
+    return {"label": MOP_UP_LABEL, "rounds": rounds, "slots": total_slots, "audit": str(path), **sweep.counts.to_dict()}
+
+
+def _mop_round(
+    settings: RedisSettings, now: Topology, todo: set[int], match: Any, spec: SweepSpec, sweep: _Pass
+) -> None:
+    """List the keys of `todo` on every primary that holds some (owner and importing node)."""
+    importing = {n.node_id: {s for s, _ in n.importing} for n in now.nodes}
+    for node in now.primaries() + [n for n in now.nodes if n.importing and n not in now.primaries()]:
+        mine = (node.slot_set() | {s for s, _ in node.migrating} | importing.get(node.node_id, set())) & todo
+        if not mine:
+            continue
+        client = settings.node_client(node.host, node.port)
+        try:
+            keys = [k for k in _keys_in_slots(client, mine) if match.match(k)]
+            asking = bool(importing.get(node.node_id, set()) & mine)
+            for i in range(0, len(keys), spec.scan_count):
+                sweep.page(client, keys[i : i + spec.scan_count], asking=asking)
+        finally:
+            client.close()
