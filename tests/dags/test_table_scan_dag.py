@@ -1,0 +1,161 @@
+"""Whole-DAG runs of bulkscan_table_scan with dag.test() against real MariaDB and Airflow metadata."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from bulkscan.demo.data import create_events
+from bulkscan.mysqldb.connect import direct
+from tests.airflow_helpers import clear_map_indexes, load_dag, resume_run, ti_table
+from tests.conftest import MYSQL_HOST, MYSQL_PORT
+
+pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
+DB = "bs_scan_dag"
+RESULTS = "bs_scan_dag_results"
+CONN = "bs_scan_dag"
+ROWS = 200_000
+
+
+@pytest.fixture(scope="module")
+def source(mysql_root: Any) -> Any:
+    os.environ[f"AIRFLOW_CONN_{CONN.upper()}"] = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}"
+    admin = mysql_root()
+    for db in (DB, RESULTS):
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+    create_events(direct(MYSQL_HOST, MYSQL_PORT), DB, "events", ROWS, users=2_000)
+    cur = mysql_root(DB).cursor()
+    cur.execute("CREATE TABLE empty_t (id BIGINT PRIMARY KEY, user_id INT, amount INT)")
+    cur.execute("CREATE TABLE faults (chunk_index INT PRIMARY KEY)")
+    cur.execute("CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
+    yield mysql_root
+    for db in (DB, RESULTS):
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+
+
+@pytest.fixture(scope="module")
+def dag() -> Any:
+    return load_dag("bulkscan_table_scan")
+
+
+def conf(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "conn_id": CONN, "table": "events", "key_column": "id", "group_column": "user_id",
+        "value_column": "amount", "rows_per_chunk": 30_000, "max_chunks": 64, "max_parallel_chunks": 2,
+        "results_schema": RESULTS, "processor": "aggregate",
+    }
+    base.update(overrides)
+    return base
+
+
+def truth(mysql_root: Any, table: str = "events") -> dict[str, tuple[Any, int]]:
+    cur = mysql_root(DB).cursor()
+    cur.execute(f"SELECT user_id, SUM(amount), COUNT(*) FROM {table} GROUP BY user_id")
+    return {str(g): (s, n) for g, s, n in cur.fetchall()}
+
+
+def result(mysql_root: Any, run_key: str) -> dict[str, tuple[Any, int]]:
+    cur = mysql_root(RESULTS).cursor()
+    cur.execute("SELECT group_key, value_sum, row_count FROM bulkscan_result WHERE run_key = %s", (run_key,))
+    return {g: (s, n) for g, s, n in cur.fetchall()}
+
+
+def attempts(mysql_root: Any, run_key: str) -> dict[int, list[int]]:
+    cur = mysql_root(DB).cursor()
+    cur.execute("SELECT chunk_index, try_number FROM attempts WHERE run_key = %s ORDER BY chunk_index, try_number",
+                (run_key,))
+    out: dict[int, list[int]] = {}
+    for c, t in cur.fetchall():
+        out.setdefault(c, []).append(t)
+    return out
+
+
+def faulty(mode: str) -> dict[str, Any]:
+    return {
+        "processor": "tests.processors:faulty_aggregate",
+        "processor_args": {"control_db": DB, "group": "user_id", "value": "amount", "mode": mode, "port": MYSQL_PORT},
+    }
+
+
+def test_chunk_failing_once_still_ends_exact(source: Any, dag: Any) -> None:
+    source(DB).cursor().execute("REPLACE INTO faults VALUES (2)")
+    try:
+        dr = dag.test(run_conf=conf(**faulty("once")))
+    finally:
+        source(DB).cursor().execute("DELETE FROM faults")
+    key = f"{dag.dag_id}/{dr.run_id}"
+    assert str(dr.state) == "success"
+    assert result(source, key) == truth(source)
+    tis = ti_table(dag.dag_id, dr.run_id)
+    scans = {m: v for (t, m), v in tis.items() if t == "scan_chunk"}
+    assert len(scans) == 7  # 200,000 rows / 30,000 per chunk
+    assert {m: v[1] for m, v in scans.items()} == {m: (2 if m == 2 else 1) for m in scans}
+    cur = source(DB).cursor()
+    cur.execute("SELECT MIN(id), (SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 30000) FROM events")
+    first, second_start = cur.fetchone()
+    assert scans[0][2] == f"ids {first:,}-{second_start - 1:,}"  # the UI label of map index 0
+    assert attempts(source, key)[2] == [1, 2]
+
+
+def test_failed_chunk_cleared_by_map_index_alone(source: Any, dag: Any) -> None:
+    source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
+    dr = dag.test(run_conf=conf(**faulty("table")))
+    key = f"{dag.dag_id}/{dr.run_id}"
+    assert str(dr.state) == "failed"
+    before = ti_table(dag.dag_id, dr.run_id)
+    assert before[("scan_chunk", 3)][0] == "failed"
+    assert before[("summarize", -1)][0] == "upstream_failed"
+    assert result(source, key) == {}
+
+    source(DB).cursor().execute("DELETE FROM faults")  # the cause is fixed; retry only chunk 3
+    clear_map_indexes(dag, dr.run_id, [("scan_chunk", 3), "summarize"])
+    assert resume_run(dag, dr.run_id) == "success"
+
+    after = ti_table(dag.dag_id, dr.run_id)
+    assert result(source, key) == truth(source)
+    for (task_id, m), (state, tries, _) in after.items():
+        assert state == "success"
+        if task_id == "scan_chunk" and m != 3:
+            assert tries == before[(task_id, m)][1], f"chunk {m} was re-run"
+    assert after[("scan_chunk", 3)][1] > before[("scan_chunk", 3)][1]
+    runs = attempts(source, key)
+    assert all(len(v) == 1 for c, v in runs.items() if c != 3)  # the other chunks ran exactly once
+    cur = source(RESULTS).cursor()
+    cur.execute("SELECT chunk_index, writes FROM bulkscan_chunk WHERE run_key = %s", (key,))
+    assert dict(cur.fetchall()) == {i: 1 for i in range(7)}
+
+
+def test_empty_table_succeeds_with_zero_rows(source: Any, dag: Any) -> None:
+    dr = dag.test(run_conf=conf(table="empty_t"))
+    assert str(dr.state) == "success"
+    assert result(source, f"{dag.dag_id}/{dr.run_id}") == {}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"table": "events; DROP TABLE events"}, {"rows_per_chunk": -5}, {"max_chunks": 5000}, {"group_column": "a b"}],
+)
+def test_bad_params_are_refused_at_trigger(source: Any, dag: Any, overrides: dict[str, Any]) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dag.test(run_conf=conf(**overrides))
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [({"table": "no_such_table"}, "unknown table"), ({"conn_id": "no_such_conn"}, "unknown Airflow connection")],
+)
+def test_bad_input_fails_in_plan_before_any_write(
+    source: Any, dag: Any, overrides: dict[str, Any], message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    dr = dag.test(run_conf=conf(**overrides))
+    tis = ti_table(dag.dag_id, dr.run_id)
+    assert str(dr.state) == "failed"
+    assert tis[("plan", -1)][0] == "failed"
+    assert not [k for k in tis if k[0] == "scan_chunk" and k[1] >= 0]
+    cur = source(RESULTS).cursor()
+    cur.execute("SELECT COUNT(*) FROM bulkscan_chunk WHERE run_key = %s", (f"{dag.dag_id}/{dr.run_id}",))
+    assert cur.fetchone()[0] == 0
