@@ -165,7 +165,15 @@ class SweepCounts:
         """Sum node counters (from XCom dicts)."""
         out = cls()
         for p in parts:
-            for name in ("scanned", "applied", "done_before", "duplicates", "redirected", "pages", "restarts"):
+            for name in (
+                "scanned",
+                "applied",
+                "done_before",
+                "duplicates",
+                "redirected",
+                "pages",
+                "restarts",
+            ):
                 setattr(out, name, getattr(out, name) + int(p.get(name, 0)))
             for reason, n in p.get("skipped", {}).items():
                 out.skipped[reason] = out.skipped.get(reason, 0) + int(n)

@@ -33,7 +33,7 @@ class AuditWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / audit_file_name(run_token, node_label)
         self.tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        self._raw = gzip.open(self.tmp, "wb", compresslevel=1)
+        self._raw = gzip.open(self.tmp, "wb", compresslevel=1)  # noqa: SIM115 - closed by commit()/abort()
         self._fh = io.TextIOWrapper(self._raw, encoding="utf-8", newline="")
         self._csv = csv.writer(self._fh)
         self._csv.writerow(HEADER)
@@ -101,6 +101,10 @@ def merge_audits(directory: str | Path, run_token: str) -> tuple[AuditTotals, di
             else:
                 repeated += 1
     totals = AuditTotals(
-        keys=len(seen), increment_sum=sum(i for i, _ in seen.values()), files=files, rows=rows, repeated=repeated
+        keys=len(seen),
+        increment_sum=sum(i for i, _ in seen.values()),
+        files=files,
+        rows=rows,
+        repeated=repeated,
     )
     return totals, seen

@@ -139,7 +139,9 @@ def sweep_node(
                 raise redis.exceptions.ReadOnlyError(f"{host}:{port} is no longer a primary")
             cursor = 0
             while True:
-                cursor, keys = client.scan(cursor, match=spec.pattern, count=spec.scan_count, _type=spec.key_type or None)
+                cursor, keys = client.scan(
+                    cursor, match=spec.pattern, count=spec.scan_count, _type=spec.key_type or None
+                )
                 sweep.page(client, keys)
                 if cursor == 0:
                     break
@@ -223,7 +225,13 @@ def mop_up(
         raise
     sweep.close()
     path = writer.commit()
-    return {"label": MOP_UP_LABEL, "rounds": rounds, "slots": total_slots, "audit": str(path), **sweep.counts.to_dict()}
+    return {
+        "label": MOP_UP_LABEL,
+        "rounds": rounds,
+        "slots": total_slots,
+        "audit": str(path),
+        **sweep.counts.to_dict(),
+    }
 
 
 def _mop_round(
