@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.scoring import day_bounds
+from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.connect import ConnectFactory, close_quietly
 from bulkscan.mysqldb.planner import Plan, plan_table
 from bulkscan.mysqldb.results import ResultStore
@@ -61,11 +63,23 @@ def produce_chunk(
     results: ResultStore,
     run_key: str,
     try_number: int = 1,
+    *,
+    processor: AggregateByKey | None = None,
+    batch: AdaptiveBatch | None = None,
 ) -> ChunkStats:
     """Sum one chunk's flows per uid (pushed down to the server) and store them under (run, chunk)."""
-    proc = AggregateByKey("uid", "score")
+    proc = processor or AggregateByKey("uid", "score")
+    if proc.group != "uid" or proc.value != "score":
+        raise BulkscanInputError(
+            f"a scoring producer sums score per uid, not {proc.value} per {proc.group}"
+        )
     stats = scan_chunk(
-        connect, spec, chunk, proc, ChunkContext(run_key, chunk, try_number)
+        connect,
+        spec,
+        chunk,
+        proc,
+        ChunkContext(run_key, chunk, try_number),
+        batch=batch,
     )
     results.replace_chunk(
         run_key,

@@ -1,0 +1,392 @@
+"""Airflow side of member scoring: Params, and the plan / scan_flows / apply task bodies.
+
+The DAG file only wires these together; the work is in bulkscan.core.scoring (pure),
+bulkscan.mysqldb.scoring_flows (the day's producers) and bulkscan.mysqldb.scoring_store (the state).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bulkscan.core.batching import AdaptiveBatch
+from bulkscan.core.chunks import Chunk
+from bulkscan.core.identifiers import validate_identifier
+from bulkscan.core.scoring import ScoringConfig, load_config
+from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.glue.mysql_conn import check_reachable, close_quietly, connect_factory
+from bulkscan.mysqldb.results import ResultStore
+from bulkscan.mysqldb.scoring_flows import JOB, day_flow_spec, plan_day, produce_chunk
+from bulkscan.mysqldb.scoring_store import ScoringStore
+from bulkscan.mysqldb.slots import host_slot
+from bulkscan.processors import AggregateByKey, load_processor
+from bulkscan.sqlfiles import SQL_DIR
+
+log = logging.getLogger(__name__)
+INCLUDE_DIR = SQL_DIR.parent
+DEFAULT_CONFIG = "scoring.yaml"
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
+OPTIONAL_IDENT_PATTERN = r"^([A-Za-z_][A-Za-z0-9_$]{0,63})?$"
+DAY_PATTERN = r"^(\d{4}-\d{2}-\d{2})?$"
+PROCESSOR_PATTERN = r"^(aggregate|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
+MODES = ("apply", "rebuild", "verify")
+
+
+def params() -> dict[str, Any]:
+    """The trigger form: every field typed, bounded and explained."""
+    from airflow.sdk import Param
+
+    return {
+        "mode": Param(
+            "apply",
+            type="string",
+            enum=list(MODES),
+            title="Mode",
+            description="apply: merge the day's flows incrementally (the daily run). rebuild: recompute "
+            "member_score as of the day from flow_day_sum (bootstrap). verify: compare the "
+            "incremental state with a rebuild, writing nothing.",
+        ),
+        "day": Param(
+            "",
+            type="string",
+            pattern=DAY_PATTERN,
+            title="Day (YYYY-MM-DD)",
+            description="The day to apply; empty means the run's data interval day (scheduled runs, "
+            "backfills).",
+        ),
+        "conn_id": Param(
+            "bulkscan_mysql",
+            type="string",
+            minLength=1,
+            title="MySQL connection id",
+            description="Airflow connection of the server holding t_flow and the scoring tables.",
+        ),
+        "database": Param(
+            "",
+            type="string",
+            pattern=OPTIONAL_IDENT_PATTERN,
+            title="Database",
+            description="Schema of t_flow and the scoring tables; empty: the connection's schema.",
+        ),
+        "flow_table": Param(
+            "t_flow",
+            type="string",
+            pattern=IDENT_PATTERN,
+            title="Flow table",
+            description="Source flows (id, uid, score, created_at) with an index on created_at.",
+        ),
+        "results_schema": Param(
+            "",
+            type="string",
+            pattern=OPTIONAL_IDENT_PATTERN,
+            title="Partials schema",
+            description="Where producers write per-member partial sums (bulkscan_partial); "
+            "empty: the scoring database.",
+        ),
+        "config": Param(
+            DEFAULT_CONFIG,
+            type=["string", "object"],
+            title="Scoring configuration",
+            description="A .yaml file under include/ (default scoring.yaml: tiers, thresholds, "
+            "window_days, actions), or the configuration itself as an object.",
+        ),
+        "rows_per_chunk": Param(
+            250_000,
+            type="integer",
+            minimum=1,
+            maximum=100_000_000,
+            title="Flows per chunk",
+            description="Target flows in one mapped scan task.",
+        ),
+        "max_chunks": Param(
+            16,
+            type="integer",
+            minimum=1,
+            maximum=1024,
+            title="Maximum chunks",
+            description="Upper bound on mapped scan tasks for the day.",
+        ),
+        "max_parallel_chunks": Param(
+            4,
+            type="integer",
+            minimum=1,
+            maximum=64,
+            title="Maximum parallel chunks",
+            description="At most this many chunks query the server at once "
+            "(a slot semaphore held on the server).",
+        ),
+        "batch_seconds": Param(
+            0.5,
+            type="number",
+            minimum=0.05,
+            maximum=30,
+            title="Target seconds per query",
+            description="Keyset batches grow or shrink so one query takes about this long.",
+        ),
+        "processor": Param(
+            "aggregate",
+            type="string",
+            pattern=PROCESSOR_PATTERN,
+            title="Producer processor",
+            description="'aggregate' (sum of score per uid pushed down to the server) or a "
+            "'package.module:factory' returning an AggregateByKey on uid/score.",
+        ),
+        "processor_args": Param(
+            {},
+            type="object",
+            title="Processor arguments",
+            description="Keyword arguments for a processor factory.",
+        ),
+        "keep_partials": Param(
+            False,
+            type="boolean",
+            title="Keep partial sums",
+            description="Keep the run's per-chunk partial sums after the day is applied.",
+        ),
+    }
+
+
+class ScoringSettings:
+    """Params, validated once: a bad value is an input error before any query runs."""
+
+    def __init__(self, p: Mapping[str, Any]):
+        self.mode = str(p.get("mode") or "apply")
+        if self.mode not in MODES:
+            raise BulkscanInputError(f"mode must be one of {MODES}, got {self.mode!r}")
+        self.day_param = str(p.get("day") or "")
+        self.conn_id = str(p["conn_id"])
+        self.database = (
+            validate_identifier(p["database"], "database")
+            if p.get("database")
+            else None
+        )
+        self.flow_table = validate_identifier(
+            p.get("flow_table") or "t_flow", "flow table"
+        )
+        self.results_schema = (
+            validate_identifier(p["results_schema"], "partials schema")
+            if p.get("results_schema")
+            else None
+        )
+        self.config = resolve_config(p.get("config") or DEFAULT_CONFIG)
+        self.rows_per_chunk = _positive_int(
+            p.get("rows_per_chunk", 250_000), "flows per chunk"
+        )
+        self.max_chunks = _positive_int(p.get("max_chunks", 16), "maximum chunks")
+        self.max_parallel = _positive_int(
+            p.get("max_parallel_chunks", 4), "maximum parallel chunks"
+        )
+        self.batch_seconds = float(p.get("batch_seconds") or 0.5)
+        self.processor = str(p.get("processor") or "aggregate")
+        self.processor_args = dict(p.get("processor_args") or {})
+        self.keep_partials = bool(p.get("keep_partials", False))
+
+    def day(self, interval_start: Any) -> date:
+        """The day param, else the data interval's (UTC) date."""
+        if self.day_param:
+            try:
+                return date.fromisoformat(self.day_param)
+            except ValueError as exc:
+                raise BulkscanInputError(
+                    f"day {self.day_param!r} is not a YYYY-MM-DD date"
+                ) from exc
+        if interval_start is None:
+            raise BulkscanInputError(
+                "no day given and the run has no data interval; set the 'day' param"
+            )
+        return date(interval_start.year, interval_start.month, interval_start.day)
+
+    def make_processor(self) -> AggregateByKey:
+        if self.processor == "aggregate":
+            return AggregateByKey("uid", "score")
+        proc = load_processor(self.processor, **self.processor_args)
+        if not isinstance(proc, AggregateByKey):
+            raise BulkscanInputError(
+                f"processor {self.processor!r} must return an AggregateByKey on uid/score"
+            )
+        return proc
+
+    def connect(self) -> Any:
+        return connect_factory(self.conn_id, self.database)
+
+    def db_name(self, conn: Any) -> str:
+        if self.database:
+            return self.database
+        cur = conn.cursor()
+        cur.execute("SELECT DATABASE()")
+        name = cur.fetchone()[0]
+        if not name:
+            raise BulkscanInputError(
+                f"connection {self.conn_id!r} has no default schema; set the 'database' param"
+            )
+        return str(name)
+
+
+def resolve_config(value: Any) -> ScoringConfig:
+    """A file name under include/ or an inline mapping, validated (errors name the problem)."""
+    if isinstance(value, Mapping):
+        return ScoringConfig.from_dict(value)
+    name = str(value)
+    path = (INCLUDE_DIR / name).resolve()
+    if INCLUDE_DIR.resolve() not in path.parents or path.suffix not in (
+        ".yaml",
+        ".yml",
+    ):
+        raise BulkscanInputError(
+            f"scoring configuration {name!r} must be a .yaml file under include/"
+        )
+    return load_config(Path(path))
+
+
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise BulkscanInputError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def _stores(
+    s: ScoringSettings, connect: Any, db: str
+) -> tuple[ScoringStore, ResultStore]:
+    results_db = s.results_schema or db
+    return ScoringStore(connect, db, s.config, results_db), ResultStore(
+        connect, results_db
+    )
+
+
+def plan(
+    p: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_map_length: int
+) -> dict[str, Any]:
+    """Validate, refuse a day that cannot be applied, plan the day's flows into chunks (small XCom)."""
+    s = ScoringSettings(p)
+    day = s.day(interval_start)
+    if s.max_chunks > max_map_length:
+        raise BulkscanInputError(
+            f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}"
+        )
+    s.make_processor()
+    connect = s.connect()
+    conn = check_reachable(connect, s.conn_id)
+    try:
+        db = s.db_name(conn)
+    finally:
+        close_quietly(conn)
+    store, results = _stores(s, connect, db)
+    store.ensure()
+    results.ensure()
+    # A fresh key per plan: a re-run of the day never mixes with an earlier run's partials, while a
+    # retried chunk of this run replaces its own earlier attempt.
+    run_key = f"{JOB}/{day}/{dag_run_id}/{uuid.uuid4().hex[:8]}"
+    out: dict[str, Any] = {
+        "day": str(day),
+        "run_key": run_key,
+        "database": db,
+        "mode": s.mode,
+        "chunks": [],
+    }
+    if s.mode != "apply":
+        return out
+    step = store.check_next(
+        day
+    )  # out-of-order days fail here, before anything is scanned
+    _, planned = plan_day(
+        connect, db, day, s.rows_per_chunk, s.max_chunks, s.flow_table
+    )
+    log.info(
+        "day %s (%s): %s flows in %d chunks, run %s",
+        day,
+        step.value,
+        f"{planned.total_rows:,}",
+        len(planned.chunks),
+        run_key,
+    )
+    out["step"] = step.value
+    out["flows"] = planned.total_rows
+    out["chunks"] = [
+        {
+            **c.as_dict(),
+            "label": f"{day} {c.label}",
+            "run_key": run_key,
+            "day": str(day),
+        }
+        for c in planned.chunks
+    ]
+    return out
+
+
+def scan(
+    chunk_data: Mapping[str, Any], p: Mapping[str, Any], try_number: int
+) -> dict[str, Any]:
+    """Sum one chunk's flows per uid under the run's parallel cap; store them keyed by run and chunk."""
+    s = ScoringSettings(p)
+    chunk = Chunk.from_dict(dict(chunk_data))
+    run_key, day = (
+        str(chunk_data["run_key"]),
+        date.fromisoformat(str(chunk_data["day"])),
+    )
+    connect = s.connect()
+    conn = check_reachable(connect, s.conn_id)
+    try:
+        db = s.db_name(conn)
+    finally:
+        close_quietly(conn)
+    conn = connect()
+    try:
+        spec = day_flow_spec(conn, db, day, s.flow_table)
+    finally:
+        close_quietly(conn)
+    _, results = _stores(s, connect, db)
+    with host_slot(connect, f"scoring:{run_key}"[:60], s.max_parallel):
+        stats = produce_chunk(
+            connect,
+            spec,
+            chunk,
+            results,
+            run_key,
+            try_number,
+            processor=s.make_processor(),
+            batch=AdaptiveBatch(target_seconds=s.batch_seconds),
+        )
+    return {
+        "index": chunk.index,
+        "rows": stats.rows,
+        "groups": stats.summary.get("groups"),
+        "seconds": round(stats.seconds, 3),
+        "reconnects": stats.reconnects,
+        "try_number": try_number,
+    }
+
+
+def apply(
+    planned: Mapping[str, Any],
+    chunk_results: Iterable[Mapping[str, Any]] | None,
+    p: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The downstream aggregation: merge every producer's partials into the day, or rebuild / verify."""
+    s = ScoringSettings(p)
+    day = date.fromisoformat(str(planned["day"]))
+    db, run_key = str(planned["database"]), str(planned["run_key"])
+    connect = s.connect()
+    store, _ = _stores(s, connect, db)
+    if s.mode == "rebuild":
+        return store.rebuild(day, run_key).as_dict()
+    if s.mode == "verify":
+        report = store.verify()
+        if report["mismatches"]:
+            raise ReconcileError(
+                f"incremental state differs from a rebuild for {report['mismatches']} members"
+            )
+        return report
+    results = list(chunk_results or [])
+    expected = int(planned["chunk_count"])
+    if len(results) != expected:
+        raise BulkscanInputError(
+            f"{len(results)} of {expected} chunk results arrived; refusing to merge"
+        )
+    res = store.apply_day(day, run_key, expected_chunks=expected)
+    if not s.keep_partials:
+        store.drop_partials(run_key)
+    return res.as_dict()

@@ -1,0 +1,209 @@
+"""Whole-DAG runs of member_scoring with dag.test() against real MariaDB and Airflow metadata."""
+
+from __future__ import annotations
+
+import os
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pendulum
+import pytest
+from bulkscan.core.scoring import ScoringConfig
+from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.scoring_store import ScoringStore
+
+from tests.airflow_helpers import load_dag, ti_table
+from tests.conftest import MYSQL_HOST, MYSQL_PORT
+from tests.integration.scoring_truth import actual_state, expected_state
+
+pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
+DB = "bs_scoring_dag"
+CONN = "bs_scoring_dag"
+CONFIG = {
+    "window_days": 3,
+    "tiers": [
+        {"name": "basic"},
+        {"name": "silver", "min_total": 40},
+        {"name": "gold", "min_total": 120},
+    ],
+    "actions": {"coupon": {"min_day_score": 30}, "reward": {"tiers": ["gold"]}},
+}
+D0 = date(2026, 4, 1)
+DAYS = [D0 + timedelta(days=i) for i in range(5)]
+EMPTY = DAYS[2]
+
+
+@pytest.fixture(scope="module")
+def source(mysql_root: Any) -> Any:
+    os.environ[f"AIRFLOW_CONN_{CONN.upper()}"] = (
+        f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}"
+    )
+    admin = mysql_root()
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
+    store = ScoringStore(
+        direct(MYSQL_HOST, MYSQL_PORT), DB, ScoringConfig.from_dict(CONFIG)
+    )
+    store.ensure(with_flow_table=True)
+    cur = mysql_root(DB).cursor()
+    cur.execute("CREATE TABLE faults (chunk_index INT PRIMARY KEY)")
+    cur.execute(
+        "CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)"
+    )
+    rng = random.Random(11)
+    rows = []
+    for day in DAYS:
+        if day == EMPTY:
+            continue
+        base = datetime.combine(day, datetime.min.time())
+        rows += [
+            (
+                rng.randrange(1, 400),
+                rng.randint(-10, 30),
+                base + timedelta(seconds=rng.randrange(86400)),
+            )
+            for _ in range(3_000)
+        ]
+    cur.executemany(
+        "INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows
+    )
+    yield mysql_root
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
+
+
+@pytest.fixture(scope="module")
+def dag() -> Any:
+    return load_dag("member_scoring")
+
+
+def conf(**overrides: Any) -> dict[str, Any]:
+    base = {
+        "conn_id": CONN,
+        "config": CONFIG,
+        "rows_per_chunk": 1_000,
+        "max_chunks": 8,
+        "max_parallel_chunks": 2,
+    }
+    base.update(overrides)
+    return base
+
+
+def faulty(mode: str) -> dict[str, Any]:
+    return {
+        "processor": "tests.processors:faulty_aggregate",
+        "processor_args": {
+            "control_db": DB,
+            "group": "uid",
+            "value": "score",
+            "mode": mode,
+            "port": MYSQL_PORT,
+        },
+    }
+
+
+def check_truth(source: Any, days: list[date]) -> None:
+    cur = source(DB).cursor()
+    want = expected_state(cur, DB, ScoringConfig.from_dict(CONFIG), days)
+    got = actual_state(cur, DB)
+    assert got["scores"] == want["scores"]
+    assert got["actions"] == want["actions"]
+
+
+def test_backfill_in_order_with_a_chunk_failing_once(source: Any, dag: Any) -> None:
+    for i, day in enumerate(DAYS):
+        logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+        extra = faulty("once") if i == 1 else {}
+        if i == 1:
+            source(DB).cursor().execute("REPLACE INTO faults VALUES (1)")
+        dr = dag.test(logical_date=logical, run_conf=conf(**extra))
+        assert str(dr.state) == "success", day
+        tis = ti_table(dag.dag_id, dr.run_id)
+        scans = {m: v for (t, m), v in tis.items() if t == "scan_flows" and m >= 0}
+        if day == EMPTY:
+            assert not scans
+        else:
+            assert len(scans) == 3  # 3,000 flows / 1,000 per chunk
+            assert scans[0][2].startswith(f"{day} ids ")
+        if i == 1:
+            assert (
+                scans[1][1] == 2 and scans[0][1] == 1
+            )  # only the failing chunk ran twice
+            source(DB).cursor().execute("DELETE FROM faults")
+        check_truth(source, DAYS[: i + 1])
+    cur = source(DB).cursor()
+    cur.execute("SELECT day, flows FROM scoring_ledger ORDER BY day")
+    assert [(d, n) for d, n in cur.fetchall()] == [
+        (d, 0 if d == EMPTY else 3_000) for d in DAYS
+    ]
+    cur.execute("SELECT COUNT(*) FROM bulkscan_partial")
+    assert cur.fetchone()[0] == 0  # applied runs drop their partials
+
+    # A day after a gap is refused in plan, before any scan.
+    dr = dag.test(run_conf=conf(day=str(DAYS[-1] + timedelta(days=2))))
+    assert str(dr.state) == "failed"
+    tis = ti_table(dag.dag_id, dr.run_id)
+    assert tis[("plan", -1)][0] == "failed"
+
+    # Late flows for an earlier day, then a manual re-run of that day: equal to the truth on final data.
+    late = DAYS[1]
+    cur.executemany(
+        "INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)",
+        [
+            (5000, 150, f"{late} 10:00:00"),
+            (7, -200, f"{late} 11:00:00"),
+            (8, 90, f"{late} 23:00:00"),
+        ],
+    )
+    dr = dag.test(run_conf=conf(day=str(late)))
+    assert str(dr.state) == "success"
+    check_truth(source, DAYS)
+    cur.execute(
+        "SELECT last_step, flows, runs FROM scoring_ledger WHERE day = %s", (late,)
+    )
+    assert cur.fetchone() == ("rerun", 3_003, 2)
+
+    # Verify mode agrees with the incremental state; a rebuild leaves member_score unchanged.
+    cur.execute("SELECT * FROM member_score ORDER BY uid")
+    before = cur.fetchall()
+    assert (
+        str(dag.test(run_conf=conf(mode="verify", day=str(DAYS[-1]))).state)
+        == "success"
+    )
+    assert (
+        str(dag.test(run_conf=conf(mode="rebuild", day=str(DAYS[-1]))).state)
+        == "success"
+    )
+    cur.execute("SELECT * FROM member_score ORDER BY uid")
+    assert cur.fetchall() == before
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"mode": "replay"},
+        {"day": "2026-4-1"},
+        {"rows_per_chunk": 0},
+        {"flow_table": "t; DROP TABLE t"},
+    ],
+)
+def test_bad_params_are_refused_at_trigger(
+    source: Any, dag: Any, overrides: dict[str, Any]
+) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError):
+        dag.test(run_conf=conf(**overrides))
+
+
+def test_bad_config_fails_in_plan(source: Any, dag: Any) -> None:
+    bad = {
+        **CONFIG,
+        "tiers": [
+            {"name": "basic"},
+            {"name": "gold", "min_total": 5},
+            {"name": "silver", "min_total": 1},
+        ],
+    }
+    dr = dag.test(run_conf=conf(config=bad, day=str(DAYS[0])))
+    assert str(dr.state) == "failed"
+    assert ti_table(dag.dag_id, dr.run_id)[("plan", -1)][0] == "failed"
