@@ -100,7 +100,10 @@ def shard_data(second_host: int) -> Iterator[ShardData]:
             acc[1] += 1
     rows_per = {f"{CONN_A if i < 16 else CONN_B} / {n}": len(tables[n]) for i, n in enumerate(names)}
     data = ShardData(
-        topology={"database": DB, "hosts": {CONN_A: "table_000-015", CONN_B: ["table_016-027", "table_028-031"]}},
+        topology={
+            "database": DB,
+            "hosts": {CONN_A: "table_000-015", CONN_B: ["table_016-027", "table_028-031"]},
+        },
         rows=rows_per,
         truth={g: (s, n) for g, (s, n) in truth.items()},
         tables=tables,

@@ -25,7 +25,11 @@ class Probe(CountRows):
     def _conn(self) -> Any:
         extra = self.ctx.extra
         return MySQLdb.connect(
-            host="127.0.0.1", port=PORTS[extra["conn_id"]], user="root", database=extra["database"], autocommit=True
+            host="127.0.0.1",
+            port=PORTS[extra["conn_id"]],
+            user="root",
+            database=extra["database"],
+            autocommit=True,
         )
 
     def open(self, ctx: ChunkContext) -> None:

@@ -101,7 +101,11 @@ def _counter_peaks(ports: dict[str, int]) -> dict[str, int]:
 
 @pytest.mark.parametrize(("cap", "expect_above"), [(2, None), (5, 2)])
 def test_per_host_cap_observed_on_the_hosts(
-    shard_data: ShardData, connect_for: Callable[..., Any], second_host: int, cap: int, expect_above: int | None
+    shard_data: ShardData,
+    connect_for: Callable[..., Any],
+    second_host: int,
+    cap: int,
+    expect_above: int | None,
 ) -> None:
     ports = {CONN_A: PORT_A, CONN_B: second_host}
     probe.PORTS.update(ports)

@@ -1,0 +1,65 @@
+"""
+### bulkscan_shard_query: one query over a table split across many MySQL hosts
+
+The topology (`include/shards.json` or the *Shard topology* param) names each host by its Airflow
+connection id and its shard tables in the compact `table_000-015` form. `plan` validates it (overlaps,
+duplicates, bad ranges, unknown connection ids: errors before any query), checks every table exists
+and splits big shards into ID-range chunks. `scan_shard` is one mapped task per shard table (or per
+chunk of a big one, or per group of *Small tables per task* small ones), shown as
+"host-conn / table_017". `merge` reconciles (every topology table answered exactly once) and folds the
+per-shard partial sums into `bulkscan_result`.
+
+* At most *Maximum queries per host* scans run against one server at once (a slot semaphore held on
+  that server), however many shard tasks are ready.
+* A host that is down fails only its own tables, naming host and table. Once it is back, clear just
+  the failed map indexes (and `merge`): their earlier output is replaced, the result is exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from bulkscan.glue import shard_query as sq
+from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+
+
+@dag(
+    dag_id="bulkscan_shard_query",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    params=sq.params(),
+    tags=["bulkscan", "mysql", "shards"],
+    doc_md=__doc__,
+)
+def bulkscan_shard_query() -> None:
+    @task
+    def plan() -> list[dict[str, Any]]:
+        from airflow.configuration import conf
+
+        ctx = get_current_context()
+        return sq.plan(ctx["params"], conf.getint("core", "max_map_length", fallback=1024))
+
+    @task(map_index_template="{{ shard_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    def scan_shard(unit: dict[str, Any]) -> list[dict[str, Any]]:
+        ctx = get_current_context()
+        ctx["shard_label"] = unit.get("label", unit["conn_id"])  # type: ignore[typeddict-unknown-key]
+        ti = ctx["ti"]
+        return sq.scan(unit, ctx["params"], sq.run_key(ti.dag_id, ti.run_id), ti.try_number)
+
+    @task
+    def merge(units: list[dict[str, Any]], results: list[list[dict[str, Any]]]) -> dict[str, Any]:
+        ctx = get_current_context()
+        ti = ctx["ti"]
+        return sq.summarize(units, results, ctx["params"], sq.run_key(ti.dag_id, ti.run_id))
+
+    units = plan()
+    merge(units, scan_shard.expand(unit=units))
+
+
+bulkscan_shard_query()
