@@ -2,6 +2,7 @@
 # A SECOND MariaDB server on loopback (default 127.0.0.1:3307) with its own data directory under /tmp,
 # so shard tests and benchmarks have tables really living on two hosts. Idempotent:
 #   scripts/mysql2.sh start|stop|status|restart   (env BULKSCAN_MYSQL2_PORT, BULKSCAN_MYSQL2_DIR)
+# BULKSCAN_MYSQL2_OPTS: extra mariadbd options, appended last (e.g. a bigger buffer pool for a bench).
 # `stop` keeps the data directory (a restarted host still has its tables); `destroy` removes it.
 set -uo pipefail
 PORT="${BULKSCAN_MYSQL2_PORT:-3307}"
@@ -25,7 +26,7 @@ start() {
   [ "$(id -u)" = 0 ] && chown -R mysql:mysql "$BASE"
   "$MARIADBD" --no-defaults --user="$RUN_AS" --datadir="$DATA" --port="$PORT" --bind-address=127.0.0.1 \
     --socket="$SOCK" --pid-file="$PIDF" --log-error="$LOG" --skip-name-resolve \
-    --innodb-buffer-pool-size=256M --max-connections=300 >/dev/null 2>&1 &
+    --innodb-buffer-pool-size=256M --max-connections=300 ${BULKSCAN_MYSQL2_OPTS:-} >/dev/null 2>&1 &
   for _ in $(seq 1 120); do up && { echo "mysql2: MariaDB started on 127.0.0.1:$PORT ($DATA)"; return 0; }; sleep 0.25; done
   echo "mysql2: MariaDB did not come up on 127.0.0.1:$PORT; see $LOG" >&2; tail -20 "$LOG" >&2; return 1
 }
