@@ -21,7 +21,6 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
-
 from bulkscan.glue import shard_query as sq
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
 
@@ -43,20 +42,31 @@ def bulkscan_shard_query() -> None:
         from airflow.configuration import conf
 
         ctx = get_current_context()
-        return sq.plan(ctx["params"], conf.getint("core", "max_map_length", fallback=1024))
+        return sq.plan(
+            ctx["params"], conf.getint("core", "max_map_length", fallback=1024)
+        )
 
-    @task(map_index_template="{{ shard_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    @task(
+        map_index_template="{{ shard_label }}",
+        max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN,
+    )
     def scan_shard(unit: dict[str, Any]) -> list[dict[str, Any]]:
         ctx = get_current_context()
         ctx["shard_label"] = unit.get("label", unit["conn_id"])  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
-        return sq.scan(unit, ctx["params"], sq.run_key(ti.dag_id, ti.run_id), ti.try_number)
+        return sq.scan(
+            unit, ctx["params"], sq.run_key(ti.dag_id, ti.run_id), ti.try_number
+        )
 
     @task
-    def merge(units: list[dict[str, Any]], results: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    def merge(
+        units: list[dict[str, Any]], results: list[list[dict[str, Any]]]
+    ) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
-        return sq.summarize(units, results, ctx["params"], sq.run_key(ti.dag_id, ti.run_id))
+        return sq.summarize(
+            units, results, ctx["params"], sq.run_key(ti.dag_id, ti.run_id)
+        )
 
     units = plan()
     merge(units, scan_shard.expand(unit=units))

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.topology import (
     Answer,
@@ -33,13 +32,20 @@ def test_expand_padded_range() -> None:
 def test_expand_unpadded_and_single() -> None:
     assert expand_range("t_8-11") == ["t_8", "t_9", "t_10", "t_11"]
     assert expand_range("table_017") == ["table_017"]
-    assert expand_range("orders_2024_07-09") == ["orders_2024_07", "orders_2024_08", "orders_2024_09"]
+    assert expand_range("orders_2024_07-09") == [
+        "orders_2024_07",
+        "orders_2024_08",
+        "orders_2024_09",
+    ]
 
 
 @pytest.mark.parametrize(
     ("spec", "needle"),
     [
-        ("table_096-0111", "zero padding"),  # the seed script's typo: padded 3 vs 4 digits
+        (
+            "table_096-0111",
+            "zero padding",
+        ),  # the seed script's typo: padded 3 vs 4 digits
         ("table_015-000", "below the low end"),
         ("table_00a-015", "bad shard range"),
         ("table-x", "bad shard range"),
@@ -61,7 +67,10 @@ def test_parse_forms_and_labels() -> None:
             "hosts": {
                 "bs_shard_a": "table_000-003",
                 "bs_shard_b": ["table_004-005", "table_009"],
-                "bs_shard_c": {"database": "other", "tables": "table_010-011, table_020"},
+                "bs_shard_c": {
+                    "database": "other",
+                    "tables": "table_010-011, table_020",
+                },
             },
         }
     )
@@ -82,13 +91,22 @@ def test_parse_forms_and_labels() -> None:
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        ({"database": "d", "hosts": {"a": "t_000-010", "b": "t_010-020"}}, r"'t_010'.*also on 'a'"),
-        ({"database": "d", "hosts": {"a": ["t_000-003", "t_002"]}}, "twice on the same host"),
+        (
+            {"database": "d", "hosts": {"a": "t_000-010", "b": "t_010-020"}},
+            r"'t_010'.*also on 'a'",
+        ),
+        (
+            {"database": "d", "hosts": {"a": ["t_000-003", "t_002"]}},
+            "twice on the same host",
+        ),
         ({"hosts": {"a": "t_000-003"}}, "no database"),
         ({"database": "d", "hosts": {}}, "non-empty"),
         ({"database": "d", "hosts": {"bad id!": "t_1"}}, "bad connection id"),
         ({"database": "d", "hosts": {"a": []}}, "no shard tables"),
-        ({"database": "d", "hosts": {"a": {"tables": "t_1", "port": 1}}}, "unknown keys"),
+        (
+            {"database": "d", "hosts": {"a": {"tables": "t_1", "port": 1}}},
+            "unknown keys",
+        ),
         ({"database": "d;drop", "hosts": {"a": "t_1"}}, "bad database"),
         ({"database": "d", "hosts": {"a": "t_1"}, "extra": 1}, "unknown keys"),
         ("{not json", "not valid JSON"),
@@ -112,7 +130,9 @@ def test_load_example_file_and_refuse_outside_paths(tmp_path: Path) -> None:
 
 
 def test_unknown_connection_ids_named() -> None:
-    topo = parse_topology({"database": "d", "hosts": {"a": "t_1", "b": "t_2", "c": "t_3"}})
+    topo = parse_topology(
+        {"database": "d", "hosts": {"a": "t_1", "b": "t_2", "c": "t_3"}}
+    )
     check_connections(topo, ["a", "b", "c", "z"])
     with pytest.raises(BulkscanInputError, match="'b', 'c'"):
         check_connections(topo, ["a"])
@@ -126,16 +146,25 @@ def test_group_tables() -> None:
 
 
 def _topo() -> object:
-    return parse_topology({"database": "d", "hosts": {"a": "t_000-004", "b": "t_005-006"}})
+    return parse_topology(
+        {"database": "d", "hosts": {"a": "t_000-004", "b": "t_005-006"}}
+    )
 
 
 def test_build_units_flat_fanout_groups_small_and_chunks_big() -> None:
     topo = _topo()
     plans = {
         ("a", "t_000"): [Chunk(0, 1, 100, 99)],
-        ("a", "t_001"): [Chunk(0, 1, 50, 49), Chunk(1, 50, 90, 40), Chunk(2, 90, 200, 30)],
+        ("a", "t_001"): [
+            Chunk(0, 1, 50, 49),
+            Chunk(1, 50, 90, 40),
+            Chunk(2, 90, 200, 30),
+        ],
         ("a", "t_002"): [],  # empty table
-        ("a", "t_003"): None,  # host could not be planned: whole table, planned when it runs
+        (
+            "a",
+            "t_003",
+        ): None,  # host could not be planned: whole table, planned when it runs
         ("a", "t_004"): [Chunk(0, 5, 9, 4)],
         ("b", "t_005"): [Chunk(0, 1, 3, 2)],
         ("b", "t_006"): [Chunk(0, 1, 3, 2)],
@@ -162,7 +191,9 @@ def test_build_units_flat_fanout_groups_small_and_chunks_big() -> None:
 
 
 def _answers(units: list[ShardUnit]) -> list[Answer]:
-    return [Answer(u.conn_id, i.table, i.index, i.parts, 10) for u in units for i in u.items]
+    return [
+        Answer(u.conn_id, i.table, i.index, i.parts, 10) for u in units for i in u.items
+    ]
 
 
 def test_reconcile_exactly_once() -> None:

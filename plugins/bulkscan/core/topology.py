@@ -58,7 +58,9 @@ class Topology:
 
     @property
     def tables(self) -> list[ShardTable]:
-        return [ShardTable(h.conn_id, h.database, t) for h in self.hosts for t in h.tables]
+        return [
+            ShardTable(h.conn_id, h.database, t) for h in self.hosts for t in h.tables
+        ]
 
     def host(self, conn_id: str) -> Host:
         for h in self.hosts:
@@ -68,7 +70,12 @@ class Topology:
 
     def as_dict(self) -> dict[str, Any]:
         """Explicit, JSON-able form (round-trips through parse_topology)."""
-        return {"hosts": {h.conn_id: {"database": h.database, "tables": list(h.tables)} for h in self.hosts}}
+        return {
+            "hosts": {
+                h.conn_id: {"database": h.database, "tables": list(h.tables)}
+                for h in self.hosts
+            }
+        }
 
 
 def expand_range(spec: str) -> list[str]:
@@ -78,12 +85,16 @@ def expand_range(spec: str) -> list[str]:
     script's 'table_096-0111' is rejected, not guessed). Unpadded ranges ('t_8-12') are fine.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise BulkscanInputError(f"a shard table or range must be a non-empty string, got {spec!r}")
+        raise BulkscanInputError(
+            f"a shard table or range must be a non-empty string, got {spec!r}"
+        )
     spec = spec.strip()
     m = _RANGE.match(spec)
     if not m:
         if "-" in spec:
-            raise BulkscanInputError(f"bad shard range {spec!r}: use prefix_NNN-MMM, e.g. 'table_000-015'")
+            raise BulkscanInputError(
+                f"bad shard range {spec!r}: use prefix_NNN-MMM, e.g. 'table_000-015'"
+            )
         return [validate_identifier(spec, "shard table")]
     prefix, lo_s, hi_s = m["prefix"], m["lo"], m["hi"]
     lo, hi = int(lo_s), int(hi_s)
@@ -94,11 +105,17 @@ def expand_range(spec: str) -> list[str]:
             f"(write both ends with {len(lo_s)} digits)"
         )
     if not padded and hi_s.startswith("0") and len(hi_s) > 1:
-        raise BulkscanInputError(f"bad shard range {spec!r}: only the high end is zero padded")
+        raise BulkscanInputError(
+            f"bad shard range {spec!r}: only the high end is zero padded"
+        )
     if hi < lo:
-        raise BulkscanInputError(f"bad shard range {spec!r}: the high end {hi} is below the low end {lo}")
+        raise BulkscanInputError(
+            f"bad shard range {spec!r}: the high end {hi} is below the low end {lo}"
+        )
     if hi - lo + 1 > MAX_TABLES_PER_RANGE:
-        raise BulkscanInputError(f"bad shard range {spec!r}: more than {MAX_TABLES_PER_RANGE:,} tables")
+        raise BulkscanInputError(
+            f"bad shard range {spec!r}: more than {MAX_TABLES_PER_RANGE:,} tables"
+        )
     width = len(lo_s) if padded else 0
     names = [f"{prefix}{n:0{width}d}" for n in range(lo, hi + 1)]
     for name in (names[0], names[-1]):
@@ -106,7 +123,9 @@ def expand_range(spec: str) -> list[str]:
     return names
 
 
-def _host_entry(conn_id: str, entry: object, default_db: str | None) -> tuple[str, list[str]]:
+def _host_entry(
+    conn_id: str, entry: object, default_db: str | None
+) -> tuple[str, list[str]]:
     if isinstance(entry, str | list | tuple):
         database, specs = default_db, entry
     elif isinstance(entry, Mapping):
@@ -117,9 +136,13 @@ def _host_entry(conn_id: str, entry: object, default_db: str | None) -> tuple[st
             )
         database, specs = entry.get("database", default_db), entry.get("tables")
     else:
-        raise BulkscanInputError(f"host {conn_id!r}: expected a range string, a list or {{database, tables}}")
+        raise BulkscanInputError(
+            f"host {conn_id!r}: expected a range string, a list or {{database, tables}}"
+        )
     if not database:
-        raise BulkscanInputError(f"host {conn_id!r}: no database (set it per host or at the top level)")
+        raise BulkscanInputError(
+            f"host {conn_id!r}: no database (set it per host or at the top level)"
+        )
     validate_identifier(database, f"database of host {conn_id!r}")
     if isinstance(specs, str):
         specs = [s for s in re.split(r"[,\s]+", specs) if s]
@@ -139,11 +162,19 @@ def parse_topology(data: object) -> Topology:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
             raise BulkscanInputError(f"topology is not valid JSON: {exc}") from exc
-    if not isinstance(data, Mapping) or not isinstance(data.get("hosts"), Mapping) or not data["hosts"]:
-        raise BulkscanInputError('topology must be an object with a non-empty "hosts" mapping')
+    if (
+        not isinstance(data, Mapping)
+        or not isinstance(data.get("hosts"), Mapping)
+        or not data["hosts"]
+    ):
+        raise BulkscanInputError(
+            'topology must be an object with a non-empty "hosts" mapping'
+        )
     unknown = set(data) - {"database", "hosts", "description"}
     if unknown:
-        raise BulkscanInputError(f"topology: unknown keys {sorted(unknown)} (use database, hosts)")
+        raise BulkscanInputError(
+            f"topology: unknown keys {sorted(unknown)} (use database, hosts)"
+        )
     default_db = data.get("database")
     seen: dict[str, tuple[str, str]] = {}  # table -> (conn_id, spec)
     hosts: list[Host] = []
@@ -156,7 +187,11 @@ def parse_topology(data: object) -> Topology:
             for name in expand_range(spec):
                 if name in seen:
                     other_conn, other_spec = seen[name]
-                    where = "twice on the same host" if other_conn == conn_id else f"also on {other_conn!r}"
+                    where = (
+                        "twice on the same host"
+                        if other_conn == conn_id
+                        else f"also on {other_conn!r}"
+                    )
                     raise BulkscanInputError(
                         f"shard table {name!r} of {conn_id!r} ({spec!r}) overlaps {other_spec!r} ({where})"
                     )
@@ -166,7 +201,9 @@ def parse_topology(data: object) -> Topology:
     return Topology(tuple(hosts))
 
 
-def load_topology(source: str | Path | Mapping[str, Any], base_dir: Path | None = None) -> Topology:
+def load_topology(
+    source: str | Path | Mapping[str, Any], base_dir: Path | None = None
+) -> Topology:
     """From a mapping, inline JSON text, or a .json file (relative paths are under `base_dir`)."""
     if isinstance(source, Mapping):
         return parse_topology(source)
@@ -179,7 +216,9 @@ def load_topology(source: str | Path | Mapping[str, Any], base_dir: Path | None 
     if base_dir is not None and not path.resolve().is_relative_to(base_dir.resolve()):
         raise BulkscanInputError(f"topology file {text!r} is outside {base_dir}")
     if path.suffix != ".json" or not path.is_file():
-        raise BulkscanInputError(f"topology file {text!r} not found (a .json file under {base_dir or '.'})")
+        raise BulkscanInputError(
+            f"topology file {text!r} not found (a .json file under {base_dir or '.'})"
+        )
     return parse_topology(path.read_text())
 
 
@@ -188,7 +227,9 @@ def check_connections(topology: Topology, known: Iterable[str]) -> None:
     known_set = set(known)
     missing = [c for c in topology.conn_ids if c not in known_set]
     if missing:
-        raise BulkscanInputError(f"unknown connection id(s) {', '.join(map(repr, missing))} in the topology")
+        raise BulkscanInputError(
+            f"unknown connection id(s) {', '.join(map(repr, missing))} in the topology"
+        )
 
 
 def group_tables(tables: Sequence[str], k: int) -> list[tuple[str, ...]]:
@@ -233,7 +274,10 @@ class ShardItem:
     def from_dict(cls, d: Mapping[str, Any]) -> ShardItem:
         chunk = Chunk.from_dict(d["chunk"]) if d.get("chunk") else None
         return cls(
-            int(d["index"]), validate_identifier(d["table"], "shard table"), chunk, int(d.get("parts", 1))
+            int(d["index"]),
+            validate_identifier(d["table"], "shard table"),
+            chunk,
+            int(d.get("parts", 1)),
         )
 
 
@@ -247,7 +291,11 @@ class ShardUnit:
 
     @property
     def label(self) -> str:
-        if len(self.items) == 1 and self.items[0].chunk is not None and self.items[0].parts > 1:
+        if (
+            len(self.items) == 1
+            and self.items[0].chunk is not None
+            and self.items[0].parts > 1
+        ):
             item = self.items[0]
             return f"{self.conn_id} / {item.table} {item.chunk.label}"  # type: ignore[union-attr]
         return group_label(self.conn_id, [i.table for i in self.items])
@@ -272,7 +320,9 @@ TableKey = tuple[str, str]  # (conn_id, table)
 
 
 def build_units(
-    topology: Topology, plans: Mapping[TableKey, Sequence[Chunk] | None], group_size: int = 1
+    topology: Topology,
+    plans: Mapping[TableKey, Sequence[Chunk] | None],
+    group_size: int = 1,
 ) -> list[ShardUnit]:
     """One flat fan-out: each chunk of a big table is its own unit; small tables go k per unit.
 
@@ -290,7 +340,11 @@ def build_units(
             if chunks is not None and len(chunks) > 1:
                 for c in chunks:
                     units.append(
-                        ShardUnit(host.conn_id, host.database, (ShardItem(index, table, c, len(chunks)),))
+                        ShardUnit(
+                            host.conn_id,
+                            host.database,
+                            (ShardItem(index, table, c, len(chunks)),),
+                        )
                     )
                     index += 1
             else:
@@ -298,7 +352,9 @@ def build_units(
                 small.append(ShardItem(index, table, chunk, 1))
                 index += 1
         for i in range(0, len(small), max(1, group_size)):
-            units.append(ShardUnit(host.conn_id, host.database, tuple(small[i : i + group_size])))
+            units.append(
+                ShardUnit(host.conn_id, host.database, tuple(small[i : i + group_size]))
+            )
         per_host.append(units)
     group_tables([], group_size)  # validates group_size
     ordered: list[ShardUnit] = []
@@ -328,15 +384,25 @@ class Answer:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Answer:
-        return cls(str(d["conn_id"]), str(d["table"]), int(d["index"]), int(d["parts"]), int(d["rows"]))
+        return cls(
+            str(d["conn_id"]),
+            str(d["table"]),
+            int(d["index"]),
+            int(d["parts"]),
+            int(d["rows"]),
+        )
 
 
-def reconcile(topology: Topology, units: Sequence[ShardUnit], answers: Iterable[Answer]) -> dict[str, int]:
+def reconcile(
+    topology: Topology, units: Sequence[ShardUnit], answers: Iterable[Answer]
+) -> dict[str, int]:
     """Every topology table answered exactly once (every chunk of a chunked table exactly once).
 
     Returns rows per 'conn / table'. Raises ReconcileError naming what is missing, duplicated or foreign.
     """
-    expected: dict[int, TableKey] = {i.index: (u.conn_id, i.table) for u in units for i in u.items}
+    expected: dict[int, TableKey] = {
+        i.index: (u.conn_id, i.table) for u in units for i in u.items
+    }
     planned_tables = set(expected.values())
     topo_tables = {(t.conn_id, t.table) for t in topology.tables}
     problems: list[str] = []
@@ -346,7 +412,10 @@ def reconcile(topology: Topology, units: Sequence[ShardUnit], answers: Iterable[
         if lost:
             problems.append("not planned: " + ", ".join(f"{c} / {t}" for c, t in lost))
         if extra:
-            problems.append("planned but not in the topology: " + ", ".join(f"{c} / {t}" for c, t in extra))
+            problems.append(
+                "planned but not in the topology: "
+                + ", ".join(f"{c} / {t}" for c, t in extra)
+            )
     seen: dict[int, Answer] = {}
     rows: dict[str, int] = {f"{c} / {t}": 0 for c, t in sorted(topo_tables)}
     for a in answers:
@@ -361,7 +430,9 @@ def reconcile(topology: Topology, units: Sequence[ShardUnit], answers: Iterable[
         rows[f"{a.conn_id} / {a.table}"] += a.rows
     missing = sorted({expected[i] for i in set(expected) - set(seen)})
     if missing:
-        problems.append("no answer from: " + ", ".join(f"{c} / {t}" for c, t in missing))
+        problems.append(
+            "no answer from: " + ", ".join(f"{c} / {t}" for c, t in missing)
+        )
     if problems:
         raise ReconcileError("shard results do not reconcile: " + "; ".join(problems))
     return rows

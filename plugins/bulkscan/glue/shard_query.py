@@ -16,14 +16,22 @@ from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.mysql_conn import connect_factory, describe
 from bulkscan.mysqldb.connect import ConnectFactory
 from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.shard_runner import ShardSettings, check_store, merge, plan_units, run_unit
+from bulkscan.mysqldb.shard_runner import (
+    ShardSettings,
+    check_store,
+    merge,
+    plan_units,
+    run_unit,
+)
 from bulkscan.sqlfiles import SQL_DIR
 
 log = logging.getLogger(__name__)
 INCLUDE_DIR = SQL_DIR.parent
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
 OPTIONAL_IDENT_PATTERN = r"^([A-Za-z_][A-Za-z0-9_$]{0,63})?$"
-PROCESSOR_PATTERN = r"^(aggregate|count|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
+PROCESSOR_PATTERN = (
+    r"^(aggregate|count|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
+)
 
 
 def params() -> dict[str, Any]:
@@ -141,7 +149,10 @@ def settings(p: Mapping[str, Any]) -> ShardSettings:
     """Params -> validated settings (bad values are input errors before any query)."""
     processor = str(p.get("processor") or "aggregate")
     if processor == "aggregate":
-        kwargs: dict[str, Any] = {"group": p.get("group_column") or None, "value": p.get("value_column")}
+        kwargs: dict[str, Any] = {
+            "group": p.get("group_column") or None,
+            "value": p.get("value_column"),
+        }
     elif processor == "count":
         kwargs = {}
     else:
@@ -167,8 +178,12 @@ def connector(conn_id: str, database: str) -> ConnectFactory:
 
 
 def store(p: Mapping[str, Any]) -> ResultStore:
-    schema = validate_identifier(p.get("results_schema") or "bulkscan", "results schema")
-    return ResultStore(connect_factory(str(p.get("results_conn_id") or "bulkscan_mysql")), schema)
+    schema = validate_identifier(
+        p.get("results_schema") or "bulkscan", "results schema"
+    )
+    return ResultStore(
+        connect_factory(str(p.get("results_conn_id") or "bulkscan_mysql")), schema
+    )
 
 
 def run_key(dag_id: str, run_id: str) -> str:
@@ -205,7 +220,12 @@ def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
             f"{len(units)} shard tasks exceed Airflow's max_map_length {max_map_length}: "
             "raise 'Small tables per task' or 'Rows per chunk'"
         )
-    log.info("%d shard tables on %d hosts -> %d mapped tasks", len(topo.tables), len(topo.hosts), len(units))
+    log.info(
+        "%d shard tables on %d hosts -> %d mapped tasks",
+        len(topo.tables),
+        len(topo.hosts),
+        len(units),
+    )
     return [{**u.as_dict(), "label": u.label} for u in units]
 
 
@@ -215,10 +235,14 @@ def scan(
     """One mapped task: the unit's tables (or chunk) under the per-host cap; results keyed by run."""
     topo = topology(p)
     unit = ShardUnit.from_dict(unit_data)
-    host = topo.host(unit.conn_id)  # the table name reaches SQL only if it matches the topology
+    host = topo.host(
+        unit.conn_id
+    )  # the table name reaches SQL only if it matches the topology
     strays = [i.table for i in unit.items if i.table not in host.tables]
     if strays or unit.database != host.database:
-        raise BulkscanInputError(f"unit {unit.label} does not match the topology ({strays or unit.database})")
+        raise BulkscanInputError(
+            f"unit {unit.label} does not match the topology ({strays or unit.database})"
+        )
     answers = run_unit(
         unit,
         connector(unit.conn_id, unit.database),
@@ -248,7 +272,12 @@ def summarize(
     source = p["topology"] if isinstance(p.get("topology"), str) else "inline topology"
     merged = merge(results_store, key, str(source), answers)
     top = results_store.top(key, 5)
-    log.info("merged %d shard tables, %s rows, %d groups", len(rows), f"{merged.rows:,}", merged.groups)
+    log.info(
+        "merged %d shard tables, %s rows, %d groups",
+        len(rows),
+        f"{merged.rows:,}",
+        merged.groups,
+    )
     return {
         "run_key": key,
         "hosts": len(topo.hosts),

@@ -19,7 +19,15 @@ from typing import Any
 import MySQLdb
 
 from bulkscan.core.chunks import Chunk
-from bulkscan.core.topology import Answer, Host, ShardItem, ShardUnit, TableKey, Topology, build_units
+from bulkscan.core.topology import (
+    Answer,
+    Host,
+    ShardItem,
+    ShardUnit,
+    TableKey,
+    Topology,
+    build_units,
+)
 from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
 from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
 from bulkscan.mysqldb.planner import plan_table
@@ -59,18 +67,26 @@ class ShardSettings:
         for name in ("chunk_rows", "max_chunks", "group_size", "max_per_host"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
-        load_processor(self.processor, **dict(self.processor_kwargs))  # bad processor: fail before queries
+                raise BulkscanInputError(
+                    f"{name} must be a positive integer, got {value!r}"
+                )
+        load_processor(
+            self.processor, **dict(self.processor_kwargs)
+        )  # bad processor: fail before queries
 
     def columns(self) -> tuple[str, ...]:
         proc = load_processor(self.processor, **dict(self.processor_kwargs))
         return tuple(proc.columns or ())
 
     def resolve(self, conn: Any, database: str, table: str) -> TableSpec:
-        return resolve_table(conn, database, table, self.key, self.columns(), self.filters)
+        return resolve_table(
+            conn, database, table, self.key, self.columns(), self.filters
+        )
 
 
-def _where(conn_id: str, describe: Callable[[str], str], table: str | None = None) -> str:
+def _where(
+    conn_id: str, describe: Callable[[str], str], table: str | None = None
+) -> str:
     host = f"host {conn_id!r} ({describe(conn_id)})"
     return f"{host} table {table!r}" if table else host
 
@@ -88,7 +104,11 @@ def plan_host(
     except MySQLdb.OperationalError as exc:
         if not is_disconnect(exc):
             raise
-        log.warning("host %s is unreachable at plan time (%s); its tables run unplanned", host.conn_id, exc)
+        log.warning(
+            "host %s is unreachable at plan time (%s); its tables run unplanned",
+            host.conn_id,
+            exc,
+        )
         return {(host.conn_id, t): None for t in host.tables}
     try:
         cur = conn.cursor()
@@ -112,12 +132,15 @@ def plan_host(
         close_quietly(conn)
 
 
-def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSettings) -> list[ShardUnit]:
+def plan_units(
+    topology: Topology, connect_for: ConnectorFor, settings: ShardSettings
+) -> list[ShardUnit]:
     """Plan all hosts in parallel (one connection each) and expand into one flat list of units."""
     plans: dict[TableKey, list[Chunk] | None] = {}
     with ThreadPoolExecutor(max_workers=min(8, len(topology.hosts))) as pool:
         futures = [
-            pool.submit(plan_host, h, connect_for(h.conn_id, h.database), settings) for h in topology.hosts
+            pool.submit(plan_host, h, connect_for(h.conn_id, h.database), settings)
+            for h in topology.hosts
         ]
         for f in futures:
             plans.update(f.result())
@@ -149,30 +172,59 @@ def _scan_item(
 ) -> Answer:
     where = _where(unit.conn_id, describe, item.table)
     try:
-        with host_slot(connect, SLOT_NAME, settings.max_per_host, settings.slot_timeout_s, logger=logger):
+        with host_slot(
+            connect,
+            SLOT_NAME,
+            settings.max_per_host,
+            settings.slot_timeout_s,
+            logger=logger,
+        ):
             conn = connect()
             try:
                 spec = settings.resolve(conn, unit.database, item.table)
                 chunk = item.chunk
-                if chunk is None:  # planned now: the host was down at plan time, or the table was empty
+                if (
+                    chunk is None
+                ):  # planned now: the host was down at plan time, or the table was empty
                     planned = plan_table(conn, spec, 2**62, 1).chunks
                     chunk = (
-                        Chunk(item.index, planned[0].lo, planned[0].hi, planned[0].rows) if planned else None
+                        Chunk(item.index, planned[0].lo, planned[0].hi, planned[0].rows)
+                        if planned
+                        else None
                     )
             finally:
                 close_quietly(conn)
-            processor = load_processor(settings.processor, **dict(settings.processor_kwargs))
+            processor = load_processor(
+                settings.processor, **dict(settings.processor_kwargs)
+            )
             if chunk is None:
-                chunk, rows, seconds, summary = Chunk(item.index, 0, 0, 0), 0, 0.0, {"rows": 0}
+                chunk, rows, seconds, summary = (
+                    Chunk(item.index, 0, 0, 0),
+                    0,
+                    0.0,
+                    {"rows": 0},
+                )
             else:
                 chunk = Chunk(item.index, chunk.lo, chunk.hi, chunk.rows)
                 ctx = ChunkContext(
                     run_key,
                     chunk,
                     try_number,
-                    {"conn_id": unit.conn_id, "database": unit.database, "table": item.table},
+                    {
+                        "conn_id": unit.conn_id,
+                        "database": unit.database,
+                        "table": item.table,
+                    },
                 )
-                stats = scan_chunk(connect, spec, chunk, processor, ctx, logger=logger, max_reconnects=3)
+                stats = scan_chunk(
+                    connect,
+                    spec,
+                    chunk,
+                    processor,
+                    ctx,
+                    logger=logger,
+                    max_reconnects=3,
+                )
                 rows, seconds, summary = stats.rows, stats.seconds, stats.summary
     except MySQLdb.Error as exc:
         if is_disconnect(exc):
@@ -193,7 +245,9 @@ def _scan_item(
                 summary=json.dumps(summary, default=str),
             )
         )
-    logger.info("%s / %s: %s rows in %.2fs", unit.conn_id, item.table, f"{rows:,}", seconds)
+    logger.info(
+        "%s / %s: %s rows in %.2fs", unit.conn_id, item.table, f"{rows:,}", seconds
+    )
     return Answer(unit.conn_id, item.table, item.index, item.parts, rows)
 
 
@@ -215,7 +269,9 @@ def run_unit(
     workers = max(1, min(len(unit.items), settings.max_per_host))
 
     def one(item: ShardItem) -> Answer:
-        return _scan_item(unit, item, connect, settings, store, run_key, try_number, describe, logger)
+        return _scan_item(
+            unit, item, connect, settings, store, run_key, try_number, describe, logger
+        )
 
     if workers == 1:
         return [one(i) for i in unit.items]
@@ -224,7 +280,12 @@ def run_unit(
     errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
         if len(errors) > 1:
-            logger.error("%d of %d tables failed on %s", len(errors), len(unit.items), unit.conn_id)
+            logger.error(
+                "%d of %d tables failed on %s",
+                len(errors),
+                len(unit.items),
+                unit.conn_id,
+            )
         raise errors[0]  # type: ignore[misc]
     return [f.result() for f in futures]
 
@@ -246,12 +307,21 @@ def run_units(
 ) -> FanoutResult:
     """The library path: every unit from one thread pool; the per-host cap comes from the slots."""
     started = time.monotonic()
-    factories = {(u.conn_id, u.database): connect_for(u.conn_id, u.database) for u in units}
+    factories = {
+        (u.conn_id, u.database): connect_for(u.conn_id, u.database) for u in units
+    }
     answers: list[Answer] = []
     failures: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures = {
-            pool.submit(run_unit, u, factories[(u.conn_id, u.database)], settings, store, run_key): u
+            pool.submit(
+                run_unit,
+                u,
+                factories[(u.conn_id, u.database)],
+                settings,
+                store,
+                run_key,
+            ): u
             for u in units
         }
         for f, unit in futures.items():
@@ -262,17 +332,27 @@ def run_units(
     return FanoutResult(answers, failures, time.monotonic() - started)
 
 
-def merge(store: ResultStore, run_key: str, source: str, answers: Sequence[Answer]) -> MergedRun:
+def merge(
+    store: ResultStore, run_key: str, source: str, answers: Sequence[Answer]
+) -> MergedRun:
     """Fold the per-shard partial sums into one result (replacing an earlier merge of the run)."""
     return store.merge(
-        run_key, job=JOB, source=source, chunks=len(answers), rows=sum(a.rows for a in answers)
+        run_key,
+        job=JOB,
+        source=source,
+        chunks=len(answers),
+        rows=sum(a.rows for a in answers),
     )
 
 
 def check_store(store: ResultStore, run_key: str, answers: Sequence[Answer]) -> None:
     """The result tables must hold exactly the answered chunks with the same row counts."""
-    stored = {int(c["chunk_index"]): int(c["rows_scanned"]) for c in store.chunks(run_key)}
+    stored = {
+        int(c["chunk_index"]): int(c["rows_scanned"]) for c in store.chunks(run_key)
+    }
     answered = {a.index: a.rows for a in answers}
     if stored != answered:
         diff = sorted(set(stored.items()) ^ set(answered.items()))[:10]
-        raise ReconcileError(f"stored chunks of {run_key} differ from the task answers: {diff}")
+        raise ReconcileError(
+            f"stored chunks of {run_key} differ from the task answers: {diff}"
+        )

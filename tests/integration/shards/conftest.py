@@ -31,7 +31,12 @@ def mysql2(action: str) -> None:
 
 
 def connect(port: int, db: str | None = None) -> Any:
-    kw: dict[str, Any] = {"host": "127.0.0.1", "port": port, "user": "root", "autocommit": True}
+    kw: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "user": "root",
+        "autocommit": True,
+    }
     if db:
         kw["database"] = db
     return MySQLdb.connect(**kw)
@@ -41,7 +46,9 @@ def connect(port: int, db: str | None = None) -> Any:
 class ShardData:
     topology: dict[str, Any]
     rows: dict[str, int]  # 'conn / table' -> rows
-    truth: dict[str, tuple[int, int]] = field(default_factory=dict)  # grp -> (sum, count)
+    truth: dict[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # grp -> (sum, count)
     tables: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
 
     @property
@@ -52,7 +59,9 @@ class ShardData:
 def _table_rows(rng: random.Random, n: int) -> list[tuple[int, str, int]]:
     out, key = [], rng.randint(1, 1000)
     for _ in range(n):
-        key += rng.choice((1, 1, 1, 2, 7, 50)) if rng.random() > 0.001 else 1_000_000  # gaps, some huge
+        key += (
+            rng.choice((1, 1, 1, 2, 7, 50)) if rng.random() > 0.001 else 1_000_000
+        )  # gaps, some huge
         out.append((key, f"g{rng.randint(0, 9)}", rng.randint(-50, 1000)))
     return out
 
@@ -68,14 +77,22 @@ def _create(port: int, tables: dict[str, list[tuple[int, str, int]]]) -> None:
             f"CREATE TABLE {name} (id BIGINT PRIMARY KEY, grp VARCHAR(8) NOT NULL, amount INT NOT NULL) ENGINE=InnoDB"
         )
         for i in range(0, len(rows), 5000):
-            cur.executemany(f"INSERT INTO {name} (id, grp, amount) VALUES (%s, %s, %s)", rows[i : i + 5000])
+            cur.executemany(
+                f"INSERT INTO {name} (id, grp, amount) VALUES (%s, %s, %s)",
+                rows[i : i + 5000],
+            )
     conn.close()
 
 
 @pytest.fixture(scope="session")
 def second_host() -> Iterator[int]:
     """Start the second MariaDB for this session (stopped again only if this session started it)."""
-    was_up = subprocess.run([str(MYSQL2), "status"], stdout=subprocess.DEVNULL).returncode == 0
+    was_up = (
+        subprocess.run(
+            [str(MYSQL2), "status"], check=False, stdout=subprocess.DEVNULL
+        ).returncode
+        == 0
+    )
     mysql2("start")
     yield PORT_B
     if not was_up:
@@ -86,7 +103,12 @@ def second_host() -> Iterator[int]:
 def shard_data(second_host: int) -> Iterator[ShardData]:
     """2 hosts x 16 tables: one empty, one single row, one big (chunked), the rest uneven."""
     rng = random.Random(20260806)
-    sizes = [0, 1, 30_000, *[rng.choice((40, 300, 1500, 4000, 9000)) for _ in range(29)]]
+    sizes = [
+        0,
+        1,
+        30_000,
+        *[rng.choice((40, 300, 1500, 4000, 9000)) for _ in range(29)],
+    ]
     rng.shuffle(sizes)
     names = [f"table_{i:03d}" for i in range(32)]
     tables = {n: _table_rows(rng, s) for n, s in zip(names, sizes, strict=True)}
@@ -98,11 +120,17 @@ def shard_data(second_host: int) -> Iterator[ShardData]:
             acc = truth.setdefault(g, [0, 0])
             acc[0] += a
             acc[1] += 1
-    rows_per = {f"{CONN_A if i < 16 else CONN_B} / {n}": len(tables[n]) for i, n in enumerate(names)}
+    rows_per = {
+        f"{CONN_A if i < 16 else CONN_B} / {n}": len(tables[n])
+        for i, n in enumerate(names)
+    }
     data = ShardData(
         topology={
             "database": DB,
-            "hosts": {CONN_A: "table_000-015", CONN_B: ["table_016-027", "table_028-031"]},
+            "hosts": {
+                CONN_A: "table_000-015",
+                CONN_B: ["table_016-027", "table_028-031"],
+            },
         },
         rows=rows_per,
         truth={g: (s, n) for g, (s, n) in truth.items()},
@@ -132,7 +160,9 @@ def connect_for(second_host: int) -> Callable[[str, str], Any]:
     from bulkscan.mysqldb.connect import direct
 
     ports = {CONN_A: PORT_A, CONN_B: second_host}
-    return lambda conn_id, database: direct("127.0.0.1", ports[conn_id], database=database)
+    return lambda conn_id, database: direct(
+        "127.0.0.1", ports[conn_id], database=database
+    )
 
 
 def as_ints(result: dict[str, tuple[Any, int]]) -> dict[str, tuple[int, int]]:
