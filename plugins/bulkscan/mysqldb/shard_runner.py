@@ -18,6 +18,7 @@ from typing import Any
 
 import MySQLdb
 
+from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.topology import (
     Answer,
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 ConnectorFor = Callable[[str, str], ConnectFactory]
 SLOT_NAME = "shard_query"  # one name per server: every conn id pointing at one server shares the cap
 JOB = "shard_query"
+# Key range of a whole-table item: every signed or unsigned integer key (bound parameters, not SQL).
+WHOLE_LO, WHOLE_HI = -(2**63), 2**64
+STORED_LO, STORED_HI = -(2**63), 2**63 - 1
 DEADLOCK_CODES = frozenset({1213, 1205})  # deadlock, lock wait timeout
 
 
@@ -62,9 +66,17 @@ class ShardSettings:
     group_size: int = 1
     max_per_host: int = 2
     slot_timeout_s: float = 6 * 3600
+    batch_rows: int = 50_000
+    batch_seconds: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("chunk_rows", "max_chunks", "group_size", "max_per_host"):
+        for name in (
+            "chunk_rows",
+            "max_chunks",
+            "group_size",
+            "max_per_host",
+            "batch_rows",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BulkscanInputError(
@@ -73,6 +85,13 @@ class ShardSettings:
         load_processor(
             self.processor, **dict(self.processor_kwargs)
         )  # bad processor: fail before queries
+
+    def batch(self) -> AdaptiveBatch:
+        """Keyset sub-ranges start at `batch_rows` and steer toward `batch_seconds` per query."""
+        top = max(200_000, self.batch_rows)
+        return AdaptiveBatch(
+            size=self.batch_rows, target_seconds=self.batch_seconds, maximum=top
+        )
 
     def columns(self) -> tuple[str, ...]:
         proc = load_processor(self.processor, **dict(self.processor_kwargs))
@@ -113,8 +132,8 @@ def plan_host(
     try:
         cur = conn.cursor()
         cur.execute(raw("shard_tables"), (host.database,))
-        present = {r[0] for r in cur.fetchall()}
-        missing = [t for t in host.tables if t not in present]
+        estimates = {name: int(rows or 0) for name, rows in cur.fetchall()}
+        missing = [t for t in host.tables if t not in estimates]
         if missing:
             raise BulkscanInputError(
                 f"host {host.conn_id!r}: {len(missing)} topology table(s) missing in {host.database}: "
@@ -123,10 +142,16 @@ def plan_host(
             )
         plans: dict[TableKey, list[Chunk] | None] = {}
         for table in host.tables:
-            spec = settings.resolve(conn, host.database, table)
-            plans[(host.conn_id, table)] = plan_table(
-                conn, spec, settings.chunk_rows, settings.max_chunks
-            ).chunks
+            spec = settings.resolve(
+                conn, host.database, table
+            )  # columns and key checked for every table
+            if estimates[table] * 2 < settings.chunk_rows:
+                plans[(host.conn_id, table)] = (
+                    None  # clearly small: one whole-table item, no planning pass
+                )
+            else:
+                plan = plan_table(conn, spec, settings.chunk_rows, settings.max_chunks)
+                plans[(host.conn_id, table)] = plan.chunks
         return plans
     finally:
         close_quietly(conn)
@@ -182,50 +207,37 @@ def _scan_item(
             conn = connect()
             try:
                 spec = settings.resolve(conn, unit.database, item.table)
-                chunk = item.chunk
-                if (
-                    chunk is None
-                ):  # planned now: the host was down at plan time, or the table was empty
-                    planned = plan_table(conn, spec, 2**62, 1).chunks
-                    chunk = (
-                        Chunk(item.index, planned[0].lo, planned[0].hi, planned[0].rows)
-                        if planned
-                        else None
-                    )
             finally:
                 close_quietly(conn)
             processor = load_processor(
                 settings.processor, **dict(settings.processor_kwargs)
             )
-            if chunk is None:
-                chunk, rows, seconds, summary = (
-                    Chunk(item.index, 0, 0, 0),
-                    0,
-                    0.0,
-                    {"rows": 0},
-                )
-            else:
-                chunk = Chunk(item.index, chunk.lo, chunk.hi, chunk.rows)
-                ctx = ChunkContext(
-                    run_key,
-                    chunk,
-                    try_number,
-                    {
-                        "conn_id": unit.conn_id,
-                        "database": unit.database,
-                        "table": item.table,
-                    },
-                )
-                stats = scan_chunk(
-                    connect,
-                    spec,
-                    chunk,
-                    processor,
-                    ctx,
-                    logger=logger,
-                    max_reconnects=3,
-                )
-                rows, seconds, summary = stats.rows, stats.seconds, stats.summary
+            # a whole table (small, or its host was down at plan time) is one range over every key
+            chunk = item.chunk or Chunk(item.index, WHOLE_LO, WHOLE_HI, None)
+            chunk = Chunk(item.index, chunk.lo, chunk.hi, chunk.rows)
+            ctx = ChunkContext(
+                run_key,
+                chunk,
+                try_number,
+                {
+                    "conn_id": unit.conn_id,
+                    "database": unit.database,
+                    "table": item.table,
+                },
+            )
+            stats = scan_chunk(
+                connect,
+                spec,
+                chunk,
+                processor,
+                ctx,
+                batch=settings.batch(),
+                logger=logger,
+                max_reconnects=3,
+            )
+            rows, seconds, summary = stats.rows, stats.seconds, stats.summary
+            if item.chunk is None:  # stored key bounds must fit BIGINT
+                chunk = Chunk(item.index, STORED_LO, STORED_HI, None)
     except MySQLdb.Error as exc:
         if is_disconnect(exc):
             raise HostDown(f"{where}: host unreachable: {exc}") from exc
