@@ -1,0 +1,350 @@
+"""make bench-shards: 128 shard tables over two MariaDB servers, every approach side by side.
+
+Approaches, all computing SUM(amount) and COUNT(*) per grp over every shard (results cross-checked):
+  1. sequential: one table after another on one connection per host;
+  2. asyncio + aiomysql in fixed batches, as users run it today (seed 001) but correct: the missing
+     `re` import and event loop fixed, exceptions raised instead of printed, results kept;
+  3. bulkscan's library path: plan_units + run_units with the per-host cap (slots on each server);
+  4. the whole DAG bulkscan_shard_query through dag.test() (tasks run one after another in-process).
+While 2-4 run, information_schema.PROCESSLIST of each server is sampled to report the most queries
+running at once per host. Data is created once (server-side, from the SEQUENCE engine) and reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import bench_line, table, timed  # noqa: E402
+
+import MySQLdb  # noqa: E402
+
+from bulkscan.core.topology import parse_topology, reconcile  # noqa: E402
+from bulkscan.mysqldb.connect import direct  # noqa: E402
+from bulkscan.mysqldb.results import ResultStore  # noqa: E402
+from bulkscan.mysqldb.shard_runner import (
+    ShardSettings,
+    check_store,
+    merge,
+    plan_units,
+    run_units,
+)  # noqa: E402
+
+HOST = "127.0.0.1"
+PORT_A = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
+PORT_B = int(os.environ.get("BULKSCAN_MYSQL2_PORT", "3307"))
+DB = "bs_shard_bench"
+RESULTS = "bs_shard_bench_results"
+TABLES = 128
+SCALE = float(
+    os.environ.get("BENCH_SHARD_SCALE", "1")
+)  # rows multiplier (1 = about 6M rows)
+CAP = int(os.environ.get("BENCH_SHARD_CAP", "3"))  # bulkscan's per-host cap
+CONN = {"bs_shard_bench_a": PORT_A, "bs_shard_bench_b": PORT_B}
+for _cid, _port in CONN.items():
+    os.environ[f"AIRFLOW_CONN_{_cid.upper()}"] = f"mysql://root@{HOST}:{_port}/{DB}"
+# The topology in the compact form users write (64 tables per host).
+SHARDS = {"bs_shard_bench_a": "table_000-063", "bs_shard_bench_b": "table_064-127"}
+QUERY = "SELECT grp, SUM(amount), COUNT(*) FROM {} GROUP BY grp"
+
+
+def sizes() -> list[int]:
+    rng = random.Random(128)
+    base = [
+        rng.choice((2_000, 10_000, 25_000, 50_000, 50_000, 80_000))
+        for _ in range(TABLES)
+    ]
+    for i in rng.sample(
+        range(TABLES), 6
+    ):  # a few big shards: chunked inside the same fan-out
+        base[i] = 400_000
+    return [max(1, int(n * SCALE)) for n in base]
+
+
+def port_of(table_no: int) -> int:
+    return PORT_A if table_no < 64 else PORT_B
+
+
+def connect(port: int, db: str | None = DB) -> Any:
+    return MySQLdb.connect(
+        host=HOST, port=port, user="root", database=db, autocommit=True
+    )
+
+
+def ensure_data() -> int:
+    """Create the 128 shard tables once (id gaps, uneven sizes); reuse when the manifest matches."""
+    want = sizes()
+    manifest = ",".join(map(str, want))
+    total = sum(want)
+    ok = True
+    for port in (PORT_A, PORT_B):
+        try:
+            cur = connect(port).cursor()
+            cur.execute("SELECT manifest FROM bench_meta")
+            ok = ok and cur.fetchone()[0] == manifest
+        except MySQLdb.Error:
+            ok = False
+    if ok:
+        return total
+    print(
+        f"creating {TABLES} shard tables, {total:,} rows over two servers (once) ...",
+        flush=True,
+    )
+
+    def build(port: int, numbers: list[int]) -> None:
+        conn = connect(port, None)
+        cur = conn.cursor()
+        cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        cur.execute(f"CREATE DATABASE {DB}")
+        cur.execute(f"USE {DB}")
+        for i in numbers:
+            t = f"table_{i:03d}"
+            cur.execute(
+                f"CREATE TABLE {t} (id BIGINT PRIMARY KEY, grp VARCHAR(8) NOT NULL, amount INT NOT NULL)"
+            )
+            # ids with gaps (every 1000th row jumps by 50,000), 97 groups, deterministic amounts
+            cur.execute(
+                f"INSERT INTO {t} SELECT seq * 3 + (seq DIV 1000) * 50000 + {i}, "
+                f"CONCAT('g', (seq * 31 + {i}) % 97), (seq * 7919 + {i}) % 1000 FROM seq_1_to_{want[i]}"
+            )
+            cur.execute(f"ANALYZE TABLE {t}")
+            cur.fetchall()
+        cur.execute("CREATE TABLE bench_meta (manifest TEXT)")
+        cur.execute("INSERT INTO bench_meta VALUES (%s)", (manifest,))
+
+    threads = [
+        threading.Thread(
+            target=build, args=(p, [i for i in range(TABLES) if port_of(i) == p])
+        )
+        for p in (PORT_A, PORT_B)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return total
+
+
+Groups = dict[str, list[int]]
+
+
+def add(groups: Groups, rows: Any) -> None:
+    for g, s, n in rows:
+        acc = groups.setdefault(str(g), [0, 0])
+        acc[0] += int(s)
+        acc[1] += int(n)
+
+
+def sequential() -> Groups:
+    groups: Groups = {}
+    conns = {p: connect(p) for p in (PORT_A, PORT_B)}
+    for i in range(TABLES):
+        cur = conns[port_of(i)].cursor()
+        cur.execute(QUERY.format(f"table_{i:03d}"))
+        add(groups, cur.fetchall())
+    for c in conns.values():
+        c.close()
+    return groups
+
+
+def asyncio_batches() -> Groups:
+    """Seed 001's approach (a pool per table, shuffled tasks, fixed batches of hosts * 5), made correct."""
+    import aiomysql
+
+    groups: Groups = {}
+    tbles = {f"{HOST}:{PORT_A}": "table_000-063", f"{HOST}:{PORT_B}": "table_064-127"}
+
+    async def query(ip: str, db: str, tbl: str) -> list[Any]:
+        host, port = ip.split(":")
+        async with aiomysql.create_pool(
+            host=host, port=int(port), db=db, user="root", password=""
+        ) as pool:
+            async with pool.acquire() as conn, conn.cursor() as cur:
+                await cur.execute(QUERY.format(tbl))
+                return list(await cur.fetchall())
+
+    def gen_tasks() -> list[tuple[str, str, str]]:
+        tasks = []
+        for ip, tbls in tbles.items():
+            cols = re.split("_|-", tbls)
+            pre, lo, hi = "_".join(cols[:-2]), int(cols[-2]), int(cols[-1])
+            tasks.extend((ip, DB, f"{pre}_{n:03d}") for n in range(lo, hi + 1))
+        random.Random(1).shuffle(tasks)
+        return tasks
+
+    async def run(tasks: list[tuple[str, str, str]], batch_len: int) -> None:
+        for idx in range(0, len(tasks), batch_len):
+            for rows in await asyncio.gather(
+                *(query(*t) for t in tasks[idx : idx + batch_len])
+            ):
+                add(groups, rows)
+
+    asyncio.run(run(gen_tasks(), len(tbles) * 5))
+    return groups
+
+
+def settings() -> ShardSettings:
+    return ShardSettings(
+        processor="aggregate",
+        processor_kwargs={"group": "grp", "value": "amount"},
+        chunk_rows=200_000,
+        group_size=1,
+        max_per_host=CAP,
+        batch_rows=200_000,
+        batch_seconds=1.0,
+    )
+
+
+def store() -> ResultStore:
+    s = ResultStore(direct(HOST, PORT_A), schema=RESULTS)
+    s.ensure()
+    return s
+
+
+def stored_groups(s: ResultStore, key: str) -> Groups:
+    return {g: [int(Decimal(v)), int(n)] for g, (v, n) in s.result(key).items()}
+
+
+def library_path() -> Groups:
+    topo = parse_topology({"database": DB, "hosts": SHARDS})
+    results = store()
+    key = f"bench/lib/{time.time_ns()}"
+
+    def connect_for(conn_id: str, database: str) -> Any:
+        return direct(HOST, CONN[conn_id], database=database)
+
+    s = settings()
+    units = plan_units(topo, connect_for, s)
+    out = run_units(units, connect_for, s, results, key, workers=2 * CAP * len(SHARDS))
+    if out.failures:
+        raise RuntimeError(f"library path failures: {out.failures}")
+    reconcile(topo, units, out.answers)
+    check_store(results, key, out.answers)
+    merge(results, key, "bench", out.answers)
+    return stored_groups(results, key)
+
+
+def whole_dag() -> Groups:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(
+        dag_folder=str(ROOT / "dags" / "bulkscan_shard_query.py"),
+        include_examples=False,
+    )
+    dag = bag.dags["bulkscan_shard_query"]
+    s = settings()
+    conf = {
+        "topology": {"database": DB, "hosts": SHARDS},
+        "group_column": "grp",
+        "value_column": "amount",
+        "tables_per_task": 16,
+        "rows_per_chunk": s.chunk_rows,
+        "max_queries_per_host": CAP,
+        "results_conn_id": "bs_shard_bench_a",
+        "results_schema": RESULTS,
+    }
+    dr = dag.test(run_conf=conf)
+    if str(dr.state) != "success":
+        raise RuntimeError(f"DAG run {dr.run_id} ended {dr.state}")
+    return stored_groups(store(), f"{dag.dag_id}/{dr.run_id}")
+
+
+class Watch:
+    """Most queries on DB running at once per server (information_schema.PROCESSLIST samples)."""
+
+    def __init__(self) -> None:
+        self.peak = {p: 0 for p in (PORT_A, PORT_B)}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        conns = {p: connect(p, None) for p in self.peak}
+        sql = (
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' "
+            f"AND DB = '{DB}' AND INFO NOT LIKE '%%PROCESSLIST%%'"
+        )
+        while not self._stop.is_set():
+            for p, c in conns.items():
+                cur = c.cursor()
+                cur.execute(sql)
+                self.peak[p] = max(self.peak[p], int(cur.fetchone()[0]))
+            time.sleep(0.005)
+
+    def __enter__(self) -> Watch:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def main() -> None:
+    subprocess.run([str(ROOT / "scripts" / "mysql2.sh"), "start"], check=True)
+    total = ensure_data()
+    print(
+        f"{TABLES} shard tables, {total:,} rows, 2 servers; bulkscan cap {CAP} queries per host"
+    )
+    results: list[tuple[str, float | None, str]] = []
+    answers: dict[str, Groups] = {}
+
+    def run(name: str, fn: Any, note: str) -> tuple[float, dict[int, int]]:
+        with Watch() as w:
+            seconds, groups = timed(fn)
+        answers[name] = groups
+        results.append(
+            (name, seconds, f"{note}; max queries/host {max(w.peak.values())}")
+        )
+        return seconds, w.peak
+
+    t_seq, _ = run(
+        "sequential (one table after another)", sequential, "1 connection per host"
+    )
+    t_async, async_peak = run(
+        "asyncio + aiomysql batches (seed 001, fixed)", asyncio_batches, "batches of 10"
+    )
+    t_lib, lib_peak = run(
+        f"bulkscan library path (cap {CAP}/host)", library_path, "slots on each server"
+    )
+    t_dag, dag_peak = run(
+        "whole DAG via dag.test()", whole_dag, "16 small tables per task, serial tasks"
+    )
+    table(results, total)
+    truth = answers["sequential (one table after another)"]
+    for name, groups in answers.items():
+        if groups != truth:
+            raise SystemExit(
+                f"RESULT MISMATCH: {name} differs from the sequential loop"
+            )
+    print(
+        f"all four results agree: {len(truth)} groups, {sum(n for _, n in truth.values()):,} rows"
+    )
+    max_conns = max(*lib_peak.values(), *dag_peak.values())
+    if max_conns > CAP:
+        raise SystemExit(f"per-host cap {CAP} exceeded: observed {max_conns}")
+    print(f"asyncio batches peaked at {max(async_peak.values())} queries on one host")
+    print(
+        bench_line(
+            "shards",
+            tables=TABLES,
+            lib_vs_asyncio=t_lib / t_async,
+            dag_vs_sequential=t_dag / t_seq,
+            max_conns_per_host=max_conns,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
