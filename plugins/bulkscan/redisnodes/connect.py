@@ -110,13 +110,32 @@ def discover(settings: RedisSettings) -> Topology:
             nodes = parse_cluster_nodes(text)
             # The node we asked reports its own address as seen from itself; keep the entry host for it
             # when it answers with an empty host (a fresh node before any MEET).
-            fixed = tuple(n if n.host else NodeInfo(**{**n.__dict__, "host": host}) for n in nodes)
-            return Topology(cluster=True, nodes=fixed, current_epoch=epoch)
+            fixed = [n if n.host else NodeInfo(**{**n.__dict__, "host": host}) for n in nodes]
+            return Topology(cluster=True, nodes=tuple(_own_migrations(settings, fixed)), current_epoch=epoch)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             errors.append(f"{host}:{port}: {exc}")
         finally:
             client.close()
     raise BulkscanError(f"no Redis entry point answered: {'; '.join(errors)}")
+
+
+def _own_migrations(settings: RedisSettings, nodes: list[NodeInfo]) -> list[NodeInfo]:
+    """A node only reports its own MIGRATING/IMPORTING slots: ask every primary for its own line."""
+    out = []
+    for n in nodes:
+        if n.is_primary and n.healthy and "myself" not in n.flags:
+            client = settings.node_client(n.host, n.port, db=0)
+            try:
+                text = client.execute_command("CLUSTER", "NODES").decode()
+                me = next((m for m in parse_cluster_nodes(text) if "myself" in m.flags), None)
+                if me is not None:
+                    n = NodeInfo(**{**n.__dict__, "migrating": me.migrating, "importing": me.importing})
+            except (redis.ConnectionError, redis.TimeoutError):
+                pass  # an unreachable primary is left as the entry node sees it
+            finally:
+                client.close()
+        out.append(n)
+    return out
 
 
 def discover_stable(settings: RedisSettings, timeout: float = 30.0) -> Topology:

@@ -216,7 +216,9 @@ def mop_up(
             total_slots += len(todo)
             _mop_round(settings, now, todo, match, spec, sweep)
             after = discover_stable(settings)
-            if after.owners() == now.owners() and not after.migrating_slots():
+            # Same owners and the same migrations as when the round began: every key of those slots was
+            # on a node the round listed (a migrating slot's source is listed before its target).
+            if after.owners() == now.owners() and after.migrating_slots() == now.migrating_slots():
                 break
             planned = now
     except BaseException:
@@ -239,7 +241,14 @@ def _mop_round(
 ) -> None:
     """List the keys of `todo` on every primary that holds some (owner and importing node)."""
     importing = {n.node_id: {s for s, _ in n.importing} for n in now.nodes}
-    for node in now.primaries() + [n for n in now.nodes if n.importing and n not in now.primaries()]:
+    for n in now.nodes:  # a migration's target holds keys of the slot too, whoever reported it
+        for s, target in n.migrating:
+            importing.setdefault(target, set()).add(s)
+    nodes = now.primaries() + [n for n in now.nodes if n.importing and n not in now.primaries()]
+    # Keys only move from a migrating node to an importing one: list the importing nodes last, so a key
+    # moving meanwhile is either in an earlier list (then redirected by the script) or in a later one.
+    nodes.sort(key=lambda n: bool(importing.get(n.node_id, set()) & todo))
+    for node in nodes:
         mine = (node.slot_set() | {s for s, _ in node.migrating} | importing.get(node.node_id, set())) & todo
         if not mine:
             continue
