@@ -19,4 +19,4 @@ retry-chunk: venv
 
 # Starts and stops its own stack (several minutes); not part of `make test`.
 test-stack: services
-	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-stack python -m pytest tests/stack -m stack -p no:randomly $(PYTEST_ARGS)
+	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-stack python -m pytest tests/stack -m stack $(PYTEST_ARGS)

@@ -95,6 +95,9 @@ launch() {
 }
 
 prepare_db() {
+  # Airflow 3 opens an async engine on the metadata DB too: asyncpg for PostgreSQL.
+  "$ROOT/.venv/bin/python" -c "import asyncpg, psycopg2" 2>/dev/null \
+    || die "the PostgreSQL drivers psycopg2 and asyncpg must be in .venv (uv pip install -p .venv/bin/python asyncpg psycopg2-binary)"
   "$ROOT/.venv/bin/python" - "$PG_URL" <<'PY' || die "PostgreSQL is not reachable at $PG_URL"
 import sys
 from urllib.parse import urlsplit

@@ -55,17 +55,13 @@ def _docker_compose() -> str:
 
 
 def _secrets() -> dict[str, str]:
-    values = {
-        name: f"test-{name.lower()}-{secrets.token_hex(8)}" for name in SECRET_VARS
-    }
+    values = {name: f"test-{name.lower()}-{secrets.token_hex(8)}" for name in SECRET_VARS}
     values["AIRFLOW_ADMIN_USER"] = "opsadmin"
     values["AIRFLOW_UID"] = "1234"
     return values
 
 
-def _run_config(
-    tmp_path: Path, values: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
+def _run_config(tmp_path: Path, values: dict[str, str]) -> subprocess.CompletedProcess[str]:
     env_file = tmp_path / "compose.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     # A clean environment: nothing from the caller's shell may fill in a missing variable.
@@ -116,33 +112,16 @@ def test_airflow_services_share_secrets_and_executor(
     for name in AIRFLOW_SERVICES:
         env = _env(config["services"][name])
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
-        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == values["AIRFLOW_JWT_SECRET"], (
-            name
-        )
+        assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == values["AIRFLOW_JWT_SECRET"], name
         assert env["AIRFLOW__API__SECRET_KEY"] == values["AIRFLOW_API_SECRET_KEY"], name
         assert env["AIRFLOW__CORE__FERNET_KEY"] == values["AIRFLOW_FERNET_KEY"], name
-        assert (
-            env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
-            == "http://airflow-apiserver:8080/execution/"
-        )
-        assert (
-            values["POSTGRES_PASSWORD"] in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-        ), name
-        assert (
-            values["BULKSCAN_MYSQL_PASSWORD"] in env["AIRFLOW_CONN_BULKSCAN_MYSQL"]
-        ), name
-        assert env["AIRFLOW_CONN_BULKSCAN_REDIS"].startswith("redis://redis:6379/"), (
-            name
-        )
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+        assert values["POSTGRES_PASSWORD"] in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+        assert values["BULKSCAN_MYSQL_PASSWORD"] in env["AIRFLOW_CONN_BULKSCAN_MYSQL"], name
+        assert env["AIRFLOW_CONN_BULKSCAN_REDIS"].startswith("redis://redis:6379/"), name
     # The metadata database password is the one postgres itself is started with.
-    assert (
-        _env(config["services"]["postgres"])["POSTGRES_PASSWORD"]
-        == values["POSTGRES_PASSWORD"]
-    )
-    assert (
-        _env(config["services"]["mysql"])["MARIADB_PASSWORD"]
-        == values["BULKSCAN_MYSQL_PASSWORD"]
-    )
+    assert _env(config["services"]["postgres"])["POSTGRES_PASSWORD"] == values["POSTGRES_PASSWORD"]
+    assert _env(config["services"]["mysql"])["MARIADB_PASSWORD"] == values["BULKSCAN_MYSQL_PASSWORD"]
 
 
 def test_api_server_keeps_auth_on_and_stays_on_loopback(
@@ -158,16 +137,10 @@ def test_api_server_keeps_auth_on_and_stays_on_loopback(
     init_env = _env(config["services"]["airflow-init"])
     assert init_env["AIRFLOW_ADMIN_PASSWORD"] == values["AIRFLOW_ADMIN_PASSWORD"]
     # Only the api-server publishes a port, and only on the host's loopback.
-    published = {
-        n: s.get("ports") for n, s in config["services"].items() if s.get("ports")
-    }
+    published = {n: s.get("ports") for n, s in config["services"].items() if s.get("ports")}
     assert set(published) == {"airflow-apiserver"}
     for port in published["airflow-apiserver"]:
-        text = (
-            port
-            if isinstance(port, str)
-            else f"{port.get('host_ip')}:{port.get('published')}"
-        )
+        text = port if isinstance(port, str) else f"{port.get('host_ip')}:{port.get('published')}"
         assert text.startswith("127.0.0.1:"), port
 
 
@@ -176,9 +149,7 @@ def test_broker_uses_its_own_redis_db(
 ) -> None:
     config, _ = resolved
     shared = dict(
-        line.split("=", 1)
-        for line in SHARED_ENV.read_text().splitlines()
-        if line and line[0] != "#"
+        line.split("=", 1) for line in SHARED_ENV.read_text().splitlines() if line and line[0] != "#"
     )
     for name in AIRFLOW_SERVICES:
         env = _env(config["services"][name])
@@ -194,11 +165,7 @@ def test_airflow_services_mount_the_project(
     for name in AIRFLOW_SERVICES | {"bulkscan-seed"}:
         mounts = {}
         for vol in config["services"][name]["volumes"]:
-            source, target = (
-                (vol.split(":")[:2])
-                if isinstance(vol, str)
-                else (vol["source"], vol["target"])
-            )
+            source, target = (vol.split(":")[:2]) if isinstance(vol, str) else (vol["source"], vol["target"])
             mounts[target] = source
         for folder in ("dags", "plugins", "include"):
             assert Path(mounts[f"/opt/airflow/{folder}"]) == ROOT / folder, (
@@ -235,22 +202,13 @@ def test_no_secret_is_hard_coded() -> None:
     assert pairs, "no environment found in docker-compose.yaml"
     for key, value in pairs:
         if SECRET_KEY_RE.search(key) and not key.endswith("_FILE"):
-            assert INTERPOLATED_RE.match(value), (
-                f"{key} must come from .env as ${{VAR:?...}}, not {value!r}"
-            )
+            assert INTERPOLATED_RE.match(value), f"{key} must come from .env as ${{VAR:?...}}, not {value!r}"
         for password in URI_PASSWORD_RE.findall(value):
-            assert INTERPOLATED_RE.match(password), (
-                f"{key} has a literal password in its URI"
-            )
-    assert (
-        not (ROOT / ".env").exists()
-        or ".env" in (ROOT / ".gitignore").read_text().split()
-    )
+            assert INTERPOLATED_RE.match(password), f"{key} has a literal password in its URI"
+    assert not (ROOT / ".env").exists() or ".env" in (ROOT / ".gitignore").read_text().split()
     # The shared settings file is not a place for secrets either, and bash and compose read it alike.
     for line in SHARED_ENV.read_text().splitlines():
         if line and not line.startswith("#"):
             key, _, value = line.partition("=")
-            assert re.fullmatch(r"[A-Z][A-Z0-9_]*", key) and re.fullmatch(
-                r"[^\s'\"$]*", value
-            ), line
+            assert re.fullmatch(r"[A-Z][A-Z0-9_]*", key) and re.fullmatch(r"[^\s'\"$]*", value), line
             assert not SECRET_KEY_RE.search(key), line

@@ -18,10 +18,7 @@ from typing import Any
 from bulkscan.errors import BulkscanError, BulkscanInputError
 
 DEFAULT_URL = "http://127.0.0.1:28080"
-_STACK_HOME = (
-    os.environ.get("BULKSCAN_STACK_HOME")
-    or Path(__file__).resolve().parents[3] / ".airflow-stack"
-)
+_STACK_HOME = os.environ.get("BULKSCAN_STACK_HOME") or Path(__file__).resolve().parents[3] / ".airflow-stack"
 DEFAULT_PASSWORD_FILE = Path(_STACK_HOME) / "passwords.json"
 
 
@@ -57,16 +54,10 @@ def resolve_credentials(
     """
     env = dict(os.environ) if env is None else env
     url = url or env.get("BULKSCAN_API_URL") or DEFAULT_URL
-    user = (
-        user or env.get("BULKSCAN_API_USER") or env.get("AIRFLOW_ADMIN_USER") or "admin"
-    )
+    user = user or env.get("BULKSCAN_API_USER") or env.get("AIRFLOW_ADMIN_USER") or "admin"
     password = password or env.get("BULKSCAN_API_PASSWORD")
     if not password:
-        path = Path(
-            password_file
-            or env.get("BULKSCAN_API_PASSWORD_FILE")
-            or DEFAULT_PASSWORD_FILE
-        )
+        path = Path(password_file or env.get("BULKSCAN_API_PASSWORD_FILE") or DEFAULT_PASSWORD_FILE)
         try:
             password = json.loads(path.read_text())[user]
         except FileNotFoundError:
@@ -74,9 +65,7 @@ def resolve_credentials(
                 f"no password: set BULKSCAN_API_PASSWORD or pass --password-file ({path} does not exist)"
             ) from None
         except KeyError:
-            raise BulkscanInputError(
-                f"user {user!r} is not in the password file {path}"
-            ) from None
+            raise BulkscanInputError(f"user {user!r} is not in the password file {path}") from None
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise BulkscanInputError(f"API url must be http(s)://host:port, got {url!r}")
@@ -103,9 +92,7 @@ class AirflowApi:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 raw = resp.read()
         except urllib.error.HTTPError as exc:
-            raise ApiError(
-                method, path, exc.code, exc.read().decode(errors="replace")
-            ) from None
+            raise ApiError(method, path, exc.code, exc.read().decode(errors="replace")) from None
         return json.loads(raw) if raw else None
 
     def token(self) -> str:

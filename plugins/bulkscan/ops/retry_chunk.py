@@ -38,9 +38,7 @@ class ChunkRef:
             if not getattr(self, name).strip():
                 raise BulkscanInputError(f"{name} must not be empty")
         if self.map_index < 0:
-            raise BulkscanInputError(
-                f"map index must be >= 0 (got {self.map_index}); -1 means not mapped"
-            )
+            raise BulkscanInputError(f"map index must be >= 0 (got {self.map_index}); -1 means not mapped")
 
 
 def clear_request(
@@ -79,13 +77,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Clear one mapped task instance (one chunk) of a DAG run so Airflow retries it.",
     )
     parser.add_argument("--dag", required=True, help="dag_id")
-    parser.add_argument(
-        "--run", required=True, help="dag_run_id (as shown in the UI / API)"
-    )
+    parser.add_argument("--run", required=True, help="dag_run_id (as shown in the UI / API)")
     parser.add_argument("--task", required=True, help="task_id of the mapped task")
-    parser.add_argument(
-        "--index", required=True, type=int, help="map index of the chunk (>= 0)"
-    )
+    parser.add_argument("--index", required=True, type=int, help="map index of the chunk (>= 0)")
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -105,9 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--url",
         help="API base url (default $BULKSCAN_API_URL or http://127.0.0.1:28080)",
     )
-    parser.add_argument(
-        "--user", help="login user (default $BULKSCAN_API_USER or admin)"
-    )
+    parser.add_argument("--user", help="login user (default $BULKSCAN_API_USER or admin)")
     parser.add_argument(
         "--password-file",
         help="SimpleAuthManager passwords JSON (default: the stack's)",
@@ -118,9 +110,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
     ref = ChunkRef(args.dag, args.run, args.task, args.index)
     if api is None:
-        api = AirflowApi(
-            resolve_credentials(args.url, args.user, password_file=args.password_file)
-        )
+        api = AirflowApi(resolve_credentials(args.url, args.user, password_file=args.password_file))
     try:
         ti = api.get(task_instance_path(ref))
     except ApiError as exc:
@@ -133,9 +123,7 @@ def run(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
             return 1
         raise
     state = ti.get("state")
-    print(
-        f"retry-chunk: {ref.dag_id} / {ref.run_id} / {ref.task_id}[{ref.map_index}] is {state}"
-    )
+    print(f"retry-chunk: {ref.dag_id} / {ref.run_id} / {ref.task_id}[{ref.map_index}] is {state}")
     path, body = clear_request(
         ref,
         dry_run=args.dry_run,
@@ -144,22 +132,12 @@ def run(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
     )
     answer = api.post(path, body)
     cleared = answer.get("task_instances", [])
-    targets = [
-        t
-        for t in cleared
-        if t.get("task_id") == ref.task_id and t.get("map_index") == ref.map_index
-    ]
+    targets = [t for t in cleared if t.get("task_id") == ref.task_id and t.get("map_index") == ref.map_index]
     verb = "would clear" if args.dry_run else "cleared"
     for t in cleared:
-        print(
-            f"retry-chunk: {verb} {t.get('task_id')}[{t.get('map_index')}] (was {t.get('state')})"
-        )
+        print(f"retry-chunk: {verb} {t.get('task_id')}[{t.get('map_index')}] (was {t.get('state')})")
     if not targets:
-        hint = (
-            ""
-            if args.any_state
-            else " (only failed chunks are cleared; --any-state reruns it anyway)"
-        )
+        hint = "" if args.any_state else " (only failed chunks are cleared; --any-state reruns it anyway)"
         print(
             f"retry-chunk: nothing cleared for {ref.task_id}[{ref.map_index}], state {state}{hint}",
             file=sys.stderr,

@@ -1,0 +1,188 @@
+"""End to end on the real loopback CeleryExecutor stack: Postgres metadata, Redis broker, api-server
+with auth, scheduler, dag-processor, triggerer and two Celery workers (scripts/airflow_stack.sh).
+
+Runs are triggered and inspected only through the public REST API, as an operator would; results are
+checked against ground truth computed independently (arithmetic, or SQL on the source table).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bulkscan.ops import retry_chunk
+from bulkscan.ops.api import AirflowApi, quote, resolve_credentials
+
+from tests.conftest import MYSQL_HOST, MYSQL_PORT
+
+pytestmark = [pytest.mark.stack, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "airflow_stack.sh"
+STACK_HOME = Path(os.environ.get("BULKSCAN_STACK_HOME", ROOT / ".airflow-stack"))
+SMOKE = "bulkscan_stack_smoke"
+SCAN = "bulkscan_table_scan"
+SCAN_DB = "bs_stack_scan"
+SCAN_RESULTS = "bs_stack_scan_results"
+SCAN_CONN = "bs_stack_scan"
+WORKERS = {"w1", "w2"}
+RUN_TIMEOUT = 240
+
+
+def _stack(command: str, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[AirflowApi]:
+    env = dict(os.environ)
+    env.update(
+        BULKSCAN_STACK_HOME=str(STACK_HOME),
+        BULKSCAN_STACK_EXTRA_DAGS=str(ROOT / "tests" / "stack" / "dags"),
+        BULKSCAN_RETRY_DELAY_SECONDS="1",
+        **{f"AIRFLOW_CONN_{SCAN_CONN.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCAN_DB}"},
+    )
+    _stack("stop", env, 120)  # a stack left over from an earlier run would lack the test dags bundle
+    started = _stack("start", env, 420)
+    try:
+        assert started.returncode == 0, f"stack did not start:\n{started.stdout}\n{started.stderr}"
+        client = AirflowApi(resolve_credentials(password_file=str(STACK_HOME / "passwords.json")))
+        _wait(
+            lambda: _dag_known(client, SMOKE) and _dag_known(client, SCAN),
+            120,
+            "DAGs parsed",
+        )
+        yield client
+    finally:
+        stopped = _stack("stop", env, 180)
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def _wait(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(2)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}")
+
+
+def _dag_known(api: AirflowApi, dag_id: str) -> bool:
+    return any(d["dag_id"] == dag_id for d in api.get("/dags", dag_id_pattern=dag_id)["dags"])
+
+
+def trigger(api: AirflowApi, dag_id: str, conf: dict[str, Any]) -> str:
+    api.patch(f"/dags/{dag_id}", {"is_paused": False})
+    run = api.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+    return str(run["dag_run_id"])
+
+
+def finished(api: AirflowApi, dag_id: str, run_id: str) -> str:
+    def state() -> str | None:
+        s = api.get(f"/dags/{dag_id}/dagRuns/{quote(run_id)}")["state"]
+        return s if s in ("success", "failed") else None
+
+    return str(_wait(state, RUN_TIMEOUT, f"{dag_id} run {run_id}"))
+
+
+def task_instances(api: AirflowApi, dag_id: str, run_id: str) -> dict[tuple[str, int], dict[str, Any]]:
+    tis = api.get(f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances", limit=1000)["task_instances"]
+    return {(t["task_id"], t["map_index"]): t for t in tis}
+
+
+def xcom(api: AirflowApi, dag_id: str, run_id: str, task_id: str) -> Any:
+    path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/xcomEntries/return_value"
+    return api.get(path, deserialize=True)["value"]
+
+
+def test_mapped_tasks_run_on_both_workers(api: AirflowApi) -> None:
+    run_id = trigger(api, SMOKE, {"n": 8, "hold_seconds": 3})
+    assert finished(api, SMOKE, run_id) == "success"
+    assert xcom(api, SMOKE, run_id, "total") == sum(i * i for i in range(8))
+    squares = {m: t for (task, m), t in task_instances(api, SMOKE, run_id).items() if task == "square"}
+    assert sorted(squares) == list(range(8))
+    assert {t["state"] for t in squares.values()} == {"success"}
+    assert {t["hostname"] for t in squares.values()} == WORKERS
+    assert squares[5]["rendered_map_index"] == "chunk 5"
+
+
+def test_one_failed_chunk_retried_by_map_index(api: AirflowApi, tmp_path: Path) -> None:
+    fix = tmp_path / "fixed"
+    run_id = trigger(api, SMOKE, {"n": 6, "hold_seconds": 0, "fail_index": 3, "fix_file": str(fix)})
+    assert finished(api, SMOKE, run_id) == "failed"
+    before = task_instances(api, SMOKE, run_id)
+    assert before[("square", 3)]["state"] == "failed"
+    assert before[("total", -1)]["state"] == "upstream_failed"
+    args = [
+        "--dag",
+        SMOKE,
+        "--run",
+        run_id,
+        "--task",
+        "square",
+        "--password-file",
+        str(STACK_HOME / "passwords.json"),
+    ]
+
+    # A chunk that did not fail is left alone; a dry run changes nothing.
+    assert retry_chunk.main([*args, "--index", "2"]) == 1
+    assert retry_chunk.main([*args, "--index", "3", "--dry-run"]) == 0
+    assert task_instances(api, SMOKE, run_id)[("square", 3)]["state"] == "failed"
+
+    fix.write_text("the cause is fixed")
+    assert retry_chunk.main([*args, "--index", "3"]) == 0
+    assert finished(api, SMOKE, run_id) == "success"
+    after = task_instances(api, SMOKE, run_id)
+    assert xcom(api, SMOKE, run_id, "total") == sum(i * i for i in range(6))
+    for (task, m), ti in after.items():
+        assert ti["state"] == "success", (task, m)
+        if task == "square" and m != 3:
+            assert ti["try_number"] == before[(task, m)]["try_number"], f"chunk {m} was re-run"
+    assert after[("square", 3)]["try_number"] == before[("square", 3)]["try_number"] + 1
+
+
+def test_table_scan_on_the_stack_is_exact(api: AirflowApi, mysql_root: Any) -> None:
+    from bulkscan.demo.data import create_events
+    from bulkscan.mysqldb.connect import direct
+
+    admin = mysql_root()
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {SCAN_RESULTS}")
+    create_events(direct(MYSQL_HOST, MYSQL_PORT), SCAN_DB, "events", 200_000, users=1_000)
+    try:
+        conf = {
+            "conn_id": SCAN_CONN, "table": "events", "key_column": "id", "group_column": "user_id",
+            "value_column": "amount", "rows_per_chunk": 25_000, "max_chunks": 64, "max_parallel_chunks": 4,
+            "results_schema": SCAN_RESULTS, "processor": "aggregate",
+        }  # fmt: skip
+        run_id = trigger(api, SCAN, conf)
+        assert finished(api, SCAN, run_id) == "success"
+
+        cur = mysql_root(SCAN_DB).cursor()
+        cur.execute("SELECT user_id, SUM(amount), COUNT(*) FROM events GROUP BY user_id")
+        truth = {str(g): (s, n) for g, s, n in cur.fetchall()}
+        cur = mysql_root(SCAN_RESULTS).cursor()
+        cur.execute(
+            "SELECT group_key, value_sum, row_count FROM bulkscan_result WHERE run_key = %s",
+            (f"{SCAN}/{run_id}",),
+        )
+        assert {g: (s, n) for g, s, n in cur.fetchall()} == truth
+
+        chunks = [t for (task, _), t in task_instances(api, SCAN, run_id).items() if task == "scan_chunk"]
+        assert len(chunks) == 8  # 200,000 rows / 25,000 per chunk
+        assert {t["hostname"] for t in chunks} == WORKERS
+    finally:
+        for db in (SCAN_DB, SCAN_RESULTS):
+            admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
