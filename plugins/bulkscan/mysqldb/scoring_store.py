@@ -197,6 +197,9 @@ class ScoringStore:
         try:
             with self._locked():
                 cur = conn.cursor()
+                cur.execute(
+                    f"USE {self.db}"
+                )  # multi-table DELETEs need a default schema
                 first, last = self.applied_range(cur)
                 step = classify_day(day, first, last)
                 cur.execute(
@@ -426,6 +429,7 @@ class ScoringStore:
         try:
             with self._locked():
                 cur = conn.cursor()
+                cur.execute(f"USE {self.db}")
                 _, last = self.applied_range(cur)
                 if last is not None and as_of < last:
                     raise BulkscanInputError(
@@ -464,6 +468,7 @@ class ScoringStore:
         conn = self.connect()
         try:
             cur = conn.cursor()
+            cur.execute(f"USE {self.db}")
             _, last = self.applied_range(cur)
             if last is None:
                 return {"members": 0, "mismatches": 0}

@@ -1,0 +1,294 @@
+"""Benchmark of member scoring (issue 5): the daily incremental DAG against recomputing the window.
+
+Side by side, in one run, on a dedicated loopback MariaDB (scripts/mysql2.sh, port 3316 by default):
+  * daily_dag_s    the whole member_scoring DAG (dag.test) for day N with N-1 days of history
+  * daily3_s       the same day's DAG with only 3 days of history (the cost must not grow with history)
+  * recompute_s    recomputing every member's window total and tier from the raw flows (the monthly job,
+                   as one set-based GROUP BY: already far kinder than the seed's per-user loop)
+  * summary_s      the monthly-summary recompute: every window from flow_day_sum (bulkscan's verify,
+                   which also checks the incremental state against it: mismatches must be 0)
+Data sets are created once with INSERT ... SELECT from MariaDB's sequence engine and reused; before each
+timed daily run the target day is reset (only the rows that day touched), which is not timed.
+
+    python bench/bench_scoring.py [--members 1000000] [--flows-per-day 1000000] [--days 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for p in (str(ROOT / "plugins"), str(ROOT)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from bulkscan.core.scoring import load_config
+from bulkscan.mysqldb.connect import close_quietly, direct
+from bulkscan.mysqldb.results import ResultStore
+from bulkscan.mysqldb.scoring_store import ScoringStore, SqlParts
+
+DAY0 = date(2026, 1, 1)
+CONFIG = load_config(ROOT / "include" / "scoring.yaml")
+
+
+def sh(cmd: list[str], env: dict[str, str]) -> None:
+    subprocess.run(cmd, check=True, env={**os.environ, **env})
+
+
+def start_server(port: int) -> None:
+    sh(
+        [str(ROOT / "scripts" / "mysql2.sh"), "start"],
+        {
+            "BULKSCAN_MYSQL2_PORT": str(port),
+            "BULKSCAN_MYSQL2_DIR": f"/tmp/bulkscan-scoring-bench-{port}",
+            "BULKSCAN_MYSQL2_OPTS": "--innodb-buffer-pool-size=6G --innodb-log-file-size=2G "
+            "--innodb-flush-log-at-trx-commit=2 --tmp-table-size=256M --max-heap-table-size=256M",
+        },
+    )
+
+
+class Dataset:
+    """One database: t_flow for `history` days before the target day and the target day itself."""
+
+    def __init__(self, port: int, members: int, flows: int, history: int, target: date):
+        self.port, self.members, self.flows, self.history, self.target = (
+            port,
+            members,
+            flows,
+            history,
+            target,
+        )
+        self.db = f"bs_scoring_bench_m{members}_f{flows}_h{history}"
+        self.server = direct("127.0.0.1", port)
+        self.connect = direct("127.0.0.1", port, database=self.db)
+        self.store = ScoringStore(self.connect, self.db, CONFIG)
+        self.shape = json.dumps(
+            {
+                "members": members,
+                "flows": flows,
+                "history": history,
+                "target": str(target),
+                "config": CONFIG.digest,
+                "v": 1,
+            }
+        )
+
+    def q(
+        self, sql: str, params: tuple[Any, ...] = (), in_db: bool = False
+    ) -> list[tuple[Any, ...]]:
+        conn = self.connect() if in_db else self.server()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            return list(cur.fetchall()) if cur.description else []
+        finally:
+            close_quietly(conn)
+
+    def ready(self) -> bool:
+        try:
+            rows = self.q(f"SELECT v FROM `{self.db}`.bench_meta WHERE k = 'shape'")
+        except Exception:  # noqa: BLE001 - no database or table yet
+            return False
+        return bool(rows) and rows[0][0] == self.shape
+
+    def create(self) -> None:
+        t0 = time.monotonic()
+        self.q(f"DROP DATABASE IF EXISTS `{self.db}`")
+        self.q(f"CREATE DATABASE `{self.db}`")
+        self.store.ensure(with_flow_table=True)
+        ResultStore(self.connect, self.db).ensure()
+        db = self.db
+        first = self.target - timedelta(days=self.history)
+        for i in range(self.history + 1):
+            d = first + timedelta(days=i)
+            # uid and score from CRC32 of (day, seq): about 63% of members active a day, scores -20..100;
+            # ids increase with created_at, as an auto-increment key does.
+            self.q(
+                f"INSERT INTO `{db}`.t_flow (uid, score, created_at) "
+                f"SELECT 1 + MOD(CRC32(CONCAT(%s, ':', seq)), %s), CAST(MOD(CRC32(CONCAT(seq, ':s', %s)), 121) AS SIGNED) - 20, "
+                f"%s + INTERVAL ((seq - 1) * 86400 DIV %s) SECOND FROM `{db}`.seq_1_to_{int(self.flows)}",
+                (str(d), self.members, str(d), str(d), self.flows),
+            )
+            if d < self.target:
+                self.q(
+                    f"INSERT INTO `{db}`.flow_day_sum (day, uid, score_sum, flows) SELECT %s, uid, SUM(score), COUNT(*) "
+                    f"FROM `{db}`.t_flow WHERE created_at >= %s AND created_at < %s GROUP BY uid",
+                    (d, d, d + timedelta(days=1)),
+                )
+            print(f"  {db}: day {d} loaded ({time.monotonic() - t0:.0f}s)", flush=True)
+        self.store.rebuild(self.target - timedelta(days=1), "bench-bootstrap")
+        self.q(f"CREATE TABLE `{db}`.member_score_base LIKE `{db}`.member_score")
+        self.q(
+            f"INSERT INTO `{db}`.member_score_base SELECT * FROM `{db}`.member_score"
+        )
+        self.q(f"CREATE TABLE `{db}`.bench_meta (k VARCHAR(32) PRIMARY KEY, v TEXT)")
+        self.q(f"INSERT INTO `{db}`.bench_meta VALUES ('shape', %s)", (self.shape,))
+        print(f"  {db}: created in {time.monotonic() - t0:.0f}s", flush=True)
+
+    def reset(self) -> None:
+        """Undo a previous daily run of the target day (only the members that day touched)."""
+        db, t = self.db, self.target
+        self.q(
+            f"DELETE m FROM `{db}`.member_score m JOIN `{db}`.flow_day_sum f ON f.uid = m.uid AND f.day = %s",
+            (t,),
+            in_db=True,
+        )
+        self.q(
+            f"INSERT INTO `{db}`.member_score SELECT b.* FROM `{db}`.member_score_base b "
+            f"JOIN `{db}`.flow_day_sum f ON f.uid = b.uid AND f.day = %s",
+            (t,),
+        )
+        for table in ("flow_day_sum", "member_action", "scoring_ledger"):
+            self.q(f"DELETE FROM `{db}`.{table} WHERE day = %s", (t,))
+        self.q(f"DELETE FROM `{db}`.bulkscan_partial")
+        self.q(f"DELETE FROM `{db}`.bulkscan_chunk")
+
+    def daily_dag(
+        self, dag: Any, rows_per_chunk: int, max_chunks: int
+    ) -> tuple[float, dict[str, Any]]:
+        conn_id = f"bs_scoring_bench_{self.history}"
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = (
+            f"mysql://root@127.0.0.1:{self.port}/{self.db}"
+        )
+        conf = {
+            "conn_id": conn_id,
+            "day": str(self.target),
+            "rows_per_chunk": rows_per_chunk,
+            "max_chunks": max_chunks,
+        }
+        t0 = time.monotonic()
+        dr = dag.test(run_conf=conf)
+        seconds = time.monotonic() - t0
+        if str(dr.state) != "success":
+            raise SystemExit(f"daily DAG run for {self.db} ended {dr.state}")
+        ledger = self.q(
+            f"SELECT flows, members, changed_members, actions FROM `{self.db}`.scoring_ledger WHERE day = %s",
+            (self.target,),
+        )[0]
+        return seconds, dict(
+            zip(
+                ("flows", "members", "changed", "actions"),
+                map(int, ledger),
+                strict=True,
+            )
+        )
+
+    def recompute(self) -> float:
+        """The monthly job, set-based: every member's window total and tier straight from t_flow."""
+        lo = self.target - timedelta(days=CONFIG.window_days - 1)
+        tier = SqlParts(CONFIG).tier(SqlParts(CONFIG).rank("SUM(score)"))
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            cur.execute("DROP TEMPORARY TABLE IF EXISTS recompute")
+            t0 = time.monotonic()
+            cur.execute(
+                f"CREATE TEMPORARY TABLE recompute (PRIMARY KEY (uid)) ENGINE=InnoDB "
+                f"SELECT uid, SUM(score) AS window_total, {tier} AS tier FROM `{self.db}`.t_flow "
+                "WHERE created_at >= %s AND created_at < %s GROUP BY uid",
+                (lo, self.target + timedelta(days=1)),
+            )
+            return time.monotonic() - t0
+        finally:
+            close_quietly(conn)
+
+
+def load_dag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "member_scoring.py"))
+    if bag.import_errors:
+        raise SystemExit(f"DAG import errors: {bag.import_errors}")
+    return bag.dags["member_scoring"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--members", type=int, default=1_000_000)
+    ap.add_argument("--flows-per-day", type=int, default=1_000_000)
+    ap.add_argument(
+        "--days",
+        type=int,
+        default=30,
+        help="the target day's number (history = days - 1)",
+    )
+    ap.add_argument("--short-history", type=int, default=3)
+    ap.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("BULKSCAN_SCORING_BENCH_PORT", "3316")),
+    )
+    ap.add_argument("--rows-per-chunk", type=int, default=250_000)
+    ap.add_argument("--max-chunks", type=int, default=16)
+    args = ap.parse_args()
+
+    start_server(args.port)
+    target = DAY0 + timedelta(days=args.days - 1)
+    long = Dataset(args.port, args.members, args.flows_per_day, args.days - 1, target)
+    short = Dataset(
+        args.port, args.members, args.flows_per_day, args.short_history, target
+    )
+    for ds in (short, long):
+        if ds.ready():
+            print(f"reusing {ds.db}")
+        else:
+            print(f"creating {ds.db} (once)", flush=True)
+            ds.create()
+
+    os.environ.setdefault("BULKSCAN_RETRY_DELAY_SECONDS", "1")
+    dag = load_dag()
+    print(
+        f"{args.members:,} members, {args.flows_per_day:,} flows a day; day {target} "
+        f"(window {CONFIG.window_days} days)",
+        flush=True,
+    )
+    figures: dict[str, float] = {}
+    # One untimed run first: Airflow's first dag.test in a process pays for plugin loading and DB set-up.
+    short.reset()
+    warm, _ = short.daily_dag(dag, args.rows_per_chunk, args.max_chunks)
+    print(f"  (warm-up run {warm:.2f} s, not counted)", flush=True)
+    for ds, name in ((short, "daily3_s"), (long, "daily_dag_s")):
+        ds.reset()
+        secs, ledger = ds.daily_dag(dag, args.rows_per_chunk, args.max_chunks)
+        figures[name] = secs
+        print(
+            f"  {name:<12} {secs:8.2f} s  whole DAG, {ds.history} days of history: {ledger}",
+            flush=True,
+        )
+    figures["recompute_s"] = long.recompute()
+    print(
+        f"  {'recompute_s':<12} {figures['recompute_s']:8.2f} s  window from raw t_flow "
+        f"({args.days} days of flows)",
+        flush=True,
+    )
+    t0 = time.monotonic()
+    check = long.store.verify()
+    figures["summary_s"] = time.monotonic() - t0
+    print(
+        f"  {'summary_s':<12} {figures['summary_s']:8.2f} s  window from flow_day_sum + compare: {check}",
+        flush=True,
+    )
+    if check["mismatches"]:
+        raise SystemExit(f"incremental state differs from the rebuild: {check}")
+
+    d = figures["daily_dag_s"]
+    print(
+        f"BENCH scoring members={args.members} flows_per_day={args.flows_per_day} daily_dag_s={d:.2f} "
+        f"daily_vs_recompute={d / figures['recompute_s']:.3f} history30_vs_history3={d / figures['daily3_s']:.3f} "
+        f"daily_vs_summary={d / figures['summary_s']:.3f} daily3_s={figures['daily3_s']:.2f} "
+        f"recompute_s={figures['recompute_s']:.2f} summary_s={figures['summary_s']:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
