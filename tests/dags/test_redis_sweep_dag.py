@@ -1,0 +1,89 @@
+"""Whole-DAG runs of bulkscan_redis_sweep with dag.test() against the real 6-node Redis Cluster."""
+# ruff: noqa: F811 - the cluster fixtures are imported from tests/integration/redis/conftest.py
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bulkscan.core.sweep_rules import audit_run_prefix
+from bulkscan.redisnodes.audit import merge_audits
+
+from tests.airflow_helpers import clear_map_indexes, load_dag, resume_run, ti_table
+from tests.integration.redis.conftest import (  # noqa: F401 - fixtures
+    BASE_PORT,
+    Dataset,
+    assert_exactly_once,
+    cluster,
+    cluster_client,
+    load,
+    redis_cluster,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
+CONN_ID = "bulkscan_redis_test_cluster"
+
+
+@pytest.fixture(scope="module")
+def dag() -> Any:
+    return load_dag("bulkscan_redis_sweep")
+
+
+@pytest.fixture
+def conn(monkeypatch: pytest.MonkeyPatch) -> str:
+    extra = {"cluster": True, "startup_nodes": f"127.0.0.1:{BASE_PORT + 1},127.0.0.1:{BASE_PORT + 2}"}
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{CONN_ID.upper()}",
+        json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": BASE_PORT, "extra": extra}),
+    )
+    return CONN_ID
+
+
+def conf(conn_id: str, audit_dir: Path, **overrides: Any) -> dict[str, Any]:
+    return {
+        "redis_conn_id": conn_id,
+        "pattern": "sweep:*",
+        "scan_count": 500,
+        "audit_dir": str(audit_dir),
+        **overrides,
+    }
+
+
+def check_audit(audit_dir: Path, token: str, data: Dataset) -> None:
+    _, rows = merge_audits(audit_dir, token)
+    assert rows == {k.decode(): (int(data.before[k][b"field_1"]), v) for k, v in data.applied().items()}
+
+
+def test_dag_sweeps_every_primary_once(dag: Any, cluster: Any, conn: str, tmp_path: Path) -> None:
+    data = load(cluster)
+    dr = dag.test(run_conf=conf(conn, tmp_path))
+    assert str(dr.state) == "success"
+    tis = ti_table(dag.dag_id, dr.run_id)
+    labels = sorted(label for (t, _), (_, _, label) in tis.items() if t == "sweep_node")
+    assert len(labels) == 3 and all(re.fullmatch(r"127\.0\.0\.1:70\d\d \(slots [\d,-]+\)", x) for x in labels)
+    assert {int(x.split(":")[1][:4]) for x in labels} == set(cluster.primaries())
+    assert_exactly_once(cluster, data)
+    token = f"{dag.dag_id}/{dr.run_id}"
+    check_audit(tmp_path, token, data)
+    assert len(list(tmp_path.glob(f"{audit_run_prefix(token)}*.csv.gz"))) == 4  # 3 nodes + mop-up
+
+    # One node task cleared and run again in the same DAG run (an operator "retry"): nothing doubles.
+    clear_map_indexes(dag, dr.run_id, [("sweep_node", 0), "finalize"])
+    assert resume_run(dag, dr.run_id) == "success"
+    assert ti_table(dag.dag_id, dr.run_id)[("sweep_node", 0)][1] >= 2
+    assert_exactly_once(cluster, data)
+    check_audit(tmp_path, token, data)
+
+
+def test_bad_params_fail_before_any_key_is_touched(dag: Any, cluster: Any, conn: str, tmp_path: Path) -> None:
+    data = load(cluster, n=500)
+    dr = dag.test(run_conf=conf(conn, tmp_path, marker_field="field_2"))
+    assert str(dr.state) == "failed"
+    tis = ti_table(dag.dag_id, dr.run_id)
+    assert tis[("plan", -1)][0] == "failed"
+    assert not any(t == "sweep_node" and s == "success" for (t, _), (s, _, _) in tis.items())
+    c = cluster_client(cluster)
+    assert all(c.hgetall(k) == h for k, h in data.before.items())
