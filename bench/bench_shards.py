@@ -20,27 +20,25 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_line, table, timed  # noqa: E402
-
-import MySQLdb  # noqa: E402
-
-from bulkscan.core.topology import parse_topology, reconcile  # noqa: E402
-from bulkscan.mysqldb.connect import direct  # noqa: E402
-from bulkscan.mysqldb.results import ResultStore  # noqa: E402
+import MySQLdb
+from bulkscan.core.topology import parse_topology, reconcile
+from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.results import ResultStore
 from bulkscan.mysqldb.shard_runner import (
     ShardSettings,
     check_store,
     merge,
     plan_units,
     run_units,
-)  # noqa: E402
+)
+from common import bench_line, table, timed
 
 HOST = "127.0.0.1"
 PORT_A = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
@@ -78,9 +76,15 @@ def port_of(table_no: int) -> int:
 
 
 def connect(port: int, db: str | None = DB) -> Any:
-    return MySQLdb.connect(
-        host=HOST, port=port, user="root", database=db, autocommit=True
-    )
+    kw: dict[str, Any] = {
+        "host": HOST,
+        "port": port,
+        "user": "root",
+        "autocommit": True,
+    }
+    if db:
+        kw["database"] = db
+    return MySQLdb.connect(**kw)
 
 
 def ensure_data() -> int:
@@ -124,16 +128,13 @@ def ensure_data() -> int:
         cur.execute("CREATE TABLE bench_meta (manifest TEXT)")
         cur.execute("INSERT INTO bench_meta VALUES (%s)", (manifest,))
 
-    threads = [
-        threading.Thread(
-            target=build, args=(p, [i for i in range(TABLES) if port_of(i) == p])
-        )
-        for p in (PORT_A, PORT_B)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(build, p, [i for i in range(TABLES) if port_of(i) == p])
+            for p in (PORT_A, PORT_B)
+        ]
+    for f in futures:
+        f.result()  # a failed build raises here
     return total
 
 
@@ -168,12 +169,15 @@ def asyncio_batches() -> Groups:
 
     async def query(ip: str, db: str, tbl: str) -> list[Any]:
         host, port = ip.split(":")
-        async with aiomysql.create_pool(
-            host=host, port=int(port), db=db, user="root", password=""
-        ) as pool:
-            async with pool.acquire() as conn, conn.cursor() as cur:
-                await cur.execute(QUERY.format(tbl))
-                return list(await cur.fetchall())
+        async with (
+            aiomysql.create_pool(
+                host=host, port=int(port), db=db, user="root", password=""
+            ) as pool,
+            pool.acquire() as conn,
+            conn.cursor() as cur,
+        ):
+            await cur.execute(QUERY.format(tbl))
+            return list(await cur.fetchall())
 
     def gen_tasks() -> list[tuple[str, str, str]]:
         tasks = []
@@ -227,7 +231,7 @@ def library_path() -> Groups:
 
     s = settings()
     units = plan_units(topo, connect_for, s)
-    out = run_units(units, connect_for, s, results, key, workers=2 * CAP * len(SHARDS))
+    out = run_units(units, connect_for, s, results, key)
     if out.failures:
         raise RuntimeError(f"library path failures: {out.failures}")
     reconcile(topo, units, out.answers)
@@ -239,10 +243,9 @@ def library_path() -> Groups:
 def whole_dag() -> Groups:
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(
-        dag_folder=str(ROOT / "dags" / "bulkscan_shard_query.py"),
-        include_examples=False,
-    )
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "bulkscan_shard_query.py"))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     dag = bag.dags["bulkscan_shard_query"]
     s = settings()
     conf = {
@@ -273,7 +276,7 @@ class Watch:
         conns = {p: connect(p, None) for p in self.peak}
         sql = (
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' "
-            f"AND DB = '{DB}' AND INFO NOT LIKE '%%PROCESSLIST%%'"
+            f"AND DB = '{DB}' AND INFO LIKE '%%table\\_%%' AND INFO NOT LIKE '%%information_schema%%'"
         )
         while not self._stop.is_set():
             for p, c in conns.items():
@@ -282,7 +285,7 @@ class Watch:
                 self.peak[p] = max(self.peak[p], int(cur.fetchone()[0]))
             time.sleep(0.005)
 
-    def __enter__(self) -> Watch:
+    def __enter__(self) -> Self:
         self._t.start()
         return self
 

@@ -20,6 +20,7 @@ import MySQLdb
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
+from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.topology import (
     Answer,
     Host,
@@ -35,7 +36,7 @@ from bulkscan.mysqldb.planner import plan_table
 from bulkscan.mysqldb.results import MergedRun, ResultStore
 from bulkscan.mysqldb.scanner import scan_chunk
 from bulkscan.mysqldb.slots import host_slot
-from bulkscan.mysqldb.source import TableSpec, resolve_table
+from bulkscan.mysqldb.source import TableSpec, parse_filters, resolve_table
 from bulkscan.processors import AggregateByKey, ChunkContext, load_processor
 from bulkscan.sqlfiles import raw
 
@@ -102,12 +103,47 @@ class ShardSettings:
             conn, database, table, self.key, self.columns(), self.filters
         )
 
+    def spec_for(self, database: str, table: str) -> TableSpec:
+        """The spec of a shard already checked at plan time (same shape as a fully resolved shard)."""
+        return TableSpec(
+            validate_identifier(database, "database"),
+            validate_identifier(table, "shard table"),
+            validate_identifier(self.key, "key column"),
+            tuple(dict.fromkeys([self.key, *self.columns()])),
+            parse_filters(self.filters),
+        )
+
 
 def _where(
     conn_id: str, describe: Callable[[str], str], table: str | None = None
 ) -> str:
     host = f"host {conn_id!r} ({describe(conn_id)})"
     return f"{host} table {table!r}" if table else host
+
+
+Shapes = dict[
+    str, tuple[dict[str, str], set[str]]
+]  # table -> ({column: type}, columns leading an index)
+
+
+def _shapes(cur: Any, database: str) -> Shapes:
+    """Columns, types and index-leading columns of every table of a host: two queries per host."""
+    shapes: Shapes = {}
+    cur.execute(raw("shard_columns"), (database,))
+    for table, column, dtype in cur.fetchall():
+        shapes.setdefault(table, ({}, set()))[0][column] = str(dtype).lower()
+    cur.execute(raw("shard_leading_columns"), (database,))
+    for table, column in cur.fetchall():
+        shapes.setdefault(table, ({}, set()))[1].add(column)
+    return shapes
+
+
+def _shape(shapes: Shapes, table: str, settings: ShardSettings) -> tuple[Any, ...]:
+    """What a scan relies on: the needed columns' types and whether the key leads an index."""
+    columns, leading = shapes.get(table, ({}, set()))
+    filter_cols = [f.column for f in parse_filters(settings.filters)]
+    needed = dict.fromkeys([settings.key, *settings.columns(), *filter_cols])
+    return tuple((c, columns.get(c)) for c in needed) + (settings.key in leading,)
 
 
 def plan_host(
@@ -140,18 +176,24 @@ def plan_host(
                 + ", ".join(missing[:10])
                 + (" ..." if len(missing) > 10 else "")
             )
+        shapes = _shapes(cur, host.database)
+        reference: tuple[Any, ...] | None = None
         plans: dict[TableKey, list[Chunk] | None] = {}
         for table in host.tables:
-            spec = settings.resolve(
-                conn, host.database, table
-            )  # columns and key checked for every table
+            shape = _shape(shapes, table, settings)
+            if (
+                shape != reference
+            ):  # the first table, or one that differs: the full information_schema check
+                settings.resolve(conn, host.database, table)
+                reference = reference or shape
             if estimates[table] * 2 < settings.chunk_rows:
-                plans[(host.conn_id, table)] = (
-                    None  # clearly small: one whole-table item, no planning pass
-                )
+                # clearly small: one whole-table range, no planning pass
+                plans[(host.conn_id, table)] = [Chunk(0, WHOLE_LO, WHOLE_HI, None)]
             else:
-                plan = plan_table(conn, spec, settings.chunk_rows, settings.max_chunks)
-                plans[(host.conn_id, table)] = plan.chunks
+                spec = settings.spec_for(host.database, table)
+                plans[(host.conn_id, table)] = plan_table(
+                    conn, spec, settings.chunk_rows, settings.max_chunks
+                ).chunks
         return plans
     finally:
         close_quietly(conn)
@@ -202,13 +244,17 @@ def _scan_item(
             SLOT_NAME,
             settings.max_per_host,
             settings.slot_timeout_s,
+            poll_s=0.05,
             logger=logger,
         ):
-            conn = connect()
-            try:
-                spec = settings.resolve(conn, unit.database, item.table)
-            finally:
-                close_quietly(conn)
+            if item.chunk is None:  # not checked at plan time (its host was down then)
+                conn = connect()
+                try:
+                    spec = settings.resolve(conn, unit.database, item.table)
+                finally:
+                    close_quietly(conn)
+            else:
+                spec = settings.spec_for(unit.database, item.table)
             processor = load_processor(
                 settings.processor, **dict(settings.processor_kwargs)
             )
@@ -236,8 +282,15 @@ def _scan_item(
                 max_reconnects=3,
             )
             rows, seconds, summary = stats.rows, stats.seconds, stats.summary
-            if item.chunk is None:  # stored key bounds must fit BIGINT
-                chunk = Chunk(item.index, STORED_LO, STORED_HI, None)
+            if (
+                chunk.lo < STORED_LO or chunk.hi > STORED_HI
+            ):  # stored key bounds must fit BIGINT
+                chunk = Chunk(
+                    item.index,
+                    max(chunk.lo, STORED_LO),
+                    min(chunk.hi, STORED_HI),
+                    chunk.rows,
+                )
     except MySQLdb.Error as exc:
         if is_disconnect(exc):
             raise HostDown(f"{where}: host unreachable: {exc}") from exc
@@ -315,32 +368,55 @@ def run_units(
     settings: ShardSettings,
     store: ResultStore | None,
     run_key: str,
-    workers: int,
 ) -> FanoutResult:
-    """The library path: every unit from one thread pool; the per-host cap comes from the slots."""
+    """The library path: per host, a pool of `max_per_host` threads works through that host's items.
+
+    The server-side slots still enforce the cap across processes; keeping each process's own
+    threads at the cap means nobody polls for a slot, so a freed slot is reused at once.
+    """
     started = time.monotonic()
     factories = {
         (u.conn_id, u.database): connect_for(u.conn_id, u.database) for u in units
     }
+    pools = {
+        c: ThreadPoolExecutor(max_workers=settings.max_per_host)
+        for c in {u.conn_id for u in units}
+    }
     answers: list[Answer] = []
     failures: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {
-            pool.submit(
-                run_unit,
-                u,
-                factories[(u.conn_id, u.database)],
-                settings,
-                store,
-                run_key,
-            ): u
-            for u in units
-        }
-        for f, unit in futures.items():
-            try:
-                answers.extend(f.result())
-            except BulkscanError as exc:
-                failures[unit.label] = str(exc)
+    try:
+        submitted = [
+            (
+                unit,
+                [
+                    pools[unit.conn_id].submit(
+                        _scan_item,
+                        unit,
+                        item,
+                        factories[(unit.conn_id, unit.database)],
+                        settings,
+                        store,
+                        run_key,
+                        1,
+                        lambda c: c,
+                        log,
+                    )
+                    for item in unit.items
+                ],
+            )
+            for unit in units
+        ]
+        for unit, futures in submitted:
+            errors = [f.exception() for f in futures if f.exception() is not None]
+            if errors:
+                failures[unit.label] = str(errors[0])
+                if not isinstance(errors[0], BulkscanError):
+                    raise errors[0]  # type: ignore[misc]
+            else:
+                answers.extend(f.result() for f in futures)
+    finally:
+        for pool in pools.values():
+            pool.shutdown()
     return FanoutResult(answers, failures, time.monotonic() - started)
 
 

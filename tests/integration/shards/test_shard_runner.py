@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
 import pytest
@@ -16,6 +17,7 @@ from bulkscan.mysqldb.shard_runner import (
     check_store,
     merge,
     plan_units,
+    run_unit,
     run_units,
 )
 
@@ -41,7 +43,7 @@ def test_library_path_exact_over_two_hosts(
         sum(1 for lab in labels if lab.startswith(big + " ids")) == 4
     )  # the big shard is chunked
     assert len({(u.conn_id) for u in units[:2]}) == 2  # both hosts get work first
-    out = run_units(units, connect_for, settings, results_store, "it/exact", workers=6)
+    out = run_units(units, connect_for, settings, results_store, "it/exact")
     assert out.failures == {}
     rows = reconcile(topo, units, out.answers)
     assert rows == shard_data.rows
@@ -51,9 +53,7 @@ def test_library_path_exact_over_two_hosts(
     assert as_ints(results_store.result("it/exact")) == shard_data.truth
 
     # a re-run of some units replaces their earlier output: still exact, nothing counted twice
-    again = run_units(
-        units[:5], connect_for, settings, results_store, "it/exact", workers=2
-    )
+    again = run_units(units[:5], connect_for, settings, results_store, "it/exact")
     answers = {a.index: a for a in out.answers} | {a.index: a for a in again.answers}
     merge(results_store, "it/exact", "test", list(answers.values()))
     assert as_ints(results_store.result("it/exact")) == shard_data.truth
@@ -114,6 +114,25 @@ def _counter_peaks(ports: dict[str, int]) -> dict[str, int]:
     return peaks
 
 
+def _one_thread_per_unit(
+    units: list[Any], connect_for: Callable[..., Any], settings: ShardSettings
+) -> list[Any]:
+    """Every unit in its own thread at once (as many ready tasks would be): only the slots limit them."""
+    with ThreadPoolExecutor(max_workers=len(units)) as pool:
+        futures = [
+            pool.submit(
+                run_unit,
+                u,
+                connect_for(u.conn_id, u.database),
+                settings,
+                None,
+                "it/cap",
+            )
+            for u in units
+        ]
+    return [a for f in futures for a in f.result()]
+
+
 @pytest.mark.parametrize(("cap", "expect_above"), [(2, None), (5, 2)])
 def test_per_host_cap_observed_on_the_hosts(
     shard_data: ShardData,
@@ -142,9 +161,8 @@ def test_per_host_cap_observed_on_the_hosts(
     with ProcesslistWatch(
         ports
     ) as watch:  # 16 units, each running 2 tables at once: 32 ready at once
-        out = run_units(units, connect_for, settings, None, "it/cap", workers=16)
-    assert out.failures == {}
-    assert len(out.answers) == 32
+        out = _one_thread_per_unit(units, connect_for, settings)
+    assert len(out) == 32
     counters = _counter_peaks(ports)
     for conn_id in ports:
         assert watch.peak[conn_id] <= cap and counters[conn_id] <= cap, (
@@ -172,9 +190,7 @@ def test_host_down_fails_only_its_tables_then_rerun_completes_exactly(
         units = plan_units(
             topo, connect_for, settings
         )  # host B unplanned: its tables run whole
-        out = run_units(
-            units, connect_for, settings, results_store, "it/down", workers=4
-        )
+        out = run_units(units, connect_for, settings, results_store, "it/down")
     finally:
         mysql2("start")
     failed = [u for u in units if u.label in out.failures]
@@ -188,9 +204,7 @@ def test_host_down_fails_only_its_tables_then_rerun_completes_exactly(
     a_rows = {k: v for k, v in shard_data.rows.items() if k.startswith(CONN_A)}
     assert {f"{a.conn_id} / {a.table}" for a in out.answers} == set(a_rows)
 
-    retry = run_units(
-        failed, connect_for, settings, results_store, "it/down", workers=4
-    )
+    retry = run_units(failed, connect_for, settings, results_store, "it/down")
     assert retry.failures == {}
     answers = out.answers + retry.answers
     assert reconcile(topo, units, answers) == shard_data.rows
