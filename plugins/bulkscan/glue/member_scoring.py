@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sized
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -362,7 +362,7 @@ def scan(
 
 def apply(
     planned: Mapping[str, Any],
-    chunk_results: Iterable[Mapping[str, Any]] | None,
+    chunk_results: Sized | None,
     p: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The downstream aggregation: merge every producer's partials into the day, or rebuild / verify."""
@@ -380,11 +380,13 @@ def apply(
                 f"incremental state differs from a rebuild for {report['mismatches']} members"
             )
         return report
-    results = list(chunk_results or [])
+    # Only the count is needed (the partials themselves are in the store); len() of the lazy mapped
+    # XCom sequence asks for the count without pulling every item.
+    got = 0 if chunk_results is None else len(chunk_results)  # type: ignore[arg-type]
     expected = int(planned["chunk_count"])
-    if len(results) != expected:
-        raise BulkscanInputError(
-            f"{len(results)} of {expected} chunk results arrived; refusing to merge"
+    if got != expected:
+        raise ReconcileError(
+            f"{got} of {expected} chunk results arrived; refusing to merge"
         )
     res = store.apply_day(day, run_key, expected_chunks=expected)
     if not s.keep_partials:
