@@ -30,6 +30,13 @@ SCAN = "bulkscan_table_scan"
 SCAN_DB = "bs_stack_scan"
 SCAN_RESULTS = "bs_stack_scan_results"
 SCAN_CONN = "bs_stack_scan"
+SCORING = "member_scoring"
+SCORING_DB = "bs_stack_scoring"
+SCORING_CONFIG = {
+    "window_days": 3,
+    "tiers": [{"name": "basic"}, {"name": "silver", "min_total": 40}, {"name": "gold", "min_total": 120}],
+    "actions": {"coupon": {"min_day_score": 30}, "reward": {"tiers": ["gold"]}},
+}
 WORKERS = {"w1", "w2"}
 RUN_TIMEOUT = 240
 
@@ -52,7 +59,13 @@ def api() -> Iterator[AirflowApi]:
         BULKSCAN_STACK_HOME=str(STACK_HOME),
         BULKSCAN_STACK_EXTRA_DAGS=str(ROOT / "tests" / "stack" / "dags"),
         BULKSCAN_RETRY_DELAY_SECONDS="1",
-        **{f"AIRFLOW_CONN_{SCAN_CONN.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCAN_DB}"},
+        # member_scoring catches up daily from its start date once unpaused: start it in the future so
+        # only the runs this test triggers exist.
+        BULKSCAN_SCORING_START="2099-01-01",
+        **{
+            f"AIRFLOW_CONN_{SCAN_CONN.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCAN_DB}",
+            f"AIRFLOW_CONN_{SCORING_DB.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCORING_DB}",
+        },
     )
     _stack("stop", env, 120)  # a stack left over from an earlier run would lack the test dags bundle
     started = _stack("start", env, 420)
@@ -186,3 +199,48 @@ def test_table_scan_on_the_stack_is_exact(api: AirflowApi, mysql_root: Any) -> N
     finally:
         for db in (SCAN_DB, SCAN_RESULTS):
             admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+
+
+def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root: Any) -> None:
+    import random
+    from datetime import date, datetime, timedelta
+
+    from bulkscan.core.scoring import ScoringConfig
+    from bulkscan.mysqldb.connect import direct
+    from bulkscan.mysqldb.scoring_store import ScoringStore
+
+    from tests.integration.scoring_truth import actual_state, expected_state
+
+    admin = mysql_root()
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {SCORING_DB}")
+    config = ScoringConfig.from_dict(SCORING_CONFIG)
+    ScoringStore(direct(MYSQL_HOST, MYSQL_PORT), SCORING_DB, config).ensure(with_flow_table=True)
+    days = [date(2026, 4, 1) + timedelta(days=i) for i in range(3)]
+    rng = random.Random(5)
+    rows = [
+        (rng.randrange(1, 300), rng.randint(-10, 30), datetime.combine(day, datetime.min.time())
+         + timedelta(seconds=rng.randrange(86400)))
+        for day in (days[0], days[2])  # the middle day has no flows at all
+        for _ in range(2_000)
+    ]  # fmt: skip
+    cur = mysql_root(SCORING_DB).cursor()
+    cur.executemany("INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows)
+    try:
+        for day in days:  # one run per day, in order, as the schedule would
+            conf = {"conn_id": SCORING_DB, "config": SCORING_CONFIG, "day": str(day), "rows_per_chunk": 500,
+                    "max_chunks": 8, "max_parallel_chunks": 4}  # fmt: skip
+            run_id = trigger(api, SCORING, conf)
+            assert finished(api, SCORING, run_id) == "success", day
+            scans = [
+                t for (task, m), t in task_instances(api, SCORING, run_id).items() if task == "scan_flows"
+            ]
+            if day != days[1]:
+                assert len(scans) == 4 and {t["hostname"] for t in scans} <= WORKERS  # 2,000 flows / 500
+        want = expected_state(cur, SCORING_DB, config, days)
+        got = actual_state(cur, SCORING_DB)
+        assert got["scores"] == want["scores"]
+        assert got["actions"] == want["actions"]
+        cur.execute("SELECT day, flows FROM scoring_ledger ORDER BY day")
+        assert list(cur.fetchall()) == [(days[0], 2_000), (days[1], 0), (days[2], 2_000)]
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {SCORING_DB}")
