@@ -100,6 +100,10 @@ def test_every_required_service_is_defined(
     config, _ = resolved
     assert REQUIRED_SERVICES <= set(config["services"])
     assert config["services"]["mysql"]["image"].startswith("mariadb:10.11")
+    # bulkscan's own results schema is created and granted when MariaDB first initialises.
+    mysql_volumes = config["services"]["mysql"]["volumes"]
+    init_mount = [v for v in mysql_volumes if "/docker-entrypoint-initdb.d" in str(v)]
+    assert init_mount and (ROOT / "docker" / "mysql-init" / "10-bulkscan-schema.sql").exists()
     seed = config["services"]["bulkscan-seed"]
     assert seed["entrypoint"] == ["python", "-m", "bulkscan.demo.seed"]
     assert seed["restart"] == "no"
