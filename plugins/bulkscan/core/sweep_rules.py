@@ -70,7 +70,7 @@ def expected_after(source: str | bytes | None, target: str | bytes | None) -> tu
     if status != APPLIED:
         return status, None
     text = "0" if target is None else (target.decode() if isinstance(target, bytes) else target)
-    if not re.match(r"^-?[0-9]+$", text):
+    if not (text == "0" or _POSITIVE.match(text) or _NEGATIVE.match(text)) or abs(int(text)) > INT64_MAX + 1:
         return TARGET_NOT_INTEGER, None
     new = int(text) + incr
     if new > INT64_MAX:

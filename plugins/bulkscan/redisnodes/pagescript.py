@@ -29,8 +29,21 @@ class PageScript:
         self.sha = hashlib.sha1(self.text.encode()).hexdigest()
         self.args = (spec.source_field, spec.target_field, spec.marker_field, validate_run_token(run_token))
 
+    def run_scan(
+        self, client: redis.Redis, cursor: int, spec: SweepSpec
+    ) -> tuple[int, list[bytes], list[bytes]]:
+        """One SCAN step run by the script on the node itself, and its page applied: one round trip."""
+        scan = ("scan", cursor, spec.pattern, spec.scan_count, spec.key_type)
+        try:
+            reply = client.evalsha(self.sha, 0, *self.args, *scan)
+        except redis.exceptions.NoScriptError:
+            client.script_load(self.text)
+            reply = client.evalsha(self.sha, 0, *self.args, *scan)
+        keys = reply[2:]
+        return int(reply[0]), keys, self._lines(reply[1], len(keys))
+
     def run_page(self, client: redis.Redis, keys: list[bytes], asking: bool = False) -> list[bytes]:
-        """One EVALSHA for the whole page (keys passed undeclared, see the script's header)."""
+        """One EVALSHA for a page of keys listed by the client (keys passed undeclared)."""
         try:
             reply = self._call(client, keys, asking)
         except redis.exceptions.NoScriptError:
@@ -40,15 +53,15 @@ class PageScript:
 
     def _call(self, client: redis.Redis, keys: list[bytes], asking: bool) -> Any:
         if not asking:
-            return client.evalsha(self.sha, 0, *self.args, *keys)
+            return client.evalsha(self.sha, 0, *self.args, "keys", *keys)
         pipe = client.pipeline(transaction=False)
         pipe.execute_command("ASKING")
-        pipe.evalsha(self.sha, 0, *self.args, *keys)
+        pipe.evalsha(self.sha, 0, *self.args, "keys", *keys)
         return pipe.execute(raise_on_error=True)[1]
 
     def run_key(self, cluster: Any, key: bytes) -> bytes:
         """One key through a cluster-aware client: KEYS[1] declared, so MOVED/ASK are followed."""
-        reply = cluster.eval(self.text, 1, key, *self.args)
+        reply = cluster.eval(self.text, 1, key, *self.args, "keys")
         return self._lines(reply, 1)[0]
 
     @staticmethod

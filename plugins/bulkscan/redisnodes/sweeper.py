@@ -61,16 +61,36 @@ class _Pass:
         self._cluster: Any = None
 
     def page(self, client: redis.Redis, keys: list[bytes], asking: bool = False) -> None:
-        new = [k for k in keys if k not in self.seen]
-        self.counts.duplicates += len(keys) - len(new)
+        """Apply a page of keys the client listed (client-side SCAN, mop-up)."""
+        new = self._fresh(keys)
         if not new:
             return
-        self.seen.update(new)
-        self.counts.scanned += len(new)
-        self.counts.pages += 1
         if self.hooks.before_apply:
             self.hooks.before_apply(new)
-        lines = self.script.run_page(client, new, asking=asking)
+        self._record(new, self.script.run_page(client, new, asking=asking))
+
+    def scan_page(self, client: redis.Redis, cursor: int, spec: SweepSpec) -> int:
+        """One SCAN step and its page, both inside one script call on the node; returns the next cursor."""
+        cursor, keys, lines = self.script.run_scan(client, cursor, spec)
+        new = self._fresh(keys)
+        if new:
+            if len(new) < len(keys):  # a SCAN duplicate: the script found it applied ("D"), skip it here
+                known = dict(zip(keys, lines))
+                lines = [known[k] for k in new]
+            self._record(new, lines)
+        return cursor
+
+    def _fresh(self, keys: list[bytes]) -> list[bytes]:
+        new = [k for k in keys if k not in self.seen]
+        if len(new) < len(keys):
+            new = list(dict.fromkeys(new))
+        self.counts.duplicates += len(keys) - len(new)
+        self.seen.update(new)
+        self.counts.scanned += len(new)
+        return new
+
+    def _record(self, new: list[bytes], lines: list[bytes]) -> None:
+        self.counts.pages += 1
         if self.hooks.after_apply:
             self.hooks.after_apply(self.counts.pages)
         row, count = self.writer.row, self.counts.count
@@ -124,8 +144,12 @@ def sweep_node(
     audit_dir: str | Path,
     hooks: SweepHooks | None = None,
     max_restarts: int = 10,
+    server_scan: bool = True,
 ) -> dict[str, Any]:
-    """Sweep one planned primary completely; returns its counters and audit file (small, for XCom)."""
+    """Sweep one planned primary completely; returns its counters and audit file (small, for XCom).
+
+    `server_scan` (default): the script runs each SCAN step itself, one round trip per page. Off, the
+    client SCANs and sends the page's keys to the script (two round trips; `before_apply` hooks run)."""
     hooks = hooks or SweepHooks()
     script = PageScript(spec, run_token)
     host, port = planned["host"], int(planned["port"])
@@ -139,10 +163,13 @@ def sweep_node(
                 raise redis.exceptions.ReadOnlyError(f"{host}:{port} is no longer a primary")
             cursor = 0
             while True:
-                cursor, keys = client.scan(
-                    cursor, match=spec.pattern, count=spec.scan_count, _type=spec.key_type or None
-                )
-                sweep.page(client, keys)
+                if server_scan:
+                    cursor = sweep.scan_page(client, cursor, spec)
+                else:
+                    cursor, keys = client.scan(
+                        cursor, match=spec.pattern, count=spec.scan_count, _type=spec.key_type or None
+                    )
+                    sweep.page(client, keys)
                 if cursor == 0:
                     break
         except RESTARTABLE as exc:

@@ -188,7 +188,10 @@ def _slots(cluster: LocalCluster, port: int) -> set[int]:
     return me.slot_set()
 
 
-def test_slot_migration_during_sweep(cluster: LocalCluster, settings: RedisSettings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("server_scan", [True, False], ids=["scan-in-script", "client-scan"])
+def test_slot_migration_during_sweep(
+    cluster: LocalCluster, settings: RedisSettings, tmp_path: Path, server_scan: bool
+) -> None:
     data = load(cluster)
     plan = discover(settings).plan()
     a, b = plan[0], plan[1]
@@ -200,17 +203,23 @@ def test_slot_migration_during_sweep(cluster: LocalCluster, settings: RedisSetti
     # B is swept completely first, so keys that reach B afterwards are only found by the mop-up.
     results = [sweep_node(settings, b, SPEC, "run-mig", tmp_path)]
 
-    def reshard(keys: list[bytes]) -> None:
+    def reshard(keys: list[bytes] | None = None) -> None:
         state["pages"] += 1
         if state["pages"] == 3:
-            # the slot of a key in this very page moves before the script runs: its keys come back "R"
-            for slot in {key_slot(keys[0])} | set(later):
+            # client-side SCAN: the slot of a key in this very page moves before the script runs, so its
+            # keys come back "R" and go through the cluster client
+            for slot in ({key_slot(keys[0])} if keys else set()) | set(later):
                 migrate_slot(cluster, slot, a["port"], b["port"])
             migrate_slot(cluster, half, a["port"], b["port"], fraction=0.5)  # left half migrated
 
-    results.append(sweep_node(settings, a, SPEC, "run-mig", tmp_path, SweepHooks(before_apply=reshard)))
+    hooks = (
+        SweepHooks(after_apply=lambda page: reshard()) if server_scan else SweepHooks(before_apply=reshard)
+    )
+    results.append(sweep_node(settings, a, SPEC, "run-mig", tmp_path, hooks, server_scan=server_scan))
     results.extend(sweep_node(settings, p, SPEC, "run-mig", tmp_path) for p in plan[2:])
-    assert results[1]["redirected"] > 0
+    assert state["pages"] >= 3
+    if not server_scan:
+        assert results[1]["redirected"] > 0
     mop = mop_up(settings, plan, SPEC, "run-mig", tmp_path)
     assert mop["rounds"] >= 1 and mop["slots"] >= len(later)
     finish_slot(cluster, half, b["port"])
