@@ -21,6 +21,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
+
 from bulkscan.glue import shard_query as sq
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
 
@@ -42,9 +43,7 @@ def bulkscan_shard_query() -> None:
         from airflow.configuration import conf
 
         ctx = get_current_context()
-        return sq.plan(
-            ctx["params"], conf.getint("core", "max_map_length", fallback=1024)
-        )
+        return sq.plan(ctx["params"], conf.getint("core", "max_map_length", fallback=1024))
 
     @task(
         map_index_template="{{ shard_label }}",
@@ -54,22 +53,16 @@ def bulkscan_shard_query() -> None:
         ctx = get_current_context()
         ctx["shard_label"] = unit.get("label", unit["conn_id"])  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
-        return sq.scan(
-            unit, ctx["params"], sq.run_key(ti.dag_id, ti.run_id), ti.try_number
-        )
+        return sq.scan(unit, ctx["params"], sq.run_key(ti.dag_id, ti.run_id), ti.try_number)
 
     @task
-    def merge(
-        units: list[dict[str, Any]], results: list[list[dict[str, Any]]]
-    ) -> dict[str, Any]:
+    def merge(units: list[dict[str, Any]], results: list[list[dict[str, Any]]]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
-        return sq.summarize(
-            units, results, ctx["params"], sq.run_key(ti.dag_id, ti.run_id)
-        )
+        return sq.summarize(units, results, ctx["params"], sq.run_key(ti.dag_id, ti.run_id))
 
     units = plan()
-    merge(units, scan_shard.expand(unit=units))
+    merge(units, scan_shard.expand(unit=units))  # type: ignore[arg-type]  # XComArgs resolve at run time
 
 
 bulkscan_shard_query()

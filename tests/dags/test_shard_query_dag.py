@@ -46,16 +46,10 @@ def conf(data: ShardData, **overrides: Any) -> dict[str, Any]:
 
 
 def scan_tis(dag_id: str, run_id: str) -> dict[int, tuple[str | None, str | None]]:
-    return {
-        m: (s, label)
-        for (t, m), (s, _, label) in ti_table(dag_id, run_id).items()
-        if t == "scan_shard"
-    }
+    return {m: (s, label) for (t, m), (s, _, label) in ti_table(dag_id, run_id).items() if t == "scan_shard"}
 
 
-def test_dag_exact_result_and_labels(
-    dag: Any, shard_data: ShardData, results_store: Any
-) -> None:
+def test_dag_exact_result_and_labels(dag: Any, shard_data: ShardData, results_store: Any) -> None:
     dr = dag.test(run_conf=conf(shard_data))
     assert str(dr.state) == "success"
     tis = scan_tis(dag.dag_id, dr.run_id)
@@ -64,22 +58,13 @@ def test_dag_exact_result_and_labels(
         CONN_A,
         CONN_B,
     ):  # small shards grouped 4 per task, shown as "host-conn / first..last"
-        assert any(
-            re.fullmatch(rf"{conn_id} / table_\d{{3}}\.\.table_\d{{3}}", lab)
-            for lab in labels
-        ), labels
-    assert any(
-        " ids " in lab for lab in labels
-    )  # the big shard is chunked inside the same fan-out
+        assert any(re.fullmatch(rf"{conn_id} / table_\d{{3}}\.\.table_\d{{3}}", lab) for lab in labels), labels
+    assert any(" ids " in lab for lab in labels)  # the big shard is chunked inside the same fan-out
     assert all(s == "success" for s, _ in tis.values())
-    assert (
-        as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == shard_data.truth
-    )
+    assert as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == shard_data.truth
 
 
-def test_unknown_connection_id_fails_before_any_query(
-    dag: Any, shard_data: ShardData
-) -> None:
+def test_unknown_connection_id_fails_before_any_query(dag: Any, shard_data: ShardData) -> None:
     topo = {
         "database": shard_data.topology["database"],
         "hosts": {CONN_A: "table_000-001", "bs_shard_nope": "t_9"},
@@ -88,9 +73,7 @@ def test_unknown_connection_id_fails_before_any_query(
     assert str(dr.state) == "failed"
     tis = ti_table(dag.dag_id, dr.run_id)
     assert tis[("plan", -1)][0] == "failed"
-    assert not any(
-        t == "scan_shard" and s == "success" for (t, _), (s, _, _) in tis.items()
-    )
+    assert not any(t == "scan_shard" and s == "success" for (t, _), (s, _, _) in tis.items())
 
 
 def test_host_down_confined_then_clear_failed_map_indexes(
@@ -108,21 +91,13 @@ def test_host_down_confined_then_clear_failed_map_indexes(
     failed = {m for m, (s, _) in tis.items() if s == "failed"}
     assert failed, tis
     assert all((tis[m][1] or "").startswith(f"{CONN_B} / ") for m in failed), tis
-    assert all(
-        s == "success"
-        for m, (s, label) in tis.items()
-        if (label or "").startswith(f"{CONN_A} / ")
-    )
+    assert all(s == "success" for m, (s, label) in tis.items() if (label or "").startswith(f"{CONN_A} / "))
 
-    clear_map_indexes(
-        dag, dr.run_id, [*(("scan_shard", m) for m in sorted(failed)), ("merge", -1)]
-    )
+    clear_map_indexes(dag, dr.run_id, [*(("scan_shard", m) for m in sorted(failed)), ("merge", -1)])
     assert resume_run(dag, dr.run_id) == "success"
     after = ti_table(dag.dag_id, dr.run_id)
     # only the failed map indexes ran again: host A's tasks kept their single try
     tries = {m: n for (t, m), (_, n, _) in after.items() if t == "scan_shard"}
     assert all(tries[m] == 1 for m in tis if m not in failed), tries
     assert all(after[("scan_shard", m)][0] == "success" for m in failed)
-    assert (
-        as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == shard_data.truth
-    )
+    assert as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == shard_data.truth

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.topology import (
     Answer,
@@ -130,9 +131,7 @@ def test_load_example_file_and_refuse_outside_paths(tmp_path: Path) -> None:
 
 
 def test_unknown_connection_ids_named() -> None:
-    topo = parse_topology(
-        {"database": "d", "hosts": {"a": "t_1", "b": "t_2", "c": "t_3"}}
-    )
+    topo = parse_topology({"database": "d", "hosts": {"a": "t_1", "b": "t_2", "c": "t_3"}})
     check_connections(topo, ["a", "b", "c", "z"])
     with pytest.raises(BulkscanInputError, match="'b', 'c'"):
         check_connections(topo, ["a"])
@@ -146,9 +145,7 @@ def test_group_tables() -> None:
 
 
 def _topo() -> object:
-    return parse_topology(
-        {"database": "d", "hosts": {"a": "t_000-004", "b": "t_005-006"}}
-    )
+    return parse_topology({"database": "d", "hosts": {"a": "t_000-004", "b": "t_005-006"}})
 
 
 def test_build_units_flat_fanout_groups_small_and_chunks_big() -> None:
@@ -191,9 +188,7 @@ def test_build_units_flat_fanout_groups_small_and_chunks_big() -> None:
 
 
 def _answers(units: list[ShardUnit]) -> list[Answer]:
-    return [
-        Answer(u.conn_id, i.table, i.index, i.parts, 10) for u in units for i in u.items
-    ]
+    return [Answer(u.conn_id, i.table, i.index, i.parts, 10) for u in units for i in u.items]
 
 
 def test_reconcile_exactly_once() -> None:

@@ -58,9 +58,7 @@ class Topology:
 
     @property
     def tables(self) -> list[ShardTable]:
-        return [
-            ShardTable(h.conn_id, h.database, t) for h in self.hosts for t in h.tables
-        ]
+        return [ShardTable(h.conn_id, h.database, t) for h in self.hosts for t in h.tables]
 
     def host(self, conn_id: str) -> Host:
         for h in self.hosts:
@@ -70,12 +68,7 @@ class Topology:
 
     def as_dict(self) -> dict[str, Any]:
         """Explicit, JSON-able form (round-trips through parse_topology)."""
-        return {
-            "hosts": {
-                h.conn_id: {"database": h.database, "tables": list(h.tables)}
-                for h in self.hosts
-            }
-        }
+        return {"hosts": {h.conn_id: {"database": h.database, "tables": list(h.tables)} for h in self.hosts}}
 
 
 def expand_range(spec: str) -> list[str]:
@@ -85,16 +78,12 @@ def expand_range(spec: str) -> list[str]:
     script's 'table_096-0111' is rejected, not guessed). Unpadded ranges ('t_8-12') are fine.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise BulkscanInputError(
-            f"a shard table or range must be a non-empty string, got {spec!r}"
-        )
+        raise BulkscanInputError(f"a shard table or range must be a non-empty string, got {spec!r}")
     spec = spec.strip()
     m = _RANGE.match(spec)
     if not m:
         if "-" in spec:
-            raise BulkscanInputError(
-                f"bad shard range {spec!r}: use prefix_NNN-MMM, e.g. 'table_000-015'"
-            )
+            raise BulkscanInputError(f"bad shard range {spec!r}: use prefix_NNN-MMM, e.g. 'table_000-015'")
         return [validate_identifier(spec, "shard table")]
     prefix, lo_s, hi_s = m["prefix"], m["lo"], m["hi"]
     lo, hi = int(lo_s), int(hi_s)
@@ -105,17 +94,11 @@ def expand_range(spec: str) -> list[str]:
             f"(write both ends with {len(lo_s)} digits)"
         )
     if not padded and hi_s.startswith("0") and len(hi_s) > 1:
-        raise BulkscanInputError(
-            f"bad shard range {spec!r}: only the high end is zero padded"
-        )
+        raise BulkscanInputError(f"bad shard range {spec!r}: only the high end is zero padded")
     if hi < lo:
-        raise BulkscanInputError(
-            f"bad shard range {spec!r}: the high end {hi} is below the low end {lo}"
-        )
+        raise BulkscanInputError(f"bad shard range {spec!r}: the high end {hi} is below the low end {lo}")
     if hi - lo + 1 > MAX_TABLES_PER_RANGE:
-        raise BulkscanInputError(
-            f"bad shard range {spec!r}: more than {MAX_TABLES_PER_RANGE:,} tables"
-        )
+        raise BulkscanInputError(f"bad shard range {spec!r}: more than {MAX_TABLES_PER_RANGE:,} tables")
     width = len(lo_s) if padded else 0
     names = [f"{prefix}{n:0{width}d}" for n in range(lo, hi + 1)]
     for name in (names[0], names[-1]):
@@ -123,26 +106,19 @@ def expand_range(spec: str) -> list[str]:
     return names
 
 
-def _host_entry(
-    conn_id: str, entry: object, default_db: str | None
-) -> tuple[str, list[str]]:
+def _host_entry(conn_id: str, entry: object, default_db: str | None) -> tuple[str, list[str]]:
+    specs: Any
     if isinstance(entry, str | list | tuple):
         database, specs = default_db, entry
     elif isinstance(entry, Mapping):
         unknown = set(entry) - {"database", "tables"}
         if unknown:
-            raise BulkscanInputError(
-                f"host {conn_id!r}: unknown keys {sorted(unknown)} (use database, tables)"
-            )
+            raise BulkscanInputError(f"host {conn_id!r}: unknown keys {sorted(unknown)} (use database, tables)")
         database, specs = entry.get("database", default_db), entry.get("tables")
     else:
-        raise BulkscanInputError(
-            f"host {conn_id!r}: expected a range string, a list or {{database, tables}}"
-        )
+        raise BulkscanInputError(f"host {conn_id!r}: expected a range string, a list or {{database, tables}}")
     if not database:
-        raise BulkscanInputError(
-            f"host {conn_id!r}: no database (set it per host or at the top level)"
-        )
+        raise BulkscanInputError(f"host {conn_id!r}: no database (set it per host or at the top level)")
     validate_identifier(database, f"database of host {conn_id!r}")
     if isinstance(specs, str):
         specs = [s for s in re.split(r"[,\s]+", specs) if s]
@@ -162,19 +138,11 @@ def parse_topology(data: object) -> Topology:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
             raise BulkscanInputError(f"topology is not valid JSON: {exc}") from exc
-    if (
-        not isinstance(data, Mapping)
-        or not isinstance(data.get("hosts"), Mapping)
-        or not data["hosts"]
-    ):
-        raise BulkscanInputError(
-            'topology must be an object with a non-empty "hosts" mapping'
-        )
+    if not isinstance(data, Mapping) or not isinstance(data.get("hosts"), Mapping) or not data["hosts"]:
+        raise BulkscanInputError('topology must be an object with a non-empty "hosts" mapping')
     unknown = set(data) - {"database", "hosts", "description"}
     if unknown:
-        raise BulkscanInputError(
-            f"topology: unknown keys {sorted(unknown)} (use database, hosts)"
-        )
+        raise BulkscanInputError(f"topology: unknown keys {sorted(unknown)} (use database, hosts)")
     default_db = data.get("database")
     seen: dict[str, tuple[str, str]] = {}  # table -> (conn_id, spec)
     hosts: list[Host] = []
@@ -187,11 +155,7 @@ def parse_topology(data: object) -> Topology:
             for name in expand_range(spec):
                 if name in seen:
                     other_conn, other_spec = seen[name]
-                    where = (
-                        "twice on the same host"
-                        if other_conn == conn_id
-                        else f"also on {other_conn!r}"
-                    )
+                    where = "twice on the same host" if other_conn == conn_id else f"also on {other_conn!r}"
                     raise BulkscanInputError(
                         f"shard table {name!r} of {conn_id!r} ({spec!r}) overlaps {other_spec!r} ({where})"
                     )
@@ -201,9 +165,7 @@ def parse_topology(data: object) -> Topology:
     return Topology(tuple(hosts))
 
 
-def load_topology(
-    source: str | Path | Mapping[str, Any], base_dir: Path | None = None
-) -> Topology:
+def load_topology(source: str | Path | Mapping[str, Any], base_dir: Path | None = None) -> Topology:
     """From a mapping, inline JSON text, or a .json file (relative paths are under `base_dir`)."""
     if isinstance(source, Mapping):
         return parse_topology(source)
@@ -216,9 +178,7 @@ def load_topology(
     if base_dir is not None and not path.resolve().is_relative_to(base_dir.resolve()):
         raise BulkscanInputError(f"topology file {text!r} is outside {base_dir}")
     if path.suffix != ".json" or not path.is_file():
-        raise BulkscanInputError(
-            f"topology file {text!r} not found (a .json file under {base_dir or '.'})"
-        )
+        raise BulkscanInputError(f"topology file {text!r} not found (a .json file under {base_dir or '.'})")
     return parse_topology(path.read_text())
 
 
@@ -227,9 +187,7 @@ def check_connections(topology: Topology, known: Iterable[str]) -> None:
     known_set = set(known)
     missing = [c for c in topology.conn_ids if c not in known_set]
     if missing:
-        raise BulkscanInputError(
-            f"unknown connection id(s) {', '.join(map(repr, missing))} in the topology"
-        )
+        raise BulkscanInputError(f"unknown connection id(s) {', '.join(map(repr, missing))} in the topology")
 
 
 def group_tables(tables: Sequence[str], k: int) -> list[tuple[str, ...]]:
@@ -291,11 +249,7 @@ class ShardUnit:
 
     @property
     def label(self) -> str:
-        if (
-            len(self.items) == 1
-            and self.items[0].chunk is not None
-            and self.items[0].parts > 1
-        ):
+        if len(self.items) == 1 and self.items[0].chunk is not None and self.items[0].parts > 1:
             item = self.items[0]
             return f"{self.conn_id} / {item.table} {item.chunk.label}"  # type: ignore[union-attr]
         return group_label(self.conn_id, [i.table for i in self.items])
@@ -352,9 +306,7 @@ def build_units(
                 small.append(ShardItem(index, table, chunk, 1))
                 index += 1
         for i in range(0, len(small), max(1, group_size)):
-            units.append(
-                ShardUnit(host.conn_id, host.database, tuple(small[i : i + group_size]))
-            )
+            units.append(ShardUnit(host.conn_id, host.database, tuple(small[i : i + group_size])))
         per_host.append(units)
     group_tables([], group_size)  # validates group_size
     ordered: list[ShardUnit] = []
@@ -393,16 +345,12 @@ class Answer:
         )
 
 
-def reconcile(
-    topology: Topology, units: Sequence[ShardUnit], answers: Iterable[Answer]
-) -> dict[str, int]:
+def reconcile(topology: Topology, units: Sequence[ShardUnit], answers: Iterable[Answer]) -> dict[str, int]:
     """Every topology table answered exactly once (every chunk of a chunked table exactly once).
 
     Returns rows per 'conn / table'. Raises ReconcileError naming what is missing, duplicated or foreign.
     """
-    expected: dict[int, TableKey] = {
-        i.index: (u.conn_id, i.table) for u in units for i in u.items
-    }
+    expected: dict[int, TableKey] = {i.index: (u.conn_id, i.table) for u in units for i in u.items}
     planned_tables = set(expected.values())
     topo_tables = {(t.conn_id, t.table) for t in topology.tables}
     problems: list[str] = []
@@ -412,10 +360,7 @@ def reconcile(
         if lost:
             problems.append("not planned: " + ", ".join(f"{c} / {t}" for c, t in lost))
         if extra:
-            problems.append(
-                "planned but not in the topology: "
-                + ", ".join(f"{c} / {t}" for c, t in extra)
-            )
+            problems.append("planned but not in the topology: " + ", ".join(f"{c} / {t}" for c, t in extra))
     seen: dict[int, Answer] = {}
     rows: dict[str, int] = {f"{c} / {t}": 0 for c, t in sorted(topo_tables)}
     for a in answers:
@@ -430,9 +375,7 @@ def reconcile(
         rows[f"{a.conn_id} / {a.table}"] += a.rows
     missing = sorted({expected[i] for i in set(expected) - set(seen)})
     if missing:
-        problems.append(
-            "no answer from: " + ", ".join(f"{c} / {t}" for c, t in missing)
-        )
+        problems.append("no answer from: " + ", ".join(f"{c} / {t}" for c, t in missing))
     if problems:
         raise ReconcileError("shard results do not reconcile: " + "; ".join(problems))
     return rows

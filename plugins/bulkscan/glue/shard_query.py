@@ -29,9 +29,7 @@ log = logging.getLogger(__name__)
 INCLUDE_DIR = SQL_DIR.parent
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
 OPTIONAL_IDENT_PATTERN = r"^([A-Za-z_][A-Za-z0-9_$]{0,63})?$"
-PROCESSOR_PATTERN = (
-    r"^(aggregate|count|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
-)
+PROCESSOR_PATTERN = r"^(aggregate|count|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
 
 
 def params() -> dict[str, Any]:
@@ -178,12 +176,8 @@ def connector(conn_id: str, database: str) -> ConnectFactory:
 
 
 def store(p: Mapping[str, Any]) -> ResultStore:
-    schema = validate_identifier(
-        p.get("results_schema") or "bulkscan", "results schema"
-    )
-    return ResultStore(
-        connect_factory(str(p.get("results_conn_id") or "bulkscan_mysql")), schema
-    )
+    schema = validate_identifier(p.get("results_schema") or "bulkscan", "results schema")
+    return ResultStore(connect_factory(str(p.get("results_conn_id") or "bulkscan_mysql")), schema)
 
 
 def run_key(dag_id: str, run_id: str) -> str:
@@ -229,20 +223,14 @@ def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
     return [{**u.as_dict(), "label": u.label} for u in units]
 
 
-def scan(
-    unit_data: Mapping[str, Any], p: Mapping[str, Any], key: str, try_number: int
-) -> list[dict[str, Any]]:
+def scan(unit_data: Mapping[str, Any], p: Mapping[str, Any], key: str, try_number: int) -> list[dict[str, Any]]:
     """One mapped task: the unit's tables (or chunk) under the per-host cap; results keyed by run."""
     topo = topology(p)
     unit = ShardUnit.from_dict(unit_data)
-    host = topo.host(
-        unit.conn_id
-    )  # the table name reaches SQL only if it matches the topology
+    host = topo.host(unit.conn_id)  # the table name reaches SQL only if it matches the topology
     strays = [i.table for i in unit.items if i.table not in host.tables]
     if strays or unit.database != host.database:
-        raise BulkscanInputError(
-            f"unit {unit.label} does not match the topology ({strays or unit.database})"
-        )
+        raise BulkscanInputError(f"unit {unit.label} does not match the topology ({strays or unit.database})")
     answers = run_unit(
         unit,
         connector(unit.conn_id, unit.database),

@@ -62,12 +62,12 @@ class ShardSettings:
     processor: str = "aggregate"
     processor_kwargs: Mapping[str, Any] = field(default_factory=dict)
     filters: Sequence[Any] = ()
-    chunk_rows: int = 500_000
+    chunk_rows: int = 1_000_000
     max_chunks: int = 64
     group_size: int = 1
     max_per_host: int = 2
     slot_timeout_s: float = 6 * 3600
-    batch_rows: int = 50_000
+    batch_rows: int = 100_000
     batch_seconds: float = 0.5
 
     def __post_init__(self) -> None:
@@ -80,28 +80,20 @@ class ShardSettings:
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise BulkscanInputError(
-                    f"{name} must be a positive integer, got {value!r}"
-                )
-        load_processor(
-            self.processor, **dict(self.processor_kwargs)
-        )  # bad processor: fail before queries
+                raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
+        load_processor(self.processor, **dict(self.processor_kwargs))  # bad processor: fail before queries
 
     def batch(self) -> AdaptiveBatch:
         """Keyset sub-ranges start at `batch_rows` and steer toward `batch_seconds` per query."""
         top = max(200_000, self.batch_rows)
-        return AdaptiveBatch(
-            size=self.batch_rows, target_seconds=self.batch_seconds, maximum=top
-        )
+        return AdaptiveBatch(size=self.batch_rows, target_seconds=self.batch_seconds, maximum=top)
 
     def columns(self) -> tuple[str, ...]:
         proc = load_processor(self.processor, **dict(self.processor_kwargs))
         return tuple(proc.columns or ())
 
     def resolve(self, conn: Any, database: str, table: str) -> TableSpec:
-        return resolve_table(
-            conn, database, table, self.key, self.columns(), self.filters
-        )
+        return resolve_table(conn, database, table, self.key, self.columns(), self.filters)
 
     def spec_for(self, database: str, table: str) -> TableSpec:
         """The spec of a shard already checked at plan time (same shape as a fully resolved shard)."""
@@ -114,16 +106,12 @@ class ShardSettings:
         )
 
 
-def _where(
-    conn_id: str, describe: Callable[[str], str], table: str | None = None
-) -> str:
+def _where(conn_id: str, describe: Callable[[str], str], table: str | None = None) -> str:
     host = f"host {conn_id!r} ({describe(conn_id)})"
     return f"{host} table {table!r}" if table else host
 
 
-Shapes = dict[
-    str, tuple[dict[str, str], set[str]]
-]  # table -> ({column: type}, columns leading an index)
+Shapes = dict[str, tuple[dict[str, str], set[str]]]  # table -> ({column: type}, columns leading an index)
 
 
 def _shapes(cur: Any, database: str) -> Shapes:
@@ -143,12 +131,10 @@ def _shape(shapes: Shapes, table: str, settings: ShardSettings) -> tuple[Any, ..
     columns, leading = shapes.get(table, ({}, set()))
     filter_cols = [f.column for f in parse_filters(settings.filters)]
     needed = dict.fromkeys([settings.key, *settings.columns(), *filter_cols])
-    return tuple((c, columns.get(c)) for c in needed) + (settings.key in leading,)
+    return (*tuple((c, columns.get(c)) for c in needed), settings.key in leading)
 
 
-def plan_host(
-    host: Host, connect: ConnectFactory, settings: ShardSettings
-) -> dict[TableKey, list[Chunk] | None]:
+def plan_host(host: Host, connect: ConnectFactory, settings: ShardSettings) -> dict[TableKey, list[Chunk] | None]:
     """Validate and plan every table of one host. An unreachable host plans as None (whole tables).
 
     Missing tables or columns are input errors for the whole run; a down host is not: its tables
@@ -181,9 +167,7 @@ def plan_host(
         plans: dict[TableKey, list[Chunk] | None] = {}
         for table in host.tables:
             shape = _shape(shapes, table, settings)
-            if (
-                shape != reference
-            ):  # the first table, or one that differs: the full information_schema check
+            if shape != reference:  # the first table, or one that differs: the full information_schema check
                 settings.resolve(conn, host.database, table)
                 reference = reference or shape
             if estimates[table] * 2 < settings.chunk_rows:
@@ -191,24 +175,17 @@ def plan_host(
                 plans[(host.conn_id, table)] = [Chunk(0, WHOLE_LO, WHOLE_HI, None)]
             else:
                 spec = settings.spec_for(host.database, table)
-                plans[(host.conn_id, table)] = plan_table(
-                    conn, spec, settings.chunk_rows, settings.max_chunks
-                ).chunks
+                plans[(host.conn_id, table)] = plan_table(conn, spec, settings.chunk_rows, settings.max_chunks).chunks
         return plans
     finally:
         close_quietly(conn)
 
 
-def plan_units(
-    topology: Topology, connect_for: ConnectorFor, settings: ShardSettings
-) -> list[ShardUnit]:
+def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSettings) -> list[ShardUnit]:
     """Plan all hosts in parallel (one connection each) and expand into one flat list of units."""
     plans: dict[TableKey, list[Chunk] | None] = {}
     with ThreadPoolExecutor(max_workers=min(8, len(topology.hosts))) as pool:
-        futures = [
-            pool.submit(plan_host, h, connect_for(h.conn_id, h.database), settings)
-            for h in topology.hosts
-        ]
+        futures = [pool.submit(plan_host, h, connect_for(h.conn_id, h.database), settings) for h in topology.hosts]
         for f in futures:
             plans.update(f.result())
     return build_units(topology, plans, settings.group_size)
@@ -255,9 +232,7 @@ def _scan_item(
                     close_quietly(conn)
             else:
                 spec = settings.spec_for(unit.database, item.table)
-            processor = load_processor(
-                settings.processor, **dict(settings.processor_kwargs)
-            )
+            processor = load_processor(settings.processor, **dict(settings.processor_kwargs))
             # a whole table (small, or its host was down at plan time) is one range over every key
             chunk = item.chunk or Chunk(item.index, WHOLE_LO, WHOLE_HI, None)
             chunk = Chunk(item.index, chunk.lo, chunk.hi, chunk.rows)
@@ -282,9 +257,7 @@ def _scan_item(
                 max_reconnects=3,
             )
             rows, seconds, summary = stats.rows, stats.seconds, stats.summary
-            if (
-                chunk.lo < STORED_LO or chunk.hi > STORED_HI
-            ):  # stored key bounds must fit BIGINT
+            if chunk.lo < STORED_LO or chunk.hi > STORED_HI:  # stored key bounds must fit BIGINT
                 chunk = Chunk(
                     item.index,
                     max(chunk.lo, STORED_LO),
@@ -310,9 +283,7 @@ def _scan_item(
                 summary=json.dumps(summary, default=str),
             )
         )
-    logger.info(
-        "%s / %s: %s rows in %.2fs", unit.conn_id, item.table, f"{rows:,}", seconds
-    )
+    logger.info("%s / %s: %s rows in %.2fs", unit.conn_id, item.table, f"{rows:,}", seconds)
     return Answer(unit.conn_id, item.table, item.index, item.parts, rows)
 
 
@@ -334,9 +305,7 @@ def run_unit(
     workers = max(1, min(len(unit.items), settings.max_per_host))
 
     def one(item: ShardItem) -> Answer:
-        return _scan_item(
-            unit, item, connect, settings, store, run_key, try_number, describe, logger
-        )
+        return _scan_item(unit, item, connect, settings, store, run_key, try_number, describe, logger)
 
     if workers == 1:
         return [one(i) for i in unit.items]
@@ -375,13 +344,8 @@ def run_units(
     threads at the cap means nobody polls for a slot, so a freed slot is reused at once.
     """
     started = time.monotonic()
-    factories = {
-        (u.conn_id, u.database): connect_for(u.conn_id, u.database) for u in units
-    }
-    pools = {
-        c: ThreadPoolExecutor(max_workers=settings.max_per_host)
-        for c in {u.conn_id for u in units}
-    }
+    factories = {(u.conn_id, u.database): connect_for(u.conn_id, u.database) for u in units}
+    pools = {c: ThreadPoolExecutor(max_workers=settings.max_per_host) for c in {u.conn_id for u in units}}
     answers: list[Answer] = []
     failures: dict[str, str] = {}
     try:
@@ -420,9 +384,7 @@ def run_units(
     return FanoutResult(answers, failures, time.monotonic() - started)
 
 
-def merge(
-    store: ResultStore, run_key: str, source: str, answers: Sequence[Answer]
-) -> MergedRun:
+def merge(store: ResultStore, run_key: str, source: str, answers: Sequence[Answer]) -> MergedRun:
     """Fold the per-shard partial sums into one result (replacing an earlier merge of the run)."""
     return store.merge(
         run_key,
@@ -435,12 +397,8 @@ def merge(
 
 def check_store(store: ResultStore, run_key: str, answers: Sequence[Answer]) -> None:
     """The result tables must hold exactly the answered chunks with the same row counts."""
-    stored = {
-        int(c["chunk_index"]): int(c["rows_scanned"]) for c in store.chunks(run_key)
-    }
+    stored = {int(c["chunk_index"]): int(c["rows_scanned"]) for c in store.chunks(run_key)}
     answered = {a.index: a.rows for a in answers}
     if stored != answered:
         diff = sorted(set(stored.items()) ^ set(answered.items()))[:10]
-        raise ReconcileError(
-            f"stored chunks of {run_key} differ from the task answers: {diff}"
-        )
+        raise ReconcileError(f"stored chunks of {run_key} differ from the task answers: {diff}")

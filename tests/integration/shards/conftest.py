@@ -46,9 +46,7 @@ def connect(port: int, db: str | None = None) -> Any:
 class ShardData:
     topology: dict[str, Any]
     rows: dict[str, int]  # 'conn / table' -> rows
-    truth: dict[str, tuple[int, int]] = field(
-        default_factory=dict
-    )  # grp -> (sum, count)
+    truth: dict[str, tuple[int, int]] = field(default_factory=dict)  # grp -> (sum, count)
     tables: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
 
     @property
@@ -59,9 +57,7 @@ class ShardData:
 def _table_rows(rng: random.Random, n: int) -> list[tuple[int, str, int]]:
     out, key = [], rng.randint(1, 1000)
     for _ in range(n):
-        key += (
-            rng.choice((1, 1, 1, 2, 7, 50)) if rng.random() > 0.001 else 1_000_000
-        )  # gaps, some huge
+        key += rng.choice((1, 1, 1, 2, 7, 50)) if rng.random() > 0.001 else 1_000_000  # gaps, some huge
         out.append((key, f"g{rng.randint(0, 9)}", rng.randint(-50, 1000)))
     return out
 
@@ -87,12 +83,7 @@ def _create(port: int, tables: dict[str, list[tuple[int, str, int]]]) -> None:
 @pytest.fixture(scope="session")
 def second_host() -> Iterator[int]:
     """Start the second MariaDB for this session (stopped again only if this session started it)."""
-    was_up = (
-        subprocess.run(
-            [str(MYSQL2), "status"], check=False, stdout=subprocess.DEVNULL
-        ).returncode
-        == 0
-    )
+    was_up = subprocess.run([str(MYSQL2), "status"], check=False, stdout=subprocess.DEVNULL).returncode == 0
     mysql2("start")
     yield PORT_B
     if not was_up:
@@ -120,10 +111,7 @@ def shard_data(second_host: int) -> Iterator[ShardData]:
             acc = truth.setdefault(g, [0, 0])
             acc[0] += a
             acc[1] += 1
-    rows_per = {
-        f"{CONN_A if i < 16 else CONN_B} / {n}": len(tables[n])
-        for i, n in enumerate(names)
-    }
+    rows_per = {f"{CONN_A if i < 16 else CONN_B} / {n}": len(tables[n]) for i, n in enumerate(names)}
     data = ShardData(
         topology={
             "database": DB,
@@ -160,9 +148,7 @@ def connect_for(second_host: int) -> Callable[[str, str], Any]:
     from bulkscan.mysqldb.connect import direct
 
     ports = {CONN_A: PORT_A, CONN_B: second_host}
-    return lambda conn_id, database: direct(
-        "127.0.0.1", ports[conn_id], database=database
-    )
+    return lambda conn_id, database: direct("127.0.0.1", ports[conn_id], database=database)
 
 
 def as_ints(result: dict[str, tuple[Any, int]]) -> dict[str, tuple[int, int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import MySQLdb
+
 from bulkscan.processors import ChunkContext, CountRows
 
 PORTS: dict[str, int] = {}  # conn id -> port, set by the test
@@ -36,9 +37,7 @@ class Probe(CountRows):
         conn = self._conn()
         try:
             cur = conn.cursor()
-            cur.execute(
-                "UPDATE probe SET active = active + 1, peak = GREATEST(peak, active)"
-            )
+            cur.execute("UPDATE probe SET active = active + 1, peak = GREATEST(peak, active)")
             cur.execute(f"SELECT SLEEP(%s) /* {MARK} */", (self.sleep,))
             cur.execute("UPDATE probe SET active = active - 1")
         finally:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
 import pytest
+
 from bulkscan.core.topology import parse_topology, reconcile
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.shard_runner import (
@@ -39,9 +40,7 @@ def test_library_path_exact_over_two_hosts(
     units = plan_units(topo, connect_for, settings)
     labels = [u.label for u in units]
     big = next(n for n, r in shard_data.rows.items() if r == 30_000)
-    assert (
-        sum(1 for lab in labels if lab.startswith(big + " ids")) == 4
-    )  # the big shard is chunked
+    assert sum(1 for lab in labels if lab.startswith(big + " ids")) == 4  # the big shard is chunked
     assert len({(u.conn_id) for u in units[:2]}) == 2  # both hosts get work first
     out = run_units(units, connect_for, settings, results_store, "it/exact")
     assert out.failures == {}
@@ -114,9 +113,7 @@ def _counter_peaks(ports: dict[str, int]) -> dict[str, int]:
     return peaks
 
 
-def _one_thread_per_unit(
-    units: list[Any], connect_for: Callable[..., Any], settings: ShardSettings
-) -> list[Any]:
+def _one_thread_per_unit(units: list[Any], connect_for: Callable[..., Any], settings: ShardSettings) -> list[Any]:
     """Every unit in its own thread at once (as many ready tasks would be): only the slots limit them."""
     with ThreadPoolExecutor(max_workers=len(units)) as pool:
         futures = [
@@ -145,9 +142,7 @@ def test_per_host_cap_observed_on_the_hosts(
     probe.PORTS.update(ports)
     for port in ports.values():
         cur = connect(port, DB).cursor()
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS probe (active INT NOT NULL, peak INT NOT NULL)"
-        )
+        cur.execute("CREATE TABLE IF NOT EXISTS probe (active INT NOT NULL, peak INT NOT NULL)")
         cur.execute("DELETE FROM probe")
         cur.execute("INSERT INTO probe VALUES (0, 0)")
     topo = parse_topology(shard_data.topology)
@@ -158,9 +153,7 @@ def test_per_host_cap_observed_on_the_hosts(
         max_per_host=cap,
     )
     units = plan_units(topo, connect_for, settings)
-    with ProcesslistWatch(
-        ports
-    ) as watch:  # 16 units, each running 2 tables at once: 32 ready at once
+    with ProcesslistWatch(ports) as watch:  # 16 units, each running 2 tables at once: 32 ready at once
         out = _one_thread_per_unit(units, connect_for, settings)
     assert len(out) == 32
     counters = _counter_peaks(ports)
@@ -187,9 +180,7 @@ def test_host_down_fails_only_its_tables_then_rerun_completes_exactly(
     settings = ShardSettings(chunk_rows=8_000, group_size=3, max_per_host=2, **AGG)  # type: ignore[arg-type]
     mysql2("stop")
     try:
-        units = plan_units(
-            topo, connect_for, settings
-        )  # host B unplanned: its tables run whole
+        units = plan_units(topo, connect_for, settings)  # host B unplanned: its tables run whole
         out = run_units(units, connect_for, settings, results_store, "it/down")
     finally:
         mysql2("start")
@@ -198,9 +189,7 @@ def test_host_down_fails_only_its_tables_then_rerun_completes_exactly(
     assert {u.conn_id for u in units if u.label not in out.failures} == {CONN_A}
     for u in failed:
         msg = out.failures[u.label]
-        assert f"host '{CONN_B}'" in msg and any(
-            f"table '{i.table}'" in msg for i in u.items
-        ), msg
+        assert f"host '{CONN_B}'" in msg and any(f"table '{i.table}'" in msg for i in u.items), msg
     a_rows = {k: v for k, v in shard_data.rows.items() if k.startswith(CONN_A)}
     assert {f"{a.conn_id} / {a.table}" for a in out.answers} == set(a_rows)
 
