@@ -152,9 +152,7 @@ def test_broker_uses_its_own_redis_db(
     resolved: tuple[dict[str, Any], dict[str, str]],
 ) -> None:
     config, _ = resolved
-    shared = dict(
-        line.split("=", 1) for line in SHARED_ENV.read_text().splitlines() if line and line[0] != "#"
-    )
+    shared = dict(line.split("=", 1) for line in SHARED_ENV.read_text().splitlines() if line and line[0] != "#")
     for name in AIRFLOW_SERVICES:
         env = _env(config["services"][name])
         broker_db = env["AIRFLOW__CELERY__BROKER_URL"].rsplit("/", 1)[1]

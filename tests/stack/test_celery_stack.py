@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from bulkscan.ops import retry_chunk
 from bulkscan.ops.api import AirflowApi, quote, resolve_credentials
-
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 
 pytestmark = [pytest.mark.stack, pytest.mark.integration]
@@ -39,6 +39,7 @@ SCORING_CONFIG = {
 }
 WORKERS = {"w1", "w2"}
 RUN_TIMEOUT = 240
+STACK_ENV: dict[str, str] = {}
 
 
 def _stack(command: str, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
@@ -62,11 +63,14 @@ def api() -> Iterator[AirflowApi]:
         # member_scoring catches up daily from its start date once unpaused: start it in the future so
         # only the runs this test triggers exist.
         BULKSCAN_SCORING_START="2099-01-01",
+        # A task whose worker died is noticed after 20 s instead of 5 minutes (worker-kill test).
+        AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
         **{
             f"AIRFLOW_CONN_{SCAN_CONN.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCAN_DB}",
             f"AIRFLOW_CONN_{SCORING_DB.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCORING_DB}",
         },
     )
+    STACK_ENV.update(env)
     _stack("stop", env, 120)  # a stack left over from an earlier run would lack the test dags bundle
     started = _stack("start", env, 420)
     try:
@@ -167,38 +171,53 @@ def test_one_failed_chunk_retried_by_map_index(api: AirflowApi, tmp_path: Path) 
     assert after[("square", 3)]["try_number"] == before[("square", 3)]["try_number"] + 1
 
 
-def test_table_scan_on_the_stack_is_exact(api: AirflowApi, mysql_root: Any) -> None:
+@pytest.fixture(scope="module")
+def events(mysql_root: Any) -> Iterator[Any]:
+    """200,000 source rows for bulkscan_table_scan, an attempts log, and a fresh results schema."""
     from bulkscan.demo.data import create_events
     from bulkscan.mysqldb.connect import direct
 
     admin = mysql_root()
     admin.cursor().execute(f"DROP DATABASE IF EXISTS {SCAN_RESULTS}")
     create_events(direct(MYSQL_HOST, MYSQL_PORT), SCAN_DB, "events", 200_000, users=1_000)
-    try:
-        conf = {
-            "conn_id": SCAN_CONN, "table": "events", "key_column": "id", "group_column": "user_id",
-            "value_column": "amount", "rows_per_chunk": 25_000, "max_chunks": 64, "max_parallel_chunks": 4,
-            "results_schema": SCAN_RESULTS, "processor": "aggregate",
-        }  # fmt: skip
-        run_id = trigger(api, SCAN, conf)
-        assert finished(api, SCAN, run_id) == "success"
+    cur = mysql_root(SCAN_DB).cursor()
+    cur.execute("DROP TABLE IF EXISTS attempts")
+    cur.execute("CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT, worker VARCHAR(64))")
+    yield mysql_root
+    for db in (SCAN_DB, SCAN_RESULTS):
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
 
-        cur = mysql_root(SCAN_DB).cursor()
-        cur.execute("SELECT user_id, SUM(amount), COUNT(*) FROM events GROUP BY user_id")
-        truth = {str(g): (s, n) for g, s, n in cur.fetchall()}
-        cur = mysql_root(SCAN_RESULTS).cursor()
-        cur.execute(
-            "SELECT group_key, value_sum, row_count FROM bulkscan_result WHERE run_key = %s",
-            (f"{SCAN}/{run_id}",),
-        )
-        assert {g: (s, n) for g, s, n in cur.fetchall()} == truth
 
-        chunks = [t for (task, _), t in task_instances(api, SCAN, run_id).items() if task == "scan_chunk"]
-        assert len(chunks) == 8  # 200,000 rows / 25,000 per chunk
-        assert {t["hostname"] for t in chunks} == WORKERS
-    finally:
-        for db in (SCAN_DB, SCAN_RESULTS):
-            admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+def scan_conf(**overrides: Any) -> dict[str, Any]:
+    conf = {
+        "conn_id": SCAN_CONN, "table": "events", "key_column": "id", "group_column": "user_id",
+        "value_column": "amount", "rows_per_chunk": 25_000, "max_chunks": 64, "max_parallel_chunks": 4,
+        "results_schema": SCAN_RESULTS, "processor": "aggregate",
+    }  # fmt: skip
+    conf.update(overrides)
+    return conf
+
+
+def check_scan_exact(mysql_root: Any, run_id: str) -> None:
+    """bulkscan_result of the run equals a GROUP BY on the source; every chunk was written once."""
+    cur = mysql_root(SCAN_DB).cursor()
+    cur.execute("SELECT user_id, SUM(amount), COUNT(*) FROM events GROUP BY user_id")
+    truth = {str(g): (s, n) for g, s, n in cur.fetchall()}
+    cur = mysql_root(SCAN_RESULTS).cursor()
+    key = f"{SCAN}/{run_id}"
+    cur.execute("SELECT group_key, value_sum, row_count FROM bulkscan_result WHERE run_key = %s", (key,))
+    assert {g: (s, n) for g, s, n in cur.fetchall()} == truth
+    cur.execute("SELECT chunk_index, writes FROM bulkscan_chunk WHERE run_key = %s", (key,))
+    assert dict(cur.fetchall()) == {i: 1 for i in range(8)}  # 200,000 rows / 25,000 per chunk
+
+
+def test_table_scan_on_the_stack_is_exact(api: AirflowApi, events: Any) -> None:
+    run_id = trigger(api, SCAN, scan_conf())
+    assert finished(api, SCAN, run_id) == "success"
+    check_scan_exact(events, run_id)
+    chunks = [t for (task, _), t in task_instances(api, SCAN, run_id).items() if task == "scan_chunk"]
+    assert len(chunks) == 8
+    assert {t["hostname"] for t in chunks} == WORKERS
 
 
 def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root: Any) -> None:
@@ -208,7 +227,6 @@ def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root:
     from bulkscan.core.scoring import ScoringConfig
     from bulkscan.mysqldb.connect import direct
     from bulkscan.mysqldb.scoring_store import ScoringStore
-
     from tests.integration.scoring_truth import actual_state, expected_state
 
     admin = mysql_root()
@@ -231,9 +249,7 @@ def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root:
                     "max_chunks": 8, "max_parallel_chunks": 4}  # fmt: skip
             run_id = trigger(api, SCORING, conf)
             assert finished(api, SCORING, run_id) == "success", day
-            scans = [
-                t for (task, m), t in task_instances(api, SCORING, run_id).items() if task == "scan_flows"
-            ]
+            scans = [t for (task, m), t in task_instances(api, SCORING, run_id).items() if task == "scan_flows"]
             if day != days[1]:
                 assert len(scans) == 4 and {t["hostname"] for t in scans} <= WORKERS  # 2,000 flows / 500
         want = expected_state(cur, SCORING_DB, config, days)
@@ -244,3 +260,45 @@ def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root:
         assert list(cur.fetchall()) == [(days[0], 2_000), (days[1], 0), (days[2], 2_000)]
     finally:
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {SCORING_DB}")
+
+
+def test_worker_killed_mid_chunk_chunk_retried_result_exact(api: AirflowApi, events: Any) -> None:
+    """SIGKILL the worker (its whole process group: pool, supervisor, task) while chunk 5 is half done.
+
+    The scheduler notices the lost heartbeat, the chunk is retried on the surviving worker, and the
+    result is still exact: nothing lost, nothing counted twice.
+    """
+    stall = {"control_db": SCAN_DB, "group": "user_id", "value": "amount", "stall_chunk": 5,
+             "seconds": 600, "port": MYSQL_PORT}  # fmt: skip
+    run_id = trigger(api, SCAN, scan_conf(processor="tests.stack.stall:stalling_aggregate", processor_args=stall))
+    key = f"{SCAN}/{run_id}"
+    cur = events(SCAN_DB).cursor()
+
+    def stalled_on() -> str | None:
+        cur.execute("SELECT worker FROM attempts WHERE run_key = %s AND chunk_index = 5", (key,))
+        row = cur.fetchone()
+        return row[0] if row else None
+
+    victim = _wait(stalled_on, 120, "chunk 5 to start")
+    assert victim in WORKERS
+    pid = int((STACK_HOME / "run" / f"worker-{victim}.pid").read_text())
+    time.sleep(2)  # well inside the 600 s stall
+    os.killpg(pid, 9)  # the worker's own process group (started with setsid by airflow_stack.sh)
+    try:
+        assert finished(api, SCAN, run_id) == "success"
+        check_scan_exact(events, run_id)
+        cur.execute(
+            "SELECT chunk_index, try_number, worker FROM attempts WHERE run_key = %s ORDER BY chunk_index, try_number",
+            (key,),
+        )
+        runs: dict[int, list[tuple[int, str]]] = {}
+        for chunk, attempt, worker in cur.fetchall():
+            runs.setdefault(chunk, []).append((attempt, worker))
+        (survivor,) = WORKERS - {victim}
+        assert runs[5] == [(1, victim), (2, survivor)]
+        assert all(len(v) == 1 for c, v in runs.items() if c != 5), runs  # no other chunk ran again
+        tis = task_instances(api, SCAN, run_id)
+        assert tis[("scan_chunk", 5)]["try_number"] == 2 and tis[("scan_chunk", 5)]["hostname"] == survivor
+    finally:
+        restarted = _stack("start", STACK_ENV, 300)  # brings the killed worker back
+        assert restarted.returncode == 0, restarted.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+
 from bulkscan.errors import BulkscanInputError
 from bulkscan.ops import retry_chunk
 from bulkscan.ops.api import resolve_credentials
@@ -28,9 +29,7 @@ def test_clear_request_targets_one_map_index() -> None:
     assert body["task_ids"] == [["scan_chunk", 7]]
     assert body["dag_run_id"] == RUN_ID
     assert body["dry_run"] is False  # the API defaults to a dry run: it must be switched off explicitly
-    assert (
-        body["only_failed"] is True and body["include_downstream"] is True and body["reset_dag_runs"] is True
-    )
+    assert body["only_failed"] is True and body["include_downstream"] is True and body["reset_dag_runs"] is True
     assert not (body["include_upstream"] or body["include_past"] or body["include_future"])
     assert "start_date" not in body and "end_date" not in body  # the API refuses them with dag_run_id
 
@@ -114,9 +113,7 @@ class FakeAirflow(BaseHTTPRequestHandler):
         body = self._record()
         if self.path == "/auth/token":
             ok = body == {"username": "admin", "password": "s3cret"}
-            self._reply(
-                201 if ok else 401, {"access_token": "tok-123"} if ok else {"detail": "Invalid credentials"}
-            )
+            self._reply(201 if ok else 401, {"access_token": "tok-123"} if ok else {"detail": "Invalid credentials"})
         elif self.path.endswith("/clearTaskInstances"):
             if self.headers.get("Authorization") != "Bearer tok-123":
                 self._reply(401, {"detail": "Not authenticated"})

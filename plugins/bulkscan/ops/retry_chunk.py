@@ -65,10 +65,7 @@ def clear_request(
 
 
 def task_instance_path(ref: ChunkRef) -> str:
-    return (
-        f"/dags/{quote(ref.dag_id)}/dagRuns/{quote(ref.run_id)}"
-        f"/taskInstances/{quote(ref.task_id)}/{ref.map_index}"
-    )
+    return f"/dags/{quote(ref.dag_id)}/dagRuns/{quote(ref.run_id)}/taskInstances/{quote(ref.task_id)}/{ref.map_index}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -116,8 +113,7 @@ def run(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
     except ApiError as exc:
         if exc.status == 404:
             print(
-                f"retry-chunk: no task instance {ref.task_id}[{ref.map_index}] in run {ref.run_id} "
-                f"of {ref.dag_id}",
+                f"retry-chunk: no task instance {ref.task_id}[{ref.map_index}] in run {ref.run_id} of {ref.dag_id}",
                 file=sys.stderr,
             )
             return 1
