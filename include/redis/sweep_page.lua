@@ -2,25 +2,29 @@
 -- bulkscan Redis sweep: one call applies one page of keys on one node, exactly once per run.
 --
 -- ARGV[1] source field, ARGV[2] target field, ARGV[3] marker field, ARGV[4] run token (no '|'),
--- ARGV[5] mode:
---   'scan'  ARGV[6] cursor, ARGV[7] MATCH pattern, ARGV[8] COUNT, ARGV[9] TYPE ('' = any): the call runs
+-- ARGV[5] pass id (one per attempt of a node pass, no '|'), ARGV[6] mode:
+--   'scan'  ARGV[7] cursor, ARGV[8] MATCH pattern, ARGV[9] COUNT, ARGV[10] TYPE ('' = any): the call runs
 --           one SCAN step on this node itself and applies the page it returns (one round trip per page,
---           keys never travel to the client and back). Returns {next cursor, status lines, key1, key2, ...}.
+--           keys never travel to the client and back). Returns {next cursor, counts, audit CSV rows,
+--           key, status line, key, status line, ...}: the audit rows of plain keys are rendered here; keys
+--           that need CSV quoting or non-ASCII handling, and keys to redirect, come back with their line.
+--           counts = "A D M Z N I T O W S" (S: a key this very pass already applied, a SCAN duplicate).
 --   'keys'  the keys are KEYS when declared (single-key calls routed by the cluster client, MOVED/ASK
---           safe), else ARGV[6..] (a page listed by the client, e.g. CLUSTER GETKEYSINSLOT). Returns the
+--           safe), else ARGV[7..] (a page listed by the client, e.g. CLUSTER GETKEYSINSLOT). Returns the
 --           status lines.
 -- The keys of a page span many slots: Redis 7 allows that for undeclared keys with the
 -- allow-cross-slot-keys flag, as long as every slot is served by this node.
 --
 -- Per key, in one atomic step: read source, marker and target; if the marker already holds this run,
 -- report the increment and value stored with it (D); else apply the rule (only a canonical positive
--- int64 is added), add it to the target and write the marker "<run>|<increment>|<new value>" in the same
+-- int64 is added), add it to the target and write the marker "<run>|<incr>|<new value>|<pass>" in the same
 -- HSET (A). Errors of one key (slot not served here any more, wrong type, target not an integer,
 -- overflow) are caught with pcall before anything of that key is written, so a page never aborts half
 -- applied. Status lines, one per key in order: "A|<incr>|<new>", "D|<incr>|<new>", or one letter.
 local src, tgt, marker = ARGV[1], ARGV[2], ARGV[3]
 local prefix = ARGV[4] .. '|'
 local plen = #prefix
+local pass = ARGV[5]
 
 local INT64_MAX = '9223372036854775807'
 local INT64_MIN_ABS = '9223372036854775808'
@@ -54,14 +58,16 @@ local function apply(key)
   end
   local v, m, t = r[1], r[2], r[3]
   if m and string.sub(m, 1, plen) == prefix then
-    return 'D|' .. string.sub(m, plen + 1)
+    local incr, value, by = string.match(string.sub(m, plen + 1), '^([^|]*)|([^|]*)|?(.*)$')
+    if by == pass then return 'S' end
+    return 'D|' .. incr .. '|' .. value
   end
   local status = classify(v)
   if status then return status end
   local nv
   if (not t or small(t)) and #v <= 15 then
     nv = string.format('%.0f', (tonumber(t) or 0) + tonumber(v))
-    redis.call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv)
+    redis.call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
     return 'A|' .. v .. '|' .. nv
   end
   nv = redis.pcall('HINCRBY', key, tgt, v)
@@ -71,26 +77,46 @@ local function apply(key)
   end
   -- Integer replies reach Lua as doubles: beyond 1e14 they would print inexactly, so read it back.
   if nv >= 1e14 or nv <= -1e14 then nv = redis.call('HGET', key, tgt) end
-  redis.call('HSET', key, marker, prefix .. v .. '|' .. nv)
+  redis.call('HSET', key, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
   return 'A|' .. v .. '|' .. nv
 end
 
 local out = {}
-if ARGV[5] == 'scan' then
+if ARGV[6] == 'scan' then
   local scan
-  if ARGV[9] ~= '' then
-    scan = redis.call('SCAN', ARGV[6], 'MATCH', ARGV[7], 'COUNT', ARGV[8], 'TYPE', ARGV[9])
+  if ARGV[10] ~= '' then
+    scan = redis.call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9], 'TYPE', ARGV[10])
   else
-    scan = redis.call('SCAN', ARGV[6], 'MATCH', ARGV[7], 'COUNT', ARGV[8])
+    scan = redis.call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9])
   end
   local keys = scan[2]
-  for i = 1, #keys do out[i] = apply(keys[i]) end
-  local reply = {scan[1], table.concat(out, '\n')}
-  for i = 1, #keys do reply[i + 2] = keys[i] end
+  local n = {A = 0, D = 0, M = 0, Z = 0, N = 0, I = 0, T = 0, O = 0, W = 0, S = 0}
+  local rows, reply = {}, {scan[1], '', ''}
+  for i = 1, #keys do
+    local key = keys[i]
+    local line = apply(key)
+    local status = string.sub(line, 1, 1)
+    if status == 'A' or status == 'D' then
+      if string.find(key, '[%c",\128-\255]') then
+        reply[#reply + 1] = key
+        reply[#reply + 1] = line
+      else
+        n[status] = n[status] + 1
+        rows[#rows + 1] = key .. ',' .. string.gsub(string.sub(line, 3), '|', ',', 1)
+      end
+    elseif n[status] then
+      n[status] = n[status] + 1
+    else
+      reply[#reply + 1] = key
+      reply[#reply + 1] = line
+    end
+  end
+  reply[2] = table.concat({n.A, n.D, n.M, n.Z, n.N, n.I, n.T, n.O, n.W, n.S}, ' ')
+  if #rows > 0 then reply[3] = table.concat(rows, '\n') .. '\n' end
   return reply
 end
 
 local keys, first = KEYS, 1
-if #KEYS == 0 then keys, first = ARGV, 6 end
+if #KEYS == 0 then keys, first = ARGV, 7 end
 for i = first, #keys do out[#out + 1] = apply(keys[i]) end
 return table.concat(out, '\n')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bulkscan.core import sweep_rules as r
 from bulkscan.errors import BulkscanInputError
 
@@ -40,9 +41,7 @@ def test_expected_after_covers_target_errors() -> None:
 
 
 def test_spec_validation_rejects_bad_input_before_any_io() -> None:
-    assert (
-        r.SweepSpec.from_params({"pattern": "user:*", "scan_count": 500, "unrelated": 1}).pattern == "user:*"
-    )
+    assert r.SweepSpec.from_params({"pattern": "user:*", "scan_count": 500, "unrelated": 1}).pattern == "user:*"
     with pytest.raises(BulkscanInputError):
         r.SweepSpec(marker_field="field_2")
     with pytest.raises(BulkscanInputError):
@@ -64,12 +63,8 @@ def test_counts_sum_and_audit_names() -> None:
     assert d["skipped"] == {"not_integer": 2, "zero": 1}
     total = r.SweepCounts.total([d, d])
     assert total.applied == 4 and total.skipped["not_integer"] == 4
-    name = r.audit_file_name(
-        "bulkscan_redis_sweep/manual__2026-01-01T00:00:00+00:00", "127.0.0.1:7001 (slots 0-5460)"
-    )
-    assert (
-        name == "bulkscan_redis_sweep_manual__2026-01-01T00_00_00+00_00__127.0.0.1_7001_slots_0-5460.csv.gz"
-    )
+    name = r.audit_file_name("bulkscan_redis_sweep/manual__2026-01-01T00:00:00+00:00", "127.0.0.1:7001 (slots 0-5460)")
+    assert name == "bulkscan_redis_sweep_manual__2026-01-01T00_00_00+00_00__127.0.0.1_7001_slots_0-5460.csv.gz"
     assert name.startswith(r.audit_run_prefix("bulkscan_redis_sweep/manual__2026-01-01T00:00:00+00:00"))
     assert r.slot_ranges([3, 1, 2, 7]) == [(1, 3), (7, 7)]
     assert r.format_slots([(0, 5460), (7, 7)]) == "0-5460,7"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from bulkscan.errors import BulkscanError
 from bulkscan.redisnodes.topology import Topology, changed_slots, parse_cluster_nodes, topology_from_dicts
 
@@ -41,9 +42,7 @@ def test_failed_primary_with_slots_refuses_to_plan() -> None:
 
 
 def test_failover_inside_a_shard_is_no_change_but_a_migration_is() -> None:
-    plan = topology_from_dicts(
-        True, topo(NODES.replace(" [100->-bbb]", "").replace(" [100-<-aaa]", "")).plan()
-    )
+    plan = topology_from_dicts(True, topo(NODES.replace(" [100->-bbb]", "").replace(" [100-<-aaa]", "")).plan())
     failover = NODES.replace(
         "aaa 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460",
         "aaa 127.0.0.1:7001@17001 myself,slave ddd 0 0 1 connected",
@@ -54,8 +53,6 @@ def test_failover_inside_a_shard_is_no_change_but_a_migration_is() -> None:
     )
     failover = failover.replace(" [100->-bbb]", "").replace(" [100-<-aaa]", "")
     assert changed_slots(plan, topo(failover)) == set()
-    moved = NODES.replace("0-5460 [100->-bbb]", "0-99 101-5460").replace(
-        "5461-10922 [100-<-aaa]", "100 5461-10922"
-    )
+    moved = NODES.replace("0-5460 [100->-bbb]", "0-99 101-5460").replace("5461-10922 [100-<-aaa]", "100 5461-10922")
     assert changed_slots(plan, topo(moved)) == {100}
     assert changed_slots(plan, topo()) == {100}  # still migrating

@@ -30,6 +30,9 @@ TARGET_NOT_INTEGER = "T"  # target field holds a non-integer: HINCRBY refused, k
 OVERFLOW = "O"  # target + increment would overflow int64: HINCRBY refused, key untouched
 WRONG_TYPE = "W"  # the key is not a hash
 REDIRECT = "R"  # the key's slot is not served here any more (MOVED/ASK): retried through the cluster
+SAME_PASS = "S"  # this very pass applied the key already: a SCAN duplicate, no second audit row
+# Order of the per-page counters the script returns in scan mode.
+SCAN_COUNT_ORDER = (APPLIED, DONE_BEFORE, "M", "Z", "N", "I", "T", "O", "W", SAME_PASS)
 
 SKIP_REASONS: dict[str, str] = {
     MISSING: "missing",
@@ -132,13 +135,21 @@ class SweepCounts:
 
     def count(self, status: str) -> None:
         """Count one key's final status."""
+        self.add(status, 1)
+
+    def add(self, status: str, n: int) -> None:
+        """Count n keys of one final status."""
+        if not n:
+            return
         if status == APPLIED:
-            self.applied += 1
+            self.applied += n
         elif status == DONE_BEFORE:
-            self.done_before += 1
+            self.done_before += n
+        elif status == SAME_PASS:
+            self.duplicates += n
         elif status in SKIP_REASONS:
             reason = SKIP_REASONS[status]
-            self.skipped[reason] = self.skipped.get(reason, 0) + 1
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
         else:  # pragma: no cover - the script only returns the codes above
             raise ValueError(f"unknown sweep status {status!r}")
 

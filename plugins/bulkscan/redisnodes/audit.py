@@ -33,18 +33,28 @@ class AuditWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / audit_file_name(run_token, node_label)
         self.tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        self._raw = gzip.open(self.tmp, "wb", compresslevel=1)  # noqa: SIM115 - closed by commit()/abort()
-        self._fh = io.TextIOWrapper(self._raw, encoding="utf-8", newline="")
-        self._csv = csv.writer(self._fh)
-        self._csv.writerow(HEADER)
+        self._gz = gzip.open(self.tmp, "wb", compresslevel=1)
+        self._buf = io.StringIO()
+        self._csv = csv.writer(self._buf, lineterminator="\n")
+        self.rows = 0
+        self.row(*(h.encode() for h in HEADER))
         self.rows = 0
 
     def row(self, key: bytes, increment: bytes, new_value: bytes) -> None:
+        """One row through the csv module (quoting, any bytes)."""
         self._csv.writerow((_text(key), _text(increment), _text(new_value)))
+        self._gz.write(self._buf.getvalue().encode())
+        self._buf.seek(0)
+        self._buf.truncate()
         self.rows += 1
 
+    def block(self, text: bytes, rows: int) -> None:
+        """Rows the page script rendered already (plain ASCII keys that need no CSV quoting)."""
+        self._gz.write(text)
+        self.rows += rows
+
     def commit(self) -> Path:
-        self._fh.close()
+        self._gz.close()
         os.replace(self.tmp, self.path)
         for stale in self.dir.glob(f"{self.path.name}.*.tmp"):  # left by killed attempts
             stale.unlink(missing_ok=True)
@@ -52,7 +62,7 @@ class AuditWriter:
 
     def abort(self) -> None:
         try:
-            self._fh.close()
+            self._gz.close()
         finally:
             self.tmp.unlink(missing_ok=True)
 

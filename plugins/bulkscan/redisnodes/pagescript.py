@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,20 +28,33 @@ class PageScript:
     def __init__(self, spec: SweepSpec, run_token: str) -> None:
         self.text = script_text()
         self.sha = hashlib.sha1(self.text.encode()).hexdigest()
-        self.args = (spec.source_field, spec.target_field, spec.marker_field, validate_run_token(run_token))
+        self.fields = (spec.source_field, spec.target_field, spec.marker_field, validate_run_token(run_token))
+        self.new_pass()
+
+    def new_pass(self) -> None:
+        """A fresh pass id: keys this pass applies and meets again are SCAN duplicates ("S"), keys an
+        earlier pass or attempt applied come back "D" with their stored values (rows for the audit)."""
+        self.args = (*self.fields, uuid.uuid4().hex[:16])
 
     def run_scan(
         self, client: redis.Redis, cursor: int, spec: SweepSpec
-    ) -> tuple[int, list[bytes], list[bytes]]:
-        """One SCAN step run by the script on the node itself, and its page applied: one round trip."""
+    ) -> tuple[int, list[int], bytes, list[tuple[bytes, bytes]]]:
+        """One SCAN step run by the script on the node itself, and its page applied: one round trip.
+        Returns (next cursor, counts "A D M Z N I T O W S", rendered audit rows, [(key, line)] left to
+        the client: keys needing CSV quoting, keys to redirect)."""
         scan = ("scan", cursor, spec.pattern, spec.scan_count, spec.key_type)
         try:
             reply = client.evalsha(self.sha, 0, *self.args, *scan)
         except redis.exceptions.NoScriptError:
             client.script_load(self.text)
             reply = client.evalsha(self.sha, 0, *self.args, *scan)
-        keys = reply[2:]
-        return int(reply[0]), keys, self._lines(reply[1], len(keys))
+        rest = reply[3:]
+        return (
+            int(reply[0]),
+            [int(x) for x in reply[1].split()],
+            reply[2],
+            list(zip(rest[::2], rest[1::2], strict=False)),
+        )
 
     def run_page(self, client: redis.Redis, keys: list[bytes], asking: bool = False) -> list[bytes]:
         """One EVALSHA for a page of keys listed by the client (keys passed undeclared)."""

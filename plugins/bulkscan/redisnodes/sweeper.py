@@ -20,7 +20,15 @@ from typing import Any
 
 import redis
 
-from bulkscan.core.sweep_rules import APPLIED, DONE_BEFORE, REDIRECT, SweepCounts, SweepSpec, glob_to_regex
+from bulkscan.core.sweep_rules import (
+    APPLIED,
+    DONE_BEFORE,
+    REDIRECT,
+    SCAN_COUNT_ORDER,
+    SweepCounts,
+    SweepSpec,
+    glob_to_regex,
+)
 from bulkscan.errors import BulkscanError, ReconcileError
 from bulkscan.redisnodes.audit import AuditWriter
 from bulkscan.redisnodes.connect import RedisSettings, discover_stable
@@ -57,7 +65,8 @@ class _Pass:
     def __init__(self, settings: RedisSettings, script: PageScript, writer: AuditWriter, hooks: SweepHooks):
         self.settings, self.script, self.writer, self.hooks = settings, script, writer, hooks
         self.counts = SweepCounts()
-        self.seen: set[bytes] = set()
+        self.seen: set[bytes] = set()  # keys listed by the client (scan mode dedups in the script)
+        script.new_pass()
         self._cluster: Any = None
 
     def page(self, client: redis.Redis, keys: list[bytes], asking: bool = False) -> None:
@@ -70,14 +79,19 @@ class _Pass:
         self._record(new, self.script.run_page(client, new, asking=asking))
 
     def scan_page(self, client: redis.Redis, cursor: int, spec: SweepSpec) -> int:
-        """One SCAN step and its page, both inside one script call on the node; returns the next cursor."""
-        cursor, keys, lines = self.script.run_scan(client, cursor, spec)
-        new = self._fresh(keys)
-        if new:
-            if len(new) < len(keys):  # a SCAN duplicate: the script found it applied ("D"), skip it here
-                known = dict(zip(keys, lines))
-                lines = [known[k] for k in new]
-            self._record(new, lines)
+        """One SCAN step and its page, both inside one script call on the node; returns the next cursor.
+        The script renders plain keys' audit rows and counts; only odd keys come back one by one."""
+        cursor, counts, block, pairs = self.script.run_scan(client, cursor, spec)
+        for status, n in zip(SCAN_COUNT_ORDER, counts, strict=False):
+            self.counts.add(status, n)
+        self.counts.scanned += sum(counts) - counts[-1] + len(pairs)
+        if block:
+            self.writer.block(block, counts[0] + counts[1])
+        self.counts.pages += 1
+        if self.hooks.after_apply:
+            self.hooks.after_apply(self.counts.pages)
+        for key, line in pairs:
+            self._one(key, line)
         return cursor
 
     def _fresh(self, keys: list[bytes]) -> list[bytes]:
@@ -93,17 +107,19 @@ class _Pass:
         self.counts.pages += 1
         if self.hooks.after_apply:
             self.hooks.after_apply(self.counts.pages)
-        row, count = self.writer.row, self.counts.count
-        for key, line in zip(new, lines):
+        for key, line in zip(new, lines, strict=False):
+            self._one(key, line)
+
+    def _one(self, key: bytes, line: bytes) -> None:
+        status = line[:1].decode()
+        if status == REDIRECT:
+            self.counts.redirected += 1
+            line = self._redirect(key)
             status = line[:1].decode()
-            if status == REDIRECT:
-                self.counts.redirected += 1
-                line = self._redirect(key)
-                status = line[:1].decode()
-            if status in (APPLIED, DONE_BEFORE):
-                _, incr, value = line.split(b"|", 2)
-                row(key, incr, value)
-            count(status)
+        if status in (APPLIED, DONE_BEFORE):
+            _, incr, value = line.split(b"|", 2)
+            self.writer.row(key, incr, value)
+        self.counts.count(status)
 
     def _redirect(self, key: bytes) -> bytes:
         """The key's slot moved off this node after SCAN listed it: apply it where it lives now."""
@@ -207,7 +223,7 @@ def _keys_in_slots(client: redis.Redis, slots: Iterable[int]) -> list[bytes]:
         pipe.execute_command("CLUSTER", "COUNTKEYSINSLOT", s)
     counts = pipe.execute()
     pipe = client.pipeline(transaction=False)
-    busy = [(s, n) for s, n in zip(slots, counts) if n]
+    busy = [(s, n) for s, n in zip(slots, counts, strict=False) if n]
     for s, n in busy:
         pipe.execute_command("CLUSTER", "GETKEYSINSLOT", s, n)
     return [k for keys in pipe.execute() for k in keys] if busy else []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 import redis
+
 from bulkscan.core.sweep_rules import APPLIED, expected_after
 from bulkscan.redisnodes.connect import RedisSettings
 from bulkscan.redisnodes.localcluster import LocalCluster
@@ -98,6 +99,8 @@ def load(cluster: LocalCluster, n: int = 12_000, seed: int = 4) -> Dataset:
         before[f"sweep:{i}".encode()] = h
     for name, fields in EDGE_CASES.items():
         before[f"sweep:edge:{name}".encode()] = {k.encode(): v.encode() for k, v in fields.items()}
+    for odd in ('sweep:odd:"quoted",comma', "sweep:odd:ünïcode", "sweep:odd:new\nline", "sweep:odd:a|b"):
+        before[odd.encode()] = {b"field_1": b"3", b"field_2": b"1"}  # audit rows the client must quote
     rc = cluster_client(cluster)
     pipe = rc.pipeline()
     for key, h in before.items():
@@ -119,7 +122,7 @@ def assert_exactly_once(cluster: LocalCluster, data: Dataset, marker: bytes = b"
     keys = list(data.before)
     for k in keys:
         pipe.hget(k, b"field_2")
-    got = dict(zip(keys, pipe.execute()))
+    got = dict(zip(keys, pipe.execute(), strict=False))
     wrong = []
     for k, (status, after) in data.truth.items():
         want = str(after).encode() if status == APPLIED else data.before[k].get(b"field_2")

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.crc import key_slot
+
 from bulkscan.core.sweep_rules import SweepSpec
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.localcluster import LocalCluster
 from bulkscan.redisnodes.sweeper import SweepHooks, mop_up, sweep_node
-from redis.crc import key_slot
-
 from tests.integration.redis.conftest import Dataset, assert_exactly_once, load
 
 pytestmark = pytest.mark.integration
@@ -34,9 +34,7 @@ def assert_audit(audit_dir: Path, token: str, data: Dataset) -> dict[str, Any]:
     return totals.to_dict()
 
 
-def sweep_all(
-    settings: RedisSettings, token: str, audit_dir: Path, spec: SweepSpec = SPEC
-) -> list[dict[str, Any]]:
+def sweep_all(settings: RedisSettings, token: str, audit_dir: Path, spec: SweepSpec = SPEC) -> list[dict[str, Any]]:
     plan = discover(settings).plan()
     out = [sweep_node(settings, p, spec, token, audit_dir) for p in plan]
     out.append(mop_up(settings, plan, spec, token, audit_dir))
@@ -99,9 +97,7 @@ sweep_node(settings, plan, SweepSpec(pattern="sweep:*", scan_count=200), "run-ki
 """
 
 
-def test_node_task_killed_halfway_then_retried(
-    cluster: LocalCluster, settings: RedisSettings, tmp_path: Path
-) -> None:
+def test_node_task_killed_halfway_then_retried(cluster: LocalCluster, settings: RedisSettings, tmp_path: Path) -> None:
     data = load(cluster)
     plan = discover(settings).plan()
     victim = plan[0]
@@ -120,9 +116,7 @@ def test_node_task_killed_halfway_then_retried(
     assert_audit(tmp_path, "run-kill", data)
 
 
-def test_primary_failover_during_sweep(
-    cluster: LocalCluster, settings: RedisSettings, tmp_path: Path
-) -> None:
+def test_primary_failover_during_sweep(cluster: LocalCluster, settings: RedisSettings, tmp_path: Path) -> None:
     data = load(cluster)
     plan = discover(settings).plan()
     victim = plan[1]
@@ -140,9 +134,7 @@ def test_primary_failover_during_sweep(
                 time.sleep(0.05)
 
     results = [
-        sweep_node(
-            settings, p, SPEC, "run-fo", tmp_path, SweepHooks(after_apply=failover) if p is victim else None
-        )
+        sweep_node(settings, p, SPEC, "run-fo", tmp_path, SweepHooks(after_apply=failover) if p is victim else None)
         for p in plan
     ]
     results.append(mop_up(settings, plan, SPEC, "run-fo", tmp_path))
@@ -212,9 +204,7 @@ def test_slot_migration_during_sweep(
                 migrate_slot(cluster, slot, a["port"], b["port"])
             migrate_slot(cluster, half, a["port"], b["port"], fraction=0.5)  # left half migrated
 
-    hooks = (
-        SweepHooks(after_apply=lambda page: reshard()) if server_scan else SweepHooks(before_apply=reshard)
-    )
+    hooks = SweepHooks(after_apply=lambda page: reshard()) if server_scan else SweepHooks(before_apply=reshard)
     results.append(sweep_node(settings, a, SPEC, "run-mig", tmp_path, hooks, server_scan=server_scan))
     results.extend(sweep_node(settings, p, SPEC, "run-mig", tmp_path) for p in plan[2:])
     assert state["pages"] >= 3
