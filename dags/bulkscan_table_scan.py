@@ -55,7 +55,7 @@ def bulkscan_table_scan() -> None:
         ti = ctx["ti"]
         return ts.summarize(results, ctx["params"], ts.run_key(ti.dag_id, ti.run_id))
 
-    summarize(scan_chunk.expand(chunk=plan()))
+    summarize(scan_chunk.expand(chunk=plan()))  # type: ignore[arg-type]
 
 
 bulkscan_table_scan()

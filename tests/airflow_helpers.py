@@ -27,7 +27,10 @@ def ti_table(dag_id: str, run_id: str) -> dict[tuple[str, int], tuple[str | None
     with create_session() as session:
         rows = session.execute(
             select(
-                TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.try_number,
+                TaskInstance.task_id,
+                TaskInstance.map_index,
+                TaskInstance.state,
+                TaskInstance.try_number,
                 TaskInstance.rendered_map_index,
             ).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
         ).all()

@@ -27,8 +27,10 @@ class FaultyAggregate(AggregateByKey):
         super().open(ctx)
         conn = self._db()
         cur = conn.cursor()
-        cur.execute("INSERT INTO attempts (run_key, chunk_index, try_number) VALUES (%s, %s, %s)",
-                    (ctx.run_key, ctx.chunk.index, ctx.try_number))
+        cur.execute(
+            "INSERT INTO attempts (run_key, chunk_index, try_number) VALUES (%s, %s, %s)",
+            (ctx.run_key, ctx.chunk.index, ctx.try_number),
+        )
         cur.execute("SELECT COUNT(*) FROM faults WHERE chunk_index = %s", (ctx.chunk.index,))
         self.fail = cur.fetchone()[0] > 0 and (self.mode != "once" or ctx.try_number == 1)
         conn.close()

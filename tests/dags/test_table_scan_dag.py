@@ -42,9 +42,16 @@ def dag() -> Any:
 
 def conf(**overrides: Any) -> dict[str, Any]:
     base = {
-        "conn_id": CONN, "table": "events", "key_column": "id", "group_column": "user_id",
-        "value_column": "amount", "rows_per_chunk": 30_000, "max_chunks": 64, "max_parallel_chunks": 2,
-        "results_schema": RESULTS, "processor": "aggregate",
+        "conn_id": CONN,
+        "table": "events",
+        "key_column": "id",
+        "group_column": "user_id",
+        "value_column": "amount",
+        "rows_per_chunk": 30_000,
+        "max_chunks": 64,
+        "max_parallel_chunks": 2,
+        "results_schema": RESULTS,
+        "processor": "aggregate",
     }
     base.update(overrides)
     return base
@@ -64,8 +71,9 @@ def result(mysql_root: Any, run_key: str) -> dict[str, tuple[Any, int]]:
 
 def attempts(mysql_root: Any, run_key: str) -> dict[int, list[int]]:
     cur = mysql_root(DB).cursor()
-    cur.execute("SELECT chunk_index, try_number FROM attempts WHERE run_key = %s ORDER BY chunk_index, try_number",
-                (run_key,))
+    cur.execute(
+        "SELECT chunk_index, try_number FROM attempts WHERE run_key = %s ORDER BY chunk_index, try_number", (run_key,)
+    )
     out: dict[int, list[int]] = {}
     for c, t in cur.fetchall():
         out.setdefault(c, []).append(t)
@@ -86,7 +94,7 @@ def test_chunk_failing_once_still_ends_exact(source: Any, dag: Any) -> None:
     finally:
         source(DB).cursor().execute("DELETE FROM faults")
     key = f"{dag.dag_id}/{dr.run_id}"
-    assert str(dr.state) == "success"
+    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
     assert result(source, key) == truth(source)
     tis = ti_table(dag.dag_id, dr.run_id)
     scans = {m: v for (t, m), v in tis.items() if t == "scan_chunk"}

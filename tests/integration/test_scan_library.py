@@ -101,7 +101,9 @@ def test_aggregate_with_filter_equals_sql_ground_truth(events: dict[str, Any], m
         p = AggregateByKey("user_id", "amount", pushdown=pushdown)
         from bulkscan.core.batching import AdaptiveBatch
 
-        stats = scan_chunk(connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=3_000, minimum=500))
+        stats = scan_chunk(
+            connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=3_000, minimum=500)
+        )
         assert stats.rows == chunk.rows
         for g, (s, n) in p.groups.items():
             merged[group_key(g)] += s
@@ -176,7 +178,9 @@ def test_lost_connection_resumes_from_last_key(events: dict[str, Any], mysql_roo
     p = KillOnce(mysql_root)
     from bulkscan.core.batching import AdaptiveBatch
 
-    stats = scan_chunk(connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000))
+    stats = scan_chunk(
+        connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
+    )
     assert p.killed and stats.reconnects >= 1
     assert stats.rows == chunk.rows == len(p.seen) == len(set(p.seen))
     cur = mysql_root(DB).cursor()
@@ -195,8 +199,16 @@ def test_result_store_replaces_a_retried_chunk(events: dict[str, Any], mysql_roo
             for chunk in plan.chunks:
                 p = AggregateByKey("user_id", "amount")
                 stats = scan_chunk(events["connect"], spec, chunk, p, ChunkContext("run1", chunk, attempt))
-                store.replace_chunk("run1", chunk, job="t", source="s", rows=stats.rows, seconds=stats.seconds,
-                                    try_number=attempt, groups=p.groups)
+                store.replace_chunk(
+                    "run1",
+                    chunk,
+                    job="t",
+                    source="s",
+                    rows=stats.rows,
+                    seconds=stats.seconds,
+                    try_number=attempt,
+                    groups=p.groups,
+                )
         merged = store.merge("run1", job="t", source="s", chunks=len(plan.chunks), rows=plan.total_rows)
         truth = ground_truth(mysql_root)
         got = store.result("run1")
@@ -223,7 +235,9 @@ def test_host_slots_cap_concurrent_holders() -> None:
                     peak = max(peak, inside)
                 # observed on the server: the slot locks in use right now
                 cur = connect().cursor()
-                cur.execute("SELECT IS_USED_LOCK(%s), IS_USED_LOCK(%s)", (lock_name("test-cap", 0), lock_name("test-cap", 1)))
+                cur.execute(
+                    "SELECT IS_USED_LOCK(%s), IS_USED_LOCK(%s)", (lock_name("test-cap", 0), lock_name("test-cap", 1))
+                )
                 assert None not in cur.fetchone() or inside < 2
                 threading.Event().wait(0.2)
                 with lock:

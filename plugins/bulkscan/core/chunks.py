@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any
 
 from bulkscan.errors import BulkscanInputError
@@ -91,9 +92,7 @@ def even_stride(first: int, last: int, count: int) -> list[Chunk]:
         raise BulkscanInputError(f"chunk count must be positive, got {count}")
     span = last - first + 1
     step = max(1, math.ceil(span / count))
-    return [
-        Chunk(i, lo, min(lo + step, last + 1)) for i, lo in enumerate(range(first, last + 1, step))
-    ]
+    return [Chunk(i, lo, min(lo + step, last + 1)) for i, lo in enumerate(range(first, last + 1, step))]
 
 
 def assert_partition(chunks: Sequence[Chunk], first: int, last: int) -> None:
@@ -102,7 +101,7 @@ def assert_partition(chunks: Sequence[Chunk], first: int, last: int) -> None:
         raise ValueError("no chunks")
     if chunks[0].lo != first or chunks[-1].hi != last + 1:
         raise ValueError(f"chunks cover [{chunks[0].lo}, {chunks[-1].hi}) not [{first}, {last + 1})")
-    for i, (a, b) in enumerate(zip(chunks, chunks[1:], strict=False)):
+    for i, (a, b) in enumerate(pairwise(chunks)):
         if a.hi != b.lo or a.lo >= a.hi or a.index != i:
             raise ValueError(f"chunks {a} and {b} do not tile")
 

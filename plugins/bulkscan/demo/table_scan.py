@@ -15,8 +15,13 @@ from pathlib import Path
 DAG_ID = "bulkscan_table_scan"
 ROWS = int(os.environ.get("BULKSCAN_DEMO_ROWS", "1000000"))
 CONF = {
-    "conn_id": "bulkscan_mysql", "table": "events", "key_column": "id", "group_column": "user_id",
-    "value_column": "amount", "rows_per_chunk": max(1_000, ROWS // 8), "max_parallel_chunks": 2,
+    "conn_id": "bulkscan_mysql",
+    "table": "events",
+    "key_column": "id",
+    "group_column": "user_id",
+    "value_column": "amount",
+    "rows_per_chunk": max(1_000, ROWS // 8),
+    "max_parallel_chunks": 2,
 }
 
 
@@ -33,16 +38,21 @@ def main() -> int:
     database = os.environ.get("BULKSCAN_DEMO_DB", "bulkscan_demo")
     t0 = time.monotonic()
     n = create_events(admin, database, "events", ROWS, users=10_000)
-    print(f"demo data: {database}.events holds {n:,} rows (every 7th id missing, one gap of a billion ids) "
-          f"[{time.monotonic() - t0:.1f}s]")
+    print(
+        f"demo data: {database}.events holds {n:,} rows (every 7th id missing, one gap of a billion ids) "
+        f"[{time.monotonic() - t0:.1f}s]"
+    )
 
     log_path = Path(os.environ["AIRFLOW_HOME"]) / "demo-dag-test.log"
     print(f"running: airflow dags test {DAG_ID} (log: {log_path})")
     t0 = time.monotonic()
     with log_path.open("w") as log:
-        rc = subprocess.run(["airflow", "dags", "test", DAG_ID, "-c", json.dumps(CONF)], stdout=log,
-                            stderr=subprocess.STDOUT,
-                            env={**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}).returncode
+        rc = subprocess.run(
+            ["airflow", "dags", "test", DAG_ID, "-c", json.dumps(CONF)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"},
+        ).returncode
     elapsed = time.monotonic() - t0
     text = log_path.read_text()
     if rc != 0 or "DagRun Finished" not in text or "state=success" not in text.split("DagRun Finished")[-1]:
@@ -53,21 +63,32 @@ def main() -> int:
     store = ResultStore(connect, "bulkscan")
     c = connect()
     cur = c.cursor()
-    cur.execute("SELECT run_key, rows_scanned, chunks, groups_count, value_sum FROM bulkscan.bulkscan_run "
-                "WHERE run_key LIKE %s ORDER BY finished_at DESC LIMIT 1", (f"{DAG_ID}/%",))
+    cur.execute(
+        "SELECT run_key, rows_scanned, chunks, groups_count, value_sum FROM bulkscan.bulkscan_run "
+        "WHERE run_key LIKE %s ORDER BY finished_at DESC LIMIT 1",
+        (f"{DAG_ID}/%",),
+    )
     run_key, rows, chunks, groups, value_sum = cur.fetchone()
-    cur.execute(f"SELECT COUNT(*), SUM(amount), COUNT(DISTINCT user_id) FROM `{current_database(c) or database}`.events")
+    cur.execute(
+        f"SELECT COUNT(*), SUM(amount), COUNT(DISTINCT user_id) FROM `{current_database(c) or database}`.events"
+    )
     t_rows, t_sum, t_groups = cur.fetchone()
     ok = (rows, groups, value_sum) == (t_rows, t_groups, t_sum)
-    print(f"\nbulkscan_table_scan: {rows:,} rows in {chunks} chunks, {groups:,} users, sum(amount) = {value_sum:,.0f}"
-          f"  [{elapsed:.1f}s including Airflow start-up]")
+    print(
+        f"\nbulkscan_table_scan: {rows:,} rows in {chunks} chunks, {groups:,} users, sum(amount) = {value_sum:,.0f}"
+        f"  [{elapsed:.1f}s including Airflow start-up]"
+    )
     print(f"{'chunk':>5}  {'ids':<34}{'rows':>10}{'seconds':>9}{'try':>5}")
     for ch in store.chunks(run_key):
         span = f"{ch['lo']:,}-{ch['hi'] - 1:,}"
-        print(f"{ch['chunk_index']:>5}  {span:<34}{ch['rows_scanned']:>10,}{ch['seconds']:>9.2f}{ch['try_number']:>5}")
+        print(
+            f"{ch['chunk_index']:>5}  {span:<34}{ch['rows_scanned']:>10,}{ch['seconds']:>9.2f}{ch['try_number']:>5}"
+        )
     print("top users by sum(amount): " + ", ".join(f"{g}={s:,.0f}" for g, s, _ in store.top(run_key, 5)))
-    print(f"check against one plain SQL query: rows {t_rows:,}, users {t_groups:,}, sum {t_sum:,} -> "
-          + ("MATCH" if ok else "MISMATCH"))
+    print(
+        f"check against one plain SQL query: rows {t_rows:,}, users {t_groups:,}, sum {t_sum:,} -> "
+        + ("MATCH" if ok else "MISMATCH")
+    )
     print(f"results: bulkscan.bulkscan_result WHERE run_key = '{run_key}'")
     return 0 if ok else 1
 

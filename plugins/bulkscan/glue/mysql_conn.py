@@ -32,7 +32,7 @@ def connect_factory(conn_id: str, database: str | None = None) -> ConnectFactory
 
     def connect() -> Any:
         conn = hook.get_conn()
-        conn.autocommit(True)
+        conn.autocommit(True)  # type: ignore[operator]
         return conn
 
     return connect
@@ -51,7 +51,9 @@ def check_reachable(connect: ConnectFactory, conn_id: str) -> Any:
     try:
         return connect()
     except MySQLdb.OperationalError as exc:
-        raise BulkscanError(f"cannot reach MySQL for connection {conn_id!r} ({describe(conn_id)}): {exc}") from exc
+        raise BulkscanError(
+            f"cannot reach MySQL for connection {conn_id!r} ({describe(conn_id)}): {exc}"
+        ) from exc
 
 
 __all__ = ["check_reachable", "close_quietly", "connect_factory", "describe"]

@@ -17,7 +17,7 @@ from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue.mysql_conn import check_reachable, close_quietly, connect_factory
 from bulkscan.mysqldb.planner import count_range, plan_table
 from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.scanner import scan_chunk
+from bulkscan.mysqldb.scanner import pushdown_batch, scan_chunk
 from bulkscan.mysqldb.slots import host_slot
 from bulkscan.mysqldb.source import TableSpec, resolve_table
 from bulkscan.processors import AggregateByKey, ChunkContext, Processor, load_processor
@@ -34,45 +34,117 @@ def params() -> dict[str, Any]:
     from airflow.sdk import Param
 
     return {
-        "conn_id": Param("bulkscan_mysql", type="string", minLength=1, title="MySQL connection id",
-                         description="Airflow connection of the server holding the table."),
-        "database": Param("", type="string", title="Database",
-                          description="Schema of the table; empty means the connection's default schema."),
-        "table": Param("events", type="string", pattern=IDENT_PATTERN, title="Table",
-                       description="Table to scan. Checked against information_schema before anything runs."),
-        "key_column": Param("id", type="string", pattern=IDENT_PATTERN, title="Integer key column",
-                            description="Indexed integer column (usually the primary key) the table is chunked on."),
-        "group_column": Param("user_id", type="string", pattern=OPTIONAL_IDENT_PATTERN,
-                              title="Group column",
-                              description="Aggregate processor: sum per value of this column (empty: one total)."),
-        "value_column": Param("amount", type="string", pattern=IDENT_PATTERN, title="Value column",
-                              description="Aggregate processor: the column that is summed."),
-        "filters": Param([], type="array", title="Filter",
-                         description='Rows to include, as [column, op, value] triples with op one of '
-                                     '= != < <= > >= in "is null" "is not null"; values are bound, e.g. '
-                                     '[["created_at", ">=", "2026-01-01"], ["created_at", "<", "2026-01-02"]].',
-                         items={"type": "array", "minItems": 2, "maxItems": 3}),
-        "rows_per_chunk": Param(1_250_000, type="integer", minimum=1_000, maximum=100_000_000,
-                                title="Rows per chunk",
-                                description="Target rows in one mapped task (raised if the chunk count would "
-                                            "exceed 'Maximum chunks')."),
-        "max_chunks": Param(64, type="integer", minimum=1, maximum=1024, title="Maximum chunks",
-                            description="Upper bound on mapped scan tasks (Airflow's max_map_length is 1024)."),
-        "max_parallel_chunks": Param(4, type="integer", minimum=1, maximum=64, title="Maximum parallel chunks",
-                                     description="At most this many chunks query the server at once in this run "
-                                                 "(a slot semaphore held on the server), whatever the workers."),
-        "batch_seconds": Param(0.5, type="number", minimum=0.05, maximum=30, title="Target seconds per query",
-                               description="Keyset batches grow or shrink so one query takes about this long."),
-        "processor": Param("aggregate", type="string", pattern=PROCESSOR_PATTERN, title="Processor",
-                           description="'aggregate' (sum of value per group), 'count', or a user processor "
-                                       "'package.module:factory' receiving batches of rows.",
-                           examples=["aggregate", "count"]),
-        "processor_args": Param({}, type="object", title="Processor arguments",
-                                description="Keyword arguments for a user processor factory."),
-        "results_conn_id": Param("", type="string", title="Results connection id",
-                                 description="Where bulkscan writes its own result tables (empty: same as the source)."),
-        "results_schema": Param("bulkscan", type="string", pattern=IDENT_PATTERN, title="Results schema",
-                                description="Schema of bulkscan's own tables (bulkscan_chunk, bulkscan_result, ...)."),
+        "conn_id": Param(
+            "bulkscan_mysql",
+            type="string",
+            minLength=1,
+            title="MySQL connection id",
+            description="Airflow connection of the server holding the table.",
+        ),
+        "database": Param(
+            "",
+            type="string",
+            title="Database",
+            description="Schema of the table; empty means the connection's default schema.",
+        ),
+        "table": Param(
+            "events",
+            type="string",
+            pattern=IDENT_PATTERN,
+            title="Table",
+            description="Table to scan. Checked against information_schema before anything runs.",
+        ),
+        "key_column": Param(
+            "id",
+            type="string",
+            pattern=IDENT_PATTERN,
+            title="Integer key column",
+            description="Indexed integer column (usually the primary key) the table is chunked on.",
+        ),
+        "group_column": Param(
+            "user_id",
+            type="string",
+            pattern=OPTIONAL_IDENT_PATTERN,
+            title="Group column",
+            description="Aggregate processor: sum per value of this column (empty: one total).",
+        ),
+        "value_column": Param(
+            "amount",
+            type="string",
+            pattern=IDENT_PATTERN,
+            title="Value column",
+            description="Aggregate processor: the column that is summed.",
+        ),
+        "filters": Param(
+            [],
+            type="array",
+            title="Filter",
+            description="Rows to include, as [column, op, value] triples with op one of "
+            '= != < <= > >= in "is null" "is not null"; values are bound, e.g. '
+            '[["created_at", ">=", "2026-01-01"], ["created_at", "<", "2026-01-02"]].',
+            items={"type": "array", "minItems": 2, "maxItems": 3},
+        ),
+        "rows_per_chunk": Param(
+            1_250_000,
+            type="integer",
+            minimum=1_000,
+            maximum=100_000_000,
+            title="Rows per chunk",
+            description="Target rows in one mapped task (raised if the chunk count would exceed 'Maximum chunks').",
+        ),
+        "max_chunks": Param(
+            64,
+            type="integer",
+            minimum=1,
+            maximum=1024,
+            title="Maximum chunks",
+            description="Upper bound on mapped scan tasks (Airflow's max_map_length is 1024).",
+        ),
+        "max_parallel_chunks": Param(
+            4,
+            type="integer",
+            minimum=1,
+            maximum=64,
+            title="Maximum parallel chunks",
+            description="At most this many chunks query the server at once in this run "
+            "(a slot semaphore held on the server), whatever the workers.",
+        ),
+        "batch_seconds": Param(
+            0.5,
+            type="number",
+            minimum=0.05,
+            maximum=30,
+            title="Target seconds per query",
+            description="Keyset batches grow or shrink so one query takes about this long.",
+        ),
+        "processor": Param(
+            "aggregate",
+            type="string",
+            pattern=PROCESSOR_PATTERN,
+            title="Processor",
+            description="'aggregate' (sum of value per group), 'count', or a user processor "
+            "'package.module:factory' receiving batches of rows.",
+            examples=["aggregate", "count"],
+        ),
+        "processor_args": Param(
+            {},
+            type="object",
+            title="Processor arguments",
+            description="Keyword arguments for a user processor factory.",
+        ),
+        "results_conn_id": Param(
+            "",
+            type="string",
+            title="Results connection id",
+            description="Where bulkscan writes its own result tables (empty: same as the source).",
+        ),
+        "results_schema": Param(
+            "bulkscan",
+            type="string",
+            pattern=IDENT_PATTERN,
+            title="Results schema",
+            description="Schema of bulkscan's own tables (bulkscan_chunk, bulkscan_result, ...).",
+        ),
     }
 
 
@@ -124,7 +196,9 @@ def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
     """Validate everything, then plan. Returns small chunk dicts (the mapped tasks' input)."""
     s = ScanSettings(p)
     if s.max_chunks > max_map_length:
-        raise BulkscanInputError(f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}")
+        raise BulkscanInputError(
+            f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}"
+        )
     processor = s.make_processor()
     connect = connect_factory(s.conn_id, s.database)
     conn = check_reachable(connect, s.conn_id)
@@ -137,7 +211,10 @@ def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
         close_quietly(conn)
     log.info(
         "planned %s rows of %s into %d chunks (%s rows per chunk target)",
-        f"{planned.total_rows:,}", spec.name, len(planned.chunks), f"{s.rows_per_chunk:,}",
+        f"{planned.total_rows:,}",
+        spec.name,
+        len(planned.chunks),
+        f"{s.rows_per_chunk:,}",
     )
     return [{**c.as_dict(), "label": c.label} for c in planned.chunks]
 
@@ -155,16 +232,32 @@ def scan(chunk_data: Mapping[str, Any], p: Mapping[str, Any], key: str, try_numb
         close_quietly(conn)
     ctx = ChunkContext(key, chunk, try_number)
     with host_slot(connect, f"scan:{key}", s.max_parallel):
-        stats = scan_chunk(connect, spec, chunk, processor, ctx, batch=AdaptiveBatch(target_seconds=s.batch_seconds))
+        pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
+        batch = pushdown_batch(s.batch_seconds) if pushdown else AdaptiveBatch(target_seconds=s.batch_seconds)
+        stats = scan_chunk(connect, spec, chunk, processor, ctx, batch=batch)
     groups = processor.groups if isinstance(processor, AggregateByKey) else None
     ResultStore(connect_factory(s.results_conn_id), s.results_schema).replace_chunk(
-        key, chunk, job=JOB, source=s.source(spec), rows=stats.rows, seconds=stats.seconds,
-        try_number=try_number, groups=groups, summary=json.dumps(stats.summary, default=str),
+        key,
+        chunk,
+        job=JOB,
+        source=s.source(spec),
+        rows=stats.rows,
+        seconds=stats.seconds,
+        try_number=try_number,
+        groups=groups,
+        summary=json.dumps(stats.summary, default=str),
     )
     return {
-        "index": chunk.index, "lo": chunk.lo, "hi": chunk.hi, "planned_rows": chunk.rows, "rows": stats.rows,
-        "batches": stats.batches, "seconds": round(stats.seconds, 3), "reconnects": stats.reconnects,
-        "try_number": try_number, "summary": stats.summary,
+        "index": chunk.index,
+        "lo": chunk.lo,
+        "hi": chunk.hi,
+        "planned_rows": chunk.rows,
+        "rows": stats.rows,
+        "batches": stats.batches,
+        "seconds": round(stats.seconds, 3),
+        "reconnects": stats.reconnects,
+        "try_number": try_number,
+        "summary": stats.summary,
     }
 
 
@@ -195,11 +288,17 @@ def summarize(results: Iterable[Mapping[str, Any]], p: Mapping[str, Any], key: s
     store = ResultStore(connect_factory(s.results_conn_id), s.results_schema)
     stored = store.chunks(key)
     if [c["chunk_index"] for c in stored] != list(range(len(out))):
-        raise ReconcileError(f"stored chunk rows {[c['chunk_index'] for c in stored]} do not match {len(out)} chunks")
+        raise ReconcileError(
+            f"stored chunk rows {[c['chunk_index'] for c in stored]} do not match {len(out)} chunks"
+        )
     rows = sum(r["rows"] for r in out)
     merged = store.merge(key, job=JOB, source=s.source(spec), chunks=len(out), rows=rows)
     summary = {
-        "run_key": key, "table": spec.name, "chunks": len(out), "rows": rows, "groups": merged.groups,
+        "run_key": key,
+        "table": spec.name,
+        "chunks": len(out),
+        "rows": rows,
+        "groups": merged.groups,
         "value_sum": str(merged.value_sum) if merged.value_sum is not None else None,
         "retried_chunks": [r["index"] for r in out if r["try_number"] > 1],
         "reconnects": sum(r["reconnects"] for r in out),

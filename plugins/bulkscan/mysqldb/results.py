@@ -100,8 +100,18 @@ class ResultStore:
                 "groups_count = VALUES(groups_count), try_number = VALUES(try_number), writes = writes + 1, "
                 "seconds = VALUES(seconds), summary = VALUES(summary)",
                 (
-                    run_key, chunk.index, job, source, chunk.lo, chunk.hi, chunk.rows, rows,
-                    len(groups or ()), try_number, seconds, summary,
+                    run_key,
+                    chunk.index,
+                    job,
+                    source,
+                    chunk.lo,
+                    chunk.hi,
+                    chunk.rows,
+                    rows,
+                    len(groups or ()),
+                    try_number,
+                    seconds,
+                    summary,
                 ),
             )
             conn.commit()

@@ -61,7 +61,9 @@ class ResilientConnection:
                 close_quietly(self.conn)
                 self.conn = None
                 delay = min(0.5 * 2 ** (failures - 1), 10.0)
-                self.log.warning("connection lost (%s); reconnecting in %.1fs (attempt %d)", exc, delay, failures)
+                self.log.warning(
+                    "connection lost (%s); reconnecting in %.1fs (attempt %d)", exc, delay, failures
+                )
                 time.sleep(delay)
 
     def close(self) -> None:
@@ -85,8 +87,20 @@ class _Progress:
         rate = rows / max(now - self.start, 1e-6)
         self.log.info(
             "chunk %d (%s): %s rows done, %.1f%% of range, %s rows/s, batch %s",
-            c.index, c.label, f"{rows:,}", min(pct, 100.0), f"{rate:,.0f}", f"{batch:,}",
+            c.index,
+            c.label,
+            f"{rows:,}",
+            min(pct, 100.0),
+            f"{rate:,.0f}",
+            f"{batch:,}",
         )
+
+
+def pushdown_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
+    """Pushed-down sub-ranges return one row per group, not the rows, so they may span far more rows."""
+    return AdaptiveBatch(
+        size=100_000, target_seconds=target_seconds, minimum=1_000, maximum=5_000_000, max_growth=4.0
+    )
 
 
 def scan_chunk(
@@ -102,14 +116,15 @@ def scan_chunk(
     max_reconnects: int = 8,
 ) -> ChunkStats:
     """Scan [chunk.lo, chunk.hi) of `spec` through `processor`; return small statistics."""
-    batch = batch or AdaptiveBatch()
+    pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
+    batch = batch or (pushdown_batch() if pushdown else AdaptiveBatch())
     db = ResilientConnection(connect, max_reconnects, logger)
     progress = _Progress(chunk, logger, progress_every)
     stats = ChunkStats()
     started = time.monotonic()
     processor.open(ctx)
     try:
-        if isinstance(processor, AggregateByKey) and processor.pushdown:
+        if isinstance(processor, AggregateByKey) and pushdown:
             _scan_aggregate(db, spec, chunk, processor, batch, stats, progress)
         else:
             _scan_rows(db, spec, chunk, processor, batch, stats, progress)
@@ -167,7 +182,9 @@ def _scan_aggregate(
 ) -> None:
     group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
     boundary_sql = render("key_boundary", **spec.parts())
-    agg_sql = render("range_aggregate", **spec.parts(group_expr=group, value=spec.column_sql([processor.value])))
+    agg_sql = render(
+        "range_aggregate", **spec.parts(group_expr=group, value=spec.column_sql([processor.value]))
+    )
     _, where_params = spec.where()
     cur = chunk.lo
     while cur < chunk.hi:

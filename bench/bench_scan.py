@@ -1,0 +1,254 @@
+"""make bench-scan: one 10M-row table, every approach side by side in one run.
+
+Approaches: raw single-stream mysqlclient SSCursor into Python; ConnectorX + Arrow group-by (single
+stream and partitioned); Celery-style 1,000-id range queries; OFFSET paging (on a 1M-row slice);
+bulkscan's library path with 1 and 2 worker processes; the whole DAG through `airflow dags test`;
+peak RSS of one chunk worker. All compute the same thing: sum(amount) and count per user_id, and
+the totals are cross-checked.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import bench_line, table, timed
+
+from bulkscan.core.chunks import Chunk
+from bulkscan.demo.data import create_events
+from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.planner import plan_table
+from bulkscan.mysqldb.scanner import scan_chunk
+from bulkscan.mysqldb.source import resolve_table
+from bulkscan.processors import AggregateByKey, ChunkContext
+
+HOST = os.environ.get("BULKSCAN_MYSQL_HOST", "127.0.0.1")
+PORT = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
+DB = "bs_bench"
+ROWS = int(os.environ.get("BENCH_ROWS", "10000000"))
+TABLE = f"events_{ROWS // 1_000_000}m" if ROWS >= 1_000_000 else f"events_{ROWS}"
+OFFSET_SLICE = min(ROWS, 1_000_000)
+CHUNK_ROWS = max(10_000, ROWS // 8)
+
+
+def connect() -> Any:
+    return direct(HOST, PORT, database=DB)()
+
+
+def totals(groups: dict[Any, list[Any]]) -> tuple[int, int, int]:
+    return len(groups), int(sum(Decimal(s) for s, _ in groups.values())), int(sum(n for _, n in groups.values()))
+
+
+def raw_sscursor() -> tuple[int, int, int]:
+    import MySQLdb.cursors
+
+    conn = connect()
+    cur = conn.cursor(MySQLdb.cursors.SSCursor)
+    cur.execute(f"SELECT user_id, amount FROM {TABLE}")
+    groups: dict[Any, list[Any]] = defaultdict(lambda: [0, 0])
+    for user_id, amount in cur:
+        acc = groups[user_id]
+        acc[0] += amount
+        acc[1] += 1
+    conn.close()
+    return totals(groups)
+
+
+def connectorx_arrow(partitions: int) -> tuple[int, int, int]:
+    import connectorx as cx
+    import pyarrow.compute as pc
+
+    uri = f"mysql://root@{HOST}:{PORT}/{DB}"
+    kw: dict[str, Any] = {"return_type": "arrow"}
+    query = f"SELECT id, user_id, amount FROM {TABLE}" if partitions > 1 else f"SELECT user_id, amount FROM {TABLE}"
+    if partitions > 1:
+        kw.update(partition_on="id", partition_num=partitions)
+    tbl = cx.read_sql(uri, query, **kw)
+    agg = tbl.group_by("user_id").aggregate([("amount", "sum"), ("amount", "count")])
+    return agg.num_rows, int(pc.sum(agg["amount_sum"]).as_py()), int(pc.sum(agg["amount_count"]).as_py())
+
+
+def _celery_range(bounds: tuple[int, int]) -> dict[Any, list[int]]:
+    lo, hi = bounds
+    conn = connect()
+    cur = conn.cursor()
+    groups: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for start in range(lo, hi, 1000):  # one "task" per 1,000 ids, as the seed's batch_spread fires
+        cur.execute(f"SELECT user_id, amount FROM {TABLE} WHERE id > %s AND id <= %s", (start, start + 1000))
+        for user_id, amount in cur.fetchall():
+            acc = groups[user_id]
+            acc[0] += amount
+            acc[1] += 1
+    conn.close()
+    return dict(groups)
+
+
+def merge(parts: list[dict[Any, list[Any]]]) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = {}
+    for part in parts:
+        for g, (s, n) in part.items():
+            acc = out.setdefault(g, [0, 0])
+            acc[0] += s
+            acc[1] += n
+    return out
+
+
+def celery_style(workers: int) -> tuple[tuple[int, int, int], int]:
+    cur = connect().cursor()
+    cur.execute(f"SELECT MIN(id) - 1, MAX(id) FROM {TABLE}")
+    lo, hi = cur.fetchone()
+    step = -(-(hi - lo) // (workers * 1000)) * 1000
+    spans = [(s, min(s + step, hi)) for s in range(lo, hi, step)]
+    with mp.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_celery_range, spans)
+    return totals(merge(parts)), -(-(hi - lo) // 1000)
+
+
+def offset_paging(page: int = 10_000) -> tuple[int, int, int]:
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute(f"SELECT id FROM {TABLE} ORDER BY id LIMIT 1 OFFSET {OFFSET_SLICE - 1}")
+    (slice_hi,) = cur.fetchone()
+    groups: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    offset = 0
+    while True:
+        cur.execute(
+            f"SELECT user_id, amount FROM {TABLE} WHERE id <= %s ORDER BY id LIMIT %s OFFSET %s",
+            (slice_hi, page, offset),
+        )
+        rows = cur.fetchall()
+        for user_id, amount in rows:
+            acc = groups[user_id]
+            acc[0] += amount
+            acc[1] += 1
+        if len(rows) < page:
+            break
+        offset += page
+    conn.close()
+    return totals(groups)
+
+
+def _lib_chunk(args: tuple[dict[str, Any], bool]) -> tuple[dict[Any, list[Any]], int]:
+    chunk_data, pushdown = args
+    factory = direct(HOST, PORT, database=DB)
+    conn = factory()
+    proc = AggregateByKey("user_id", "amount", pushdown=pushdown)
+    spec = resolve_table(conn, None, TABLE, "id", proc.columns)
+    conn.close()
+    chunk = Chunk.from_dict(chunk_data)
+    scan_chunk(factory, spec, chunk, proc, ChunkContext("bench", chunk))
+    return proc.groups, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def library_path(
+    workers: int, pushdown: bool = True, rows_per_chunk: int = CHUNK_ROWS
+) -> tuple[tuple[int, int, int], int]:
+    conn = connect()
+    spec = resolve_table(conn, None, TABLE, "id", ("user_id", "amount"))
+    plan = plan_table(conn, spec, rows_per_chunk, 1024)
+    conn.close()
+    with mp.get_context("spawn").Pool(workers) as pool:
+        parts = pool.map(_lib_chunk, [(c.as_dict(), pushdown) for c in plan.chunks], chunksize=1)
+    return totals(merge([p for p, _ in parts])), max(rss for _, rss in parts)
+
+
+def whole_dag() -> tuple[int, int, int]:
+    env = dict(os.environ)
+    env["AIRFLOW_CONN_BS_BENCH"] = f"mysql://root@{HOST}:{PORT}/{DB}"
+    conf = {
+        "conn_id": "bs_bench",
+        "table": TABLE,
+        "key_column": "id",
+        "group_column": "user_id",
+        "value_column": "amount",
+        "rows_per_chunk": CHUNK_ROWS,
+        "max_parallel_chunks": 2,
+        "results_schema": "bs_bench_results",
+    }
+    out = subprocess.run(
+        ["airflow", "dags", "test", "bulkscan_table_scan", "-c", json.dumps(conf)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
+        raise SystemExit("the DAG run failed")
+    cur = connect().cursor()
+    cur.execute(
+        "SELECT groups_count, value_sum, rows_scanned FROM bs_bench_results.bulkscan_run "
+        "WHERE run_key LIKE 'bulkscan_table_scan/%%' ORDER BY finished_at DESC LIMIT 1"
+    )
+    g, s, n = cur.fetchone()
+    return int(g), int(s), int(n)
+
+
+def main() -> None:
+    t_create, made = timed(lambda: create_events(direct(HOST, PORT), DB, TABLE, ROWS, users=10_000, huge_gap=False))
+    print(f"table {DB}.{TABLE}: {made:,} rows (every 7th id missing) [ready in {t_create:.1f}s; created once, reused]")
+    print(f"machine: {os.cpu_count()} cores; MariaDB on the same machine\n")
+    results: list[tuple[str, float | None, str]] = []
+    answers: dict[str, tuple[int, int, int]] = {}
+
+    t_raw, answers["raw"] = timed(raw_sscursor)
+    results.append(("raw mysqlclient SSCursor, one stream, Python dict", t_raw, ""))
+    t_cx1, answers["cx1"] = timed(lambda: connectorx_arrow(1))
+    results.append(("ConnectorX -> Arrow group_by (one stream)", t_cx1, ""))
+    t_cx2, answers["cx2"] = timed(lambda: connectorx_arrow(2))
+    results.append(("ConnectorX -> Arrow group_by (partition_num=2)", t_cx2, ""))
+    t_cel, (answers["celery"], queries) = timed(lambda: celery_style(2))
+    results.append(("Celery-style 1,000-id range queries (2 procs)", t_cel, f"{queries:,} queries"))
+    t_off, off_totals = timed(offset_paging)
+    results.append(
+        (
+            f"OFFSET paging, {OFFSET_SLICE:,}-row slice only",
+            t_off,
+            f"{OFFSET_SLICE / t_off:,.0f} rows/s on the slice; cost grows with the square of the offset",
+        )
+    )
+    t_lib1, (answers["lib1"], rss1) = timed(lambda: library_path(1))
+    results.append(("bulkscan library path, 1 worker (pushdown)", t_lib1, f"{CHUNK_ROWS:,} rows per chunk"))
+    t_lib2, (answers["lib2"], rss2) = timed(lambda: library_path(2))
+    results.append(("bulkscan library path, 2 workers (pushdown)", t_lib2, ""))
+    t_libpy, (answers["lib2py"], rss_py) = timed(lambda: library_path(2, pushdown=False))
+    results.append(("bulkscan library path, 2 workers (rows to Python)", t_libpy, "keyset batches, no pushdown"))
+    t_dag, answers["dag"] = timed(whole_dag)
+    results.append(("bulkscan whole DAG (airflow dags test)", t_dag, "incl. Airflow start-up, plan, reconcile"))
+    # Peak RSS of one chunk worker at the largest chunk size (the whole table in one chunk), worst case rows mode.
+    _, (_, rss_one_chunk) = timed(lambda: library_path(1, pushdown=False, rows_per_chunk=ROWS))
+    peak_rss = max(rss1, rss2, rss_py, rss_one_chunk)
+
+    table(results, ROWS)
+    print(f"\nOFFSET slice check: {off_totals[2]:,} rows read")
+    expected = answers["raw"]
+    agree = all(v == expected for v in answers.values())
+    print(f"all approaches agree on (users, sum, rows) = {expected}: {'yes' if agree else 'NO: ' + str(answers)}")
+    print(
+        f"peak RSS of one chunk worker: {peak_rss} MB (pushdown {max(rss1, rss2)} MB, rows mode {rss_py} MB, "
+        f"one {ROWS:,}-row chunk in rows mode {rss_one_chunk} MB)"
+    )
+    best_cx = min(t_cx1, t_cx2)
+    print(
+        f"ratios (bulkscan / other, lower is better): lib2 vs best ConnectorX {t_lib2 / best_cx:.3f}, "
+        f"DAG vs raw {t_dag / t_raw:.3f}, lib2 vs Celery-style {t_lib2 / t_cel:.3f}"
+    )
+    if not agree:
+        raise SystemExit(1)
+    print(
+        bench_line(
+            "scan", rows=ROWS, lib2_vs_connectorx=t_lib2 / best_cx, dag_vs_raw=t_dag / t_raw, peak_rss_mb=peak_rss
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Small helpers shared by the benchmarks: timing, side-by-side tables, the BENCH line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def table(rows: list[tuple[str, float | None, str]], rows_scanned: int | None = None) -> None:
+    """Print approaches side by side: name, seconds, rows/s, note."""
+    print(f"{'approach':<52}{'seconds':>10}{'rows/s':>14}  note")
+    for name, seconds, note in rows:
+        if seconds is None:
+            print(f"{name:<52}{'-':>10}{'-':>14}  {note}")
+            continue
+        rate = f"{rows_scanned / seconds:,.0f}" if rows_scanned and seconds else "-"
+        print(f"{name:<52}{seconds:>10.2f}{rate:>14}  {note}")
+
+
+def bench_line(name: str, **values: Any) -> str:
+    parts = " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+    return f"BENCH {name} {parts}"
