@@ -25,6 +25,8 @@ local src, tgt, marker = ARGV[1], ARGV[2], ARGV[3]
 local prefix = ARGV[4] .. '|'
 local plen = #prefix
 local pass = ARGV[5]
+local find, sub, match, format, concat = string.find, string.sub, string.match, string.format, table.concat
+local call, pcall, tonumber = redis.call, redis.pcall, tonumber
 
 local INT64_MAX = '9223372036854775807'
 local INT64_MIN_ABS = '9223372036854775808'
@@ -33,90 +35,87 @@ local function within(digits, limit)
   return #digits < 19 or (#digits == 19 and digits <= limit)
 end
 
+-- The increment rule: nil for a canonical positive int64, else the status letter of the skip.
 local function classify(v)
   if not v then return 'M' end
   if v == '0' then return 'Z' end
-  if string.find(v, '^[1-9]%d*$') then
+  if find(v, '^[1-9]%d*$') then
     if within(v, INT64_MAX) then return nil end
     return 'I'
   end
-  if string.find(v, '^%-[1-9]%d*$') and within(string.sub(v, 2), INT64_MIN_ABS) then return 'N' end
+  if find(v, '^%-[1-9]%d*$') and within(sub(v, 2), INT64_MIN_ABS) then return 'N' end
   return 'I'
 end
 
--- Integer strings whose sum Lua's doubles hold exactly (|x| < 1e15): added here, one HSET writes both
--- fields. Anything else (bigger numbers, non-canonical text) goes through HINCRBY, which decides.
-local function small(t)
-  return t == '0' or (#t <= 16 and string.find(t, '^%-?[1-9]%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?%d?$'))
-end
-
+-- Returns status, increment, new value (the last two for A and D only).
 local function apply(key)
-  local r = redis.pcall('HMGET', key, src, marker, tgt)
-  if type(r) == 'table' and r.err then
-    if string.find(r.err, 'WRONGTYPE', 1, true) then return 'W' end
+  local r = pcall('HMGET', key, src, marker, tgt)
+  if r.err then
+    if find(r.err, 'WRONGTYPE', 1, true) then return 'W' end
     return 'R'
   end
   local v, m, t = r[1], r[2], r[3]
-  if m and string.sub(m, 1, plen) == prefix then
-    local incr, value, by = string.match(string.sub(m, plen + 1), '^([^|]*)|([^|]*)|?(.*)$')
+  if m and sub(m, 1, plen) == prefix then
+    local incr, value, by = match(sub(m, plen + 1), '^([^|]*)|([^|]*)|?(.*)$')
     if by == pass then return 'S' end
-    return 'D|' .. incr .. '|' .. value
+    return 'D', incr, value
   end
   local status = classify(v)
   if status then return status end
   local nv
-  if (not t or small(t)) and #v <= 15 then
-    nv = string.format('%.0f', (tonumber(t) or 0) + tonumber(v))
-    redis.call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
-    return 'A|' .. v .. '|' .. nv
+  -- Canonical integers below 1e15 on both sides: the sum is exact in Lua's doubles, and one HSET
+  -- writes target and marker. Anything else goes through HINCRBY, which decides like Redis always does.
+  if #v <= 15 and (not t or t == '0' or (#t <= 16 and find(t, '^%-?[1-9]%d*$') and #t - (sub(t, 1, 1) == '-' and 1 or 0) <= 15)) then
+    nv = format('%.0f', (tonumber(t) or 0) + tonumber(v))
+    call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+    return 'A', v, nv
   end
-  nv = redis.pcall('HINCRBY', key, tgt, v)
+  nv = pcall('HINCRBY', key, tgt, v)
   if type(nv) == 'table' and nv.err then
-    if string.find(nv.err, 'overflow', 1, true) then return 'O' end
+    if find(nv.err, 'overflow', 1, true) then return 'O' end
     return 'T'
   end
   -- Integer replies reach Lua as doubles: beyond 1e14 they would print inexactly, so read it back.
-  if nv >= 1e14 or nv <= -1e14 then nv = redis.call('HGET', key, tgt) end
-  redis.call('HSET', key, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
-  return 'A|' .. v .. '|' .. nv
+  if nv >= 1e14 or nv <= -1e14 then nv = call('HGET', key, tgt) end
+  call('HSET', key, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+  return 'A', v, nv
 end
 
-local out = {}
+local function line(status, incr, value)
+  if incr then return status .. '|' .. incr .. '|' .. value end
+  return status
+end
+
 if ARGV[6] == 'scan' then
   local scan
   if ARGV[10] ~= '' then
-    scan = redis.call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9], 'TYPE', ARGV[10])
+    scan = call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9], 'TYPE', ARGV[10])
   else
-    scan = redis.call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9])
+    scan = call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9])
   end
   local keys = scan[2]
   local n = {A = 0, D = 0, M = 0, Z = 0, N = 0, I = 0, T = 0, O = 0, W = 0, S = 0}
   local rows, reply = {}, {scan[1], '', ''}
   for i = 1, #keys do
     local key = keys[i]
-    local line = apply(key)
-    local status = string.sub(line, 1, 1)
-    if status == 'A' or status == 'D' then
-      if string.find(key, '[%c",\128-\255]') then
-        reply[#reply + 1] = key
-        reply[#reply + 1] = line
-      else
-        n[status] = n[status] + 1
-        rows[#rows + 1] = key .. ',' .. string.gsub(string.sub(line, 3), '|', ',', 1)
-      end
-    elseif n[status] then
+    local status, incr, value = apply(key)
+    if incr and not find(key, '[%c",\128-\255]') then
+      n[status] = n[status] + 1
+      rows[#rows + 1] = key .. ',' .. incr .. ',' .. value .. '\n'
+    elseif n[status] and not incr then
       n[status] = n[status] + 1
     else
       reply[#reply + 1] = key
-      reply[#reply + 1] = line
+      reply[#reply + 1] = line(status, incr, value)
     end
   end
-  reply[2] = table.concat({n.A, n.D, n.M, n.Z, n.N, n.I, n.T, n.O, n.W, n.S}, ' ')
-  if #rows > 0 then reply[3] = table.concat(rows, '\n') .. '\n' end
+  reply[2] = concat({n.A, n.D, n.M, n.Z, n.N, n.I, n.T, n.O, n.W, n.S}, ' ')
+  reply[3] = concat(rows)
   return reply
 end
 
 local keys, first = KEYS, 1
 if #KEYS == 0 then keys, first = ARGV, 7 end
-for i = first, #keys do out[#out + 1] = apply(keys[i]) end
-return table.concat(out, '\n')
+local out = {}
+for i = first, #keys do out[#out + 1] = line(apply(keys[i])) end
+return concat(out, '\n')
