@@ -16,6 +16,7 @@ import asyncio
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import threading
@@ -49,7 +50,8 @@ DB = "bs_shard_bench"
 RESULTS = "bs_shard_bench_results"
 TABLES = 128
 SCALE = float(os.environ.get("BENCH_SHARD_SCALE", "1"))  # rows multiplier (1 = about 6M rows)
-CAP = int(os.environ.get("BENCH_SHARD_CAP", "3"))  # bulkscan's per-host cap
+CAP = int(os.environ.get("BENCH_SHARD_CAP", "3"))
+ROUNDS = int(os.environ.get("BENCH_SHARD_ROUNDS", "3"))  # bulkscan's per-host cap
 CONN = {"bs_shard_bench_a": PORT_A, "bs_shard_bench_b": PORT_B}
 for _cid, _port in CONN.items():
     os.environ[f"AIRFLOW_CONN_{_cid.upper()}"] = f"mysql://root@{HOST}:{_port}/{DB}"
@@ -267,7 +269,8 @@ class Watch:
         conns = {p: connect(p, None) for p in self.peak}
         sql = (
             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Query' "
-            f"AND DB = '{DB}' AND INFO LIKE '%%table\\_%%' AND INFO NOT LIKE '%%information_schema%%'"
+            f"AND DB = '{DB}' AND INFO LIKE 'SELECT%%table\\_%%' AND INFO NOT LIKE '%%information_schema%%' "
+            "AND INFO NOT LIKE '%%bulkscan\\_%%' AND INFO NOT LIKE '%%GET_LOCK%%'"
         )
         while not self._stop.is_set():
             for p, c in conns.items():
@@ -289,44 +292,58 @@ def main() -> None:
     subprocess.run([str(ROOT / "scripts" / "mysql2.sh"), "start"], check=True)
     total = ensure_data()
     print(f"{TABLES} shard tables, {total:,} rows, 2 servers; bulkscan cap {CAP} queries per host")
-    results: list[tuple[str, float | None, str]] = []
-    answers: dict[str, Groups] = {}
-
-    def run(name: str, fn: Any, note: str) -> tuple[float, dict[int, int]]:
-        with Watch() as w:
-            seconds, groups = timed(fn)
-        answers[name] = groups
-        results.append((name, seconds, f"{note}; max queries/host {max(w.peak.values())}"))
-        return seconds, w.peak
-
-    warm_cache, _ = timed(sequential)  # every approach then reads from the same warm buffer pools
-    print(f"buffer-pool warm-up pass (untimed in the table): {warm_cache:.2f}s")
-    t_seq, _ = run("sequential (one table after another)", sequential, "1 connection per host")
-    t_async, async_peak = run("asyncio + aiomysql batches (seed 001, fixed)", asyncio_batches, "batches of 10")
-    t_lib, lib_peak = run(f"bulkscan library path (cap {CAP}/host)", library_path, "slots on each server")
     dag = load_dag()
     warm = dag_warmup(dag)
-    t_dag, dag_peak = run(
-        "whole DAG via dag.test()",
-        lambda: dag_run(dag, SHARDS, TABLES_PER_TASK),
-        f"{TABLES_PER_TASK} tables/task, serial tasks; 1-table warm-up run {warm:.1f}s",
+    warm_cache, _ = timed(sequential)  # every approach then reads from the same warm buffer pools
+    print(f"warm-ups (untimed): buffer pools {warm_cache:.2f}s, dag.test() in-process API {warm:.1f}s")
+    approaches: list[tuple[str, Any, str]] = [
+        ("sequential (one table after another)", sequential, "1 connection per host"),
+        ("asyncio + aiomysql batches (seed 001, fixed)", asyncio_batches, "batches of 10"),
+        (f"bulkscan library path (cap {CAP}/host)", library_path, "slots on each server"),
+        (
+            "whole DAG via dag.test()",
+            lambda: dag_run(dag, SHARDS, TABLES_PER_TASK),
+            f"{TABLES_PER_TASK} tables/task, tasks run serially",
+        ),
+    ]
+    seconds: dict[str, list[float]] = {name: [] for name, _, _ in approaches}
+    peaks: dict[str, int] = dict.fromkeys(seconds, 0)
+    truth: Groups | None = None
+    for _ in range(ROUNDS):  # interleaved rounds, median per approach: the machine is shared and noisy
+        for name, fn, _note in approaches:
+            with Watch() as w:
+                t, groups = timed(fn)
+            seconds[name].append(t)
+            peaks[name] = max(peaks[name], *w.peak.values())
+            truth = truth if truth is not None else groups
+            if groups != truth:
+                raise SystemExit(f"RESULT MISMATCH: {name} differs from the sequential loop")
+    assert truth is not None
+    med = {name: statistics.median(ts) for name, ts in seconds.items()}
+    table(
+        [
+            (
+                name,
+                med[name],
+                f"{note}; max queries/host {peaks[name]}; runs {', '.join(f'{t:.2f}' for t in seconds[name])}",
+            )
+            for name, _, note in approaches
+        ],
+        total,
     )
-    table(results, total)
-    truth = answers["sequential (one table after another)"]
-    for name, groups in answers.items():
-        if groups != truth:
-            raise SystemExit(f"RESULT MISMATCH: {name} differs from the sequential loop")
-    print(f"all four results agree: {len(truth)} groups, {sum(n for _, n in truth.values()):,} rows")
-    max_conns = max(*lib_peak.values(), *dag_peak.values())
+    print(
+        f"all four results agree: {len(truth)} groups, {sum(n for _, n in truth.values()):,} rows; median of {ROUNDS}"
+    )
+    names = [name for name, _, _ in approaches]
+    max_conns = max(peaks[names[2]], peaks[names[3]])
     if max_conns > CAP:
         raise SystemExit(f"per-host cap {CAP} exceeded: observed {max_conns}")
-    print(f"asyncio batches peaked at {max(async_peak.values())} queries on one host")
     print(
         bench_line(
             "shards",
             tables=TABLES,
-            lib_vs_asyncio=t_lib / t_async,
-            dag_vs_sequential=t_dag / t_seq,
+            lib_vs_asyncio=med[names[2]] / med[names[1]],
+            dag_vs_sequential=med[names[3]] / med[names[0]],
             max_conns_per_host=max_conns,
         )
     )

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,7 +172,7 @@ def plan_host(host: Host, connect: ConnectFactory, settings: ShardSettings) -> d
                 reference = reference or shape
             if estimates[table] * 2 < settings.chunk_rows:
                 # clearly small: one whole-table range, no planning pass
-                plans[(host.conn_id, table)] = [Chunk(0, WHOLE_LO, WHOLE_HI, None)]
+                plans[(host.conn_id, table)] = [Chunk(0, WHOLE_LO, WHOLE_HI, estimates[table])]
             else:
                 spec = settings.spec_for(host.database, table)
                 plans[(host.conn_id, table)] = plan_table(conn, spec, settings.chunk_rows, settings.max_chunks).chunks
@@ -213,7 +213,10 @@ def _scan_item(
     try_number: int,
     describe: Callable[[str], str],
     logger: logging.Logger,
-) -> Answer:
+    writer: ThreadPoolExecutor | None = None,
+) -> tuple[Answer, Future[None] | None]:
+    """Scan one item under a host slot; its result write runs inline, or on `writer` when given
+    (the library path: the host's thread goes on to the next table while the write commits)."""
     where = _where(unit.conn_id, describe, item.table)
     try:
         with host_slot(
@@ -268,8 +271,12 @@ def _scan_item(
         if is_disconnect(exc):
             raise HostDown(f"{where}: host unreachable: {exc}") from exc
         raise BulkscanError(f"{where}: {exc}") from exc
-    if store is not None:
-        groups = processor.groups if isinstance(processor, AggregateByKey) else None
+    answer = Answer(unit.conn_id, item.table, item.index, item.parts, rows)
+    if store is None:
+        return answer, None
+    groups = processor.groups if isinstance(processor, AggregateByKey) else None
+
+    def write() -> None:
         _with_deadlock_retry(
             lambda: store.replace_chunk(
                 run_key,
@@ -283,8 +290,12 @@ def _scan_item(
                 summary=json.dumps(summary, default=str),
             )
         )
+
     logger.info("%s / %s: %s rows in %.2fs", unit.conn_id, item.table, f"{rows:,}", seconds)
-    return Answer(unit.conn_id, item.table, item.index, item.parts, rows)
+    if writer is not None:
+        return answer, writer.submit(write)
+    write()
+    return answer, None
 
 
 def run_unit(
@@ -305,7 +316,7 @@ def run_unit(
     workers = max(1, min(len(unit.items), settings.max_per_host))
 
     def one(item: ShardItem) -> Answer:
-        return _scan_item(unit, item, connect, settings, store, run_key, try_number, describe, logger)
+        return _scan_item(unit, item, connect, settings, store, run_key, try_number, describe, logger)[0]
 
     if workers == 1:
         return [one(i) for i in unit.items]
@@ -346,6 +357,7 @@ def run_units(
     started = time.monotonic()
     factories = {(u.conn_id, u.database): connect_for(u.conn_id, u.database) for u in units}
     pools = {c: ThreadPoolExecutor(max_workers=settings.max_per_host) for c in {u.conn_id for u in units}}
+    writer = ThreadPoolExecutor(max_workers=2)  # result writes commit while the hosts scan on
     answers: list[Answer] = []
     failures: dict[str, str] = {}
     try:
@@ -364,6 +376,7 @@ def run_units(
                         1,
                         lambda c: c,
                         log,
+                        writer,
                     )
                     for item in unit.items
                 ],
@@ -372,15 +385,19 @@ def run_units(
         ]
         for unit, futures in submitted:
             errors = [f.exception() for f in futures if f.exception() is not None]
+            if not errors:  # a scan counts once its result write committed too
+                written = [f.result() for f in futures]
+                errors = [w.exception() for _, w in written if w is not None and w.exception() is not None]
             if errors:
                 failures[unit.label] = str(errors[0])
                 if not isinstance(errors[0], BulkscanError):
                     raise errors[0]  # type: ignore[misc]
             else:
-                answers.extend(f.result() for f in futures)
+                answers.extend(a for a, _ in written)
     finally:
         for pool in pools.values():
             pool.shutdown()
+        writer.shutdown()
     return FanoutResult(answers, failures, time.monotonic() - started)
 
 
