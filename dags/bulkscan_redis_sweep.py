@@ -55,7 +55,9 @@ def bulkscan_redis_sweep() -> None:
     def finalize(nodes: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
-        return rs.finalize(nodes, results, ctx["params"], rs.run_token(ti.dag_id, ti.run_id))
+        # Index the lazy XCom sequence (iterating it probes one offset past the end and logs a 404).
+        done = [results[i] for i in range(len(results))]
+        return rs.finalize(nodes, done, ctx["params"], rs.run_token(ti.dag_id, ti.run_id))
 
     nodes = plan()
     finalize(nodes, sweep_node.expand(node=nodes))

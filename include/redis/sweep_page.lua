@@ -55,10 +55,20 @@ local function apply(key)
     return 'R'
   end
   local v, m, t = r[1], r[2], r[3]
-  if m and sub(m, 1, plen) == prefix then
+  if m and find(m, prefix, 1, true) == 1 then
     local incr, value, by = match(sub(m, plen + 1), '^([^|]*)|([^|]*)|?(.*)$')
     if by == pass then return 'S' end
     return 'D', incr, value
+  end
+  -- Fast path, the common case: both values canonical integers below 1e13 (tostring gives them back
+  -- unchanged), so the sum is exact in Lua's doubles and one HSET writes target and marker.
+  local vn, tn = tonumber(v), 0
+  if t then tn = tonumber(t) end
+  if vn and tn and vn > 0 and vn < 1e13 and tn > -1e13 and tn < 1e13 and vn % 1 == 0 and tn % 1 == 0
+      and tostring(vn) == v and (not t or (tostring(tn) == t and t ~= '-0')) then
+    local nv = tostring(tn + vn)
+    call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+    return 'A', v, nv
   end
   local status = classify(v)
   if status then return status end
@@ -94,12 +104,14 @@ if ARGV[6] == 'scan' then
     scan = call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9])
   end
   local keys = scan[2]
+  -- Keys that need CSV quoting or are not ASCII go back to the client; checked once per page.
+  local plain = not find(concat(keys, '/'), '[%c",\128-\255]')
   local n = {A = 0, D = 0, M = 0, Z = 0, N = 0, I = 0, T = 0, O = 0, W = 0, S = 0}
   local rows, reply = {}, {scan[1], '', ''}
   for i = 1, #keys do
     local key = keys[i]
     local status, incr, value = apply(key)
-    if incr and not find(key, '[%c",\128-\255]') then
+    if incr and (plain or not find(key, '[%c",\128-\255]')) then
       n[status] = n[status] + 1
       rows[#rows + 1] = key .. ',' .. incr .. ',' .. value .. '\n'
     elseif n[status] and not incr then
