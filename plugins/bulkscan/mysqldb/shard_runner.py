@@ -191,7 +191,7 @@ def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSet
     return build_units(topology, plans, settings.group_size)
 
 
-def _with_deadlock_retry(write: Callable[[], None], attempts: int = 6) -> None:
+def _with_deadlock_retry(write: Callable[[], object], attempts: int = 6) -> None:
     """Concurrent result writes of one run can deadlock on InnoDB gap locks; the loser is retried."""
     for attempt in range(attempts):
         try:
@@ -314,25 +314,34 @@ def run_unit(
     rest; the first error is raised afterwards, naming host and table.
     """
     workers = max(1, min(len(unit.items), settings.max_per_host))
-
-    def one(item: ShardItem) -> Answer:
-        return _scan_item(unit, item, connect, settings, store, run_key, try_number, describe, logger)[0]
-
-    if workers == 1:
-        return [one(i) for i in unit.items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(one, i) for i in unit.items]
-    errors = [f.exception() for f in futures if f.exception() is not None]
+    with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(_scan_item, unit, item, connect, settings, store, run_key, try_number, describe, logger, writer)
+            for item in unit.items
+        ]
+        pool.shutdown()
+        answers, errors = _collect(futures)
     if errors:
         if len(errors) > 1:
-            logger.error(
-                "%d of %d tables failed on %s",
-                len(errors),
-                len(unit.items),
-                unit.conn_id,
-            )
-        raise errors[0]  # type: ignore[misc]
-    return [f.result() for f in futures]
+            logger.error("%d of %d tables failed on %s", len(errors), len(unit.items), unit.conn_id)
+        raise errors[0]
+    return answers
+
+
+def _collect(futures: Sequence[Future[tuple[Answer, Future[None] | None]]]) -> tuple[list[Answer], list[BaseException]]:
+    """Answers of finished scans whose result write committed; the errors of the others."""
+    answers: list[Answer] = []
+    errors: list[BaseException] = []
+    for f in futures:
+        exc = f.exception()
+        if exc is None:
+            answer, write = f.result()
+            exc = write.exception() if write is not None else None
+            if exc is None:
+                answers.append(answer)
+        if exc is not None:
+            errors.append(exc)
+    return answers, errors
 
 
 @dataclass
@@ -384,16 +393,13 @@ def run_units(
             for unit in units
         ]
         for unit, futures in submitted:
-            errors = [f.exception() for f in futures if f.exception() is not None]
-            if not errors:  # a scan counts once its result write committed too
-                written = [f.result() for f in futures]
-                errors = [w.exception() for _, w in written if w is not None and w.exception() is not None]
+            unit_answers, errors = _collect(futures)
             if errors:
                 failures[unit.label] = str(errors[0])
                 if not isinstance(errors[0], BulkscanError):
-                    raise errors[0]  # type: ignore[misc]
+                    raise errors[0]
             else:
-                answers.extend(a for a, _ in written)
+                answers.extend(unit_answers)
     finally:
         for pool in pools.values():
             pool.shutdown()
