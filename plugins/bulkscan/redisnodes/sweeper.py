@@ -95,9 +95,7 @@ class _Pass:
         return cursor
 
     def _fresh(self, keys: list[bytes]) -> list[bytes]:
-        new = [k for k in keys if k not in self.seen]
-        if len(new) < len(keys):
-            new = list(dict.fromkeys(new))
+        new = list(dict.fromkeys(k for k in keys if k not in self.seen))
         self.counts.duplicates += len(keys) - len(new)
         self.seen.update(new)
         self.counts.scanned += len(new)
