@@ -60,7 +60,7 @@ def bulkscan_redis_sweep() -> None:
         return rs.finalize(nodes, done, ctx["params"], rs.run_token(ti.dag_id, ti.run_id))
 
     nodes = plan()
-    finalize(nodes, sweep_node.expand(node=nodes))
+    finalize(nodes, sweep_node.expand(node=nodes))  # type: ignore[arg-type]  # XComArgs resolve at run time
 
 
 bulkscan_redis_sweep()

@@ -183,7 +183,7 @@ def sweep_node(
                     cursor, keys = client.scan(
                         cursor, match=spec.pattern, count=spec.scan_count, _type=spec.key_type or None
                     )
-                    sweep.page(client, keys)
+                    sweep.page(client, [k if isinstance(k, bytes) else k.encode() for k in keys])
                 if cursor == 0:
                     break
         except RESTARTABLE as exc:
