@@ -12,10 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+from bulkscan.demo.seed import DEMO_DB
+
 DAG_ID = "bulkscan_table_scan"
 ROWS = int(os.environ.get("BULKSCAN_DEMO_ROWS", "1000000"))
 CONF = {
     "conn_id": "bulkscan_mysql",
+    "database": DEMO_DB,
     "table": "events",
     "key_column": "id",
     "group_column": "user_id",
@@ -26,20 +29,15 @@ CONF = {
 
 
 def main() -> int:
-    from bulkscan.demo.data import create_events
-    from bulkscan.glue.mysql_conn import check_reachable, connect_factory
+    from bulkscan.demo.seed import seed_events
+    from bulkscan.glue.mysql_conn import connect_factory
     from bulkscan.mysqldb.results import ResultStore
-    from bulkscan.mysqldb.source import current_database
 
     connect = connect_factory("bulkscan_mysql")
-    admin = connect_factory("bulkscan_mysql", "mysql")
-    conn = check_reachable(admin, "bulkscan_mysql")
-    conn.close()
-    database = os.environ.get("BULKSCAN_DEMO_DB", "bulkscan_demo")
     t0 = time.monotonic()
-    n = create_events(admin, database, "events", ROWS, users=10_000)
+    n = seed_events(rows=ROWS)
     print(
-        f"demo data: {database}.events holds {n:,} rows (every 7th id missing, one gap of a billion ids) "
+        f"demo data: {DEMO_DB}.events holds {n:,} rows (every 7th id missing, one gap of a billion ids) "
         f"[{time.monotonic() - t0:.1f}s]"
     )
 
@@ -69,9 +67,7 @@ def main() -> int:
         (f"{DAG_ID}/%",),
     )
     run_key, rows, chunks, groups, value_sum = cur.fetchone()
-    cur.execute(
-        f"SELECT COUNT(*), SUM(amount), COUNT(DISTINCT user_id) FROM `{current_database(c) or database}`.events"
-    )
+    cur.execute(f"SELECT COUNT(*), SUM(amount), COUNT(DISTINCT user_id) FROM `{DEMO_DB}`.events")
     t_rows, t_sum, t_groups = cur.fetchone()
     ok = (rows, groups, value_sum) == (t_rows, t_groups, t_sum)
     print(
@@ -81,9 +77,7 @@ def main() -> int:
     print(f"{'chunk':>5}  {'ids':<34}{'rows':>10}{'seconds':>9}{'try':>5}")
     for ch in store.chunks(run_key):
         span = f"{ch['lo']:,}-{ch['hi'] - 1:,}"
-        print(
-            f"{ch['chunk_index']:>5}  {span:<34}{ch['rows_scanned']:>10,}{ch['seconds']:>9.2f}{ch['try_number']:>5}"
-        )
+        print(f"{ch['chunk_index']:>5}  {span:<34}{ch['rows_scanned']:>10,}{ch['seconds']:>9.2f}{ch['try_number']:>5}")
     print("top users by sum(amount): " + ", ".join(f"{g}={s:,.0f}" for g, s, _ in store.top(run_key, 5)))
     print(
         f"check against one plain SQL query: rows {t_rows:,}, users {t_groups:,}, sum {t_sum:,} -> "

@@ -1,0 +1,33 @@
+"""Seed the demo source data through the Airflow connection `bulkscan_mysql` (docker-compose's
+`bulkscan-seed` service and `make demo` both use this). Idempotent: an existing table of the right
+size is kept."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+DEMO_DB = os.environ.get("BULKSCAN_DEMO_DB", "bulkscan_demo")
+DEMO_ROWS = int(os.environ.get("BULKSCAN_DEMO_ROWS", "1000000"))
+
+
+def seed_events(conn_id: str = "bulkscan_mysql", database: str = DEMO_DB, rows: int = DEMO_ROWS) -> int:
+    """`database.events` with `rows` rows, every 7th id missing and one billion-id gap."""
+    from bulkscan.demo.data import create_events
+    from bulkscan.glue.mysql_conn import check_reachable, connect_factory
+
+    connect = connect_factory(conn_id, "mysql")
+    check_reachable(connect, conn_id).close()
+    return create_events(connect, database, "events", rows, users=10_000)
+
+
+def main() -> int:
+    t0 = time.monotonic()
+    n = seed_events()
+    print(f"seeded {DEMO_DB}.events: {n:,} rows [{time.monotonic() - t0:.1f}s]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
