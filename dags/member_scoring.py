@@ -15,6 +15,8 @@ with a ledger row per day, in one transaction.
 * A day after a gap is refused in `plan` before anything is scanned. Mode *rebuild* recomputes
   `member_score` from `flow_day_sum`; mode *verify* checks the incremental state against it.
 * Retry one failed chunk by clearing its map index: its partials replace the failed attempt's.
+* With a shard topology (`shards`), every shard chunk is one more mapped producer (`scan_shards`,
+  via the shard fan-out) writing per-member partials for the same day.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
+
 from bulkscan.glue import member_scoring as ms
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
 
@@ -66,13 +69,32 @@ def member_scoring() -> None:
         ctx["chunk_label"] = chunk.get("label", f"chunk {chunk['index']}")  # type: ignore[typeddict-unknown-key]
         return ms.scan(chunk, ctx["params"], ctx["ti"].try_number)
 
-    @task(trigger_rule="none_failed")
-    def apply(results: list[dict[str, Any]] | None) -> dict[str, Any]:
+    @task
+    def plan_shards() -> list[dict[str, Any]]:
         ctx = get_current_context()
         planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
-        return ms.apply(planned, results, ctx["params"])
+        return ms.plan_shards(ctx["params"], planned)
 
-    apply(scan_flows.expand(chunk=plan()))
+    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    def scan_shards(unit: dict[str, Any]) -> dict[str, Any]:
+        ctx = get_current_context()
+        ctx["unit_label"] = unit.get("label", "shard unit")  # type: ignore[typeddict-unknown-key]
+        return ms.scan_shard(unit, ctx["params"], ctx["ti"].try_number)
+
+    @task(trigger_rule="none_failed")
+    def apply(results: list[dict[str, Any]] | None, shard_results: list[dict[str, Any]] | None) -> dict[str, Any]:
+        ctx = get_current_context()
+        planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
+        units = ctx["ti"].xcom_pull(task_ids="plan_shards") or []
+        got = 0 if shard_results is None else len(shard_results)
+        if got != len(units):
+            raise RuntimeError(f"{got} of {len(units)} shard units reported; refusing to merge")
+        return ms.apply(planned, results, ctx["params"], units)
+
+    chunks = plan()
+    units = plan_shards()
+    chunks >> units
+    apply(scan_flows.expand(chunk=chunks), scan_shards.expand(unit=units))
 
 
 member_scoring()

@@ -1,15 +1,17 @@
--- Session-local work tables of one apply. {prev_rank} / {cur_rank} are CASE expressions bulkscan
--- builds from the validated integer thresholds (a rank is the tier's index, 0 = floor tier).
+-- Session-local work tables of one apply, in memory (hash keys): they hold one row per member the
+-- day touches (about 60 bytes each), so the session's heap-table limit is raised for them only.
+SET SESSION max_heap_table_size = 1073741824;
 CREATE TEMPORARY TABLE sc_new (
-  uid BIGINT NOT NULL PRIMARY KEY, score_sum BIGINT NOT NULL, flows BIGINT NOT NULL
-) ENGINE=InnoDB;
-CREATE TEMPORARY TABLE sc_aff (uid BIGINT NOT NULL PRIMARY KEY) ENGINE=InnoDB;
+  uid BIGINT NOT NULL, score_sum BIGINT NOT NULL, flows BIGINT NOT NULL, PRIMARY KEY (uid) USING HASH
+) ENGINE=MEMORY;
+CREATE TEMPORARY TABLE sc_aff (uid BIGINT NOT NULL, PRIMARY KEY (uid) USING HASH) ENGINE=MEMORY;
 CREATE TEMPORARY TABLE sc_trans (
-  uid        BIGINT NOT NULL PRIMARY KEY,
-  prev_total BIGINT NOT NULL,
-  cur_total  BIGINT NOT NULL,
-  day_sum    BIGINT NOT NULL,
-  day_flows  BIGINT NOT NULL,
-  prev_rank  TINYINT AS ({prev_rank}) VIRTUAL,
-  cur_rank   TINYINT AS ({cur_rank}) VIRTUAL
-) ENGINE=InnoDB
+  uid        BIGINT  NOT NULL,
+  prev_total BIGINT  NOT NULL,
+  cur_total  BIGINT  NOT NULL,
+  day_sum    BIGINT  NOT NULL,
+  day_flows  BIGINT  NOT NULL,
+  prev_rank  TINYINT NOT NULL DEFAULT 0,
+  cur_rank   TINYINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (uid) USING HASH
+) ENGINE=MEMORY

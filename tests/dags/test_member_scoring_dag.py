@@ -9,10 +9,10 @@ from typing import Any
 
 import pendulum
 import pytest
+
 from bulkscan.core.scoring import ScoringConfig
 from bulkscan.mysqldb.connect import direct
 from bulkscan.mysqldb.scoring_store import ScoringStore
-
 from tests.airflow_helpers import load_dag, ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 from tests.integration.scoring_truth import actual_state, expected_state
@@ -36,20 +36,14 @@ EMPTY = DAYS[2]
 
 @pytest.fixture(scope="module")
 def source(mysql_root: Any) -> Any:
-    os.environ[f"AIRFLOW_CONN_{CONN.upper()}"] = (
-        f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}"
-    )
+    os.environ[f"AIRFLOW_CONN_{CONN.upper()}"] = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}"
     admin = mysql_root()
     admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-    store = ScoringStore(
-        direct(MYSQL_HOST, MYSQL_PORT), DB, ScoringConfig.from_dict(CONFIG)
-    )
+    store = ScoringStore(direct(MYSQL_HOST, MYSQL_PORT), DB, ScoringConfig.from_dict(CONFIG))
     store.ensure(with_flow_table=True)
     cur = mysql_root(DB).cursor()
     cur.execute("CREATE TABLE faults (chunk_index INT PRIMARY KEY)")
-    cur.execute(
-        "CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)"
-    )
+    cur.execute("CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
     rng = random.Random(11)
     rows = []
     for day in DAYS:
@@ -64,9 +58,7 @@ def source(mysql_root: Any) -> Any:
             )
             for _ in range(3_000)
         ]
-    cur.executemany(
-        "INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows
-    )
+    cur.executemany("INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows)
     yield mysql_root
     admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
 
@@ -83,6 +75,12 @@ def conf(**overrides: Any) -> dict[str, Any]:
         "rows_per_chunk": 1_000,
         "max_chunks": 8,
         "max_parallel_chunks": 2,
+        # every run states these: dag.test() keeps an earlier run's conf values as the DAG's params
+        "mode": "apply",
+        "day": "",
+        "shards": "",
+        "processor": "aggregate",
+        "processor_args": {},
     }
     base.update(overrides)
     return base
@@ -125,16 +123,12 @@ def test_backfill_in_order_with_a_chunk_failing_once(source: Any, dag: Any) -> N
             assert len(scans) == 3  # 3,000 flows / 1,000 per chunk
             assert scans[0][2].startswith(f"{day} ids ")
         if i == 1:
-            assert (
-                scans[1][1] == 2 and scans[0][1] == 1
-            )  # only the failing chunk ran twice
+            assert scans[1][1] == 2 and scans[0][1] == 1  # only the failing chunk ran twice
             source(DB).cursor().execute("DELETE FROM faults")
         check_truth(source, DAYS[: i + 1])
     cur = source(DB).cursor()
     cur.execute("SELECT day, flows FROM scoring_ledger ORDER BY day")
-    assert [(d, n) for d, n in cur.fetchall()] == [
-        (d, 0 if d == EMPTY else 3_000) for d in DAYS
-    ]
+    assert [(d, n) for d, n in cur.fetchall()] == [(d, 0 if d == EMPTY else 3_000) for d in DAYS]
     cur.execute("SELECT COUNT(*) FROM bulkscan_partial")
     assert cur.fetchone()[0] == 0  # applied runs drop their partials
 
@@ -157,22 +151,14 @@ def test_backfill_in_order_with_a_chunk_failing_once(source: Any, dag: Any) -> N
     dr = dag.test(run_conf=conf(day=str(late)))
     assert str(dr.state) == "success"
     check_truth(source, DAYS)
-    cur.execute(
-        "SELECT last_step, flows, runs FROM scoring_ledger WHERE day = %s", (late,)
-    )
+    cur.execute("SELECT last_step, flows, runs FROM scoring_ledger WHERE day = %s", (late,))
     assert cur.fetchone() == ("rerun", 3_003, 2)
 
     # Verify mode agrees with the incremental state; a rebuild leaves member_score unchanged.
     cur.execute("SELECT * FROM member_score ORDER BY uid")
     before = cur.fetchall()
-    assert (
-        str(dag.test(run_conf=conf(mode="verify", day=str(DAYS[-1]))).state)
-        == "success"
-    )
-    assert (
-        str(dag.test(run_conf=conf(mode="rebuild", day=str(DAYS[-1]))).state)
-        == "success"
-    )
+    assert str(dag.test(run_conf=conf(mode="verify", day=str(DAYS[-1]))).state) == "success"
+    assert str(dag.test(run_conf=conf(mode="rebuild", day=str(DAYS[-1]))).state) == "success"
     cur.execute("SELECT * FROM member_score ORDER BY uid")
     assert cur.fetchall() == before
 
@@ -186,9 +172,7 @@ def test_backfill_in_order_with_a_chunk_failing_once(source: Any, dag: Any) -> N
         {"flow_table": "t; DROP TABLE t"},
     ],
 )
-def test_bad_params_are_refused_at_trigger(
-    source: Any, dag: Any, overrides: dict[str, Any]
-) -> None:
+def test_bad_params_are_refused_at_trigger(source: Any, dag: Any, overrides: dict[str, Any]) -> None:
     from airflow.sdk.exceptions import ParamValidationError
 
     with pytest.raises(ParamValidationError):
@@ -207,3 +191,51 @@ def test_bad_config_fails_in_plan(source: Any, dag: Any) -> None:
     dr = dag.test(run_conf=conf(config=bad, day=str(DAYS[0])))
     assert str(dr.state) == "failed"
     assert ti_table(dag.dag_id, dr.run_id)[("plan", -1)][0] == "failed"
+
+
+SHARD_DB = "bs_scoring_dag_shards"
+SHARD_CONN = "bs_scoring_dag_shards"
+MAIN_DB = "bs_scoring_dag_main"
+MAIN_CONN = "bs_scoring_dag_main"
+
+
+def test_flows_split_over_shard_tables_are_merged(mysql_root: Any, dag: Any) -> None:
+    """t_flow plus two shard tables (one only has a member nobody else has): every flow counted once."""
+    os.environ[f"AIRFLOW_CONN_{MAIN_CONN.upper()}"] = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{MAIN_DB}"
+    os.environ[f"AIRFLOW_CONN_{SHARD_CONN.upper()}"] = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SHARD_DB}"
+    admin = mysql_root().cursor()
+    for db in (MAIN_DB, SHARD_DB):
+        admin.execute(f"DROP DATABASE IF EXISTS {db}")
+    ScoringStore(direct(MYSQL_HOST, MYSQL_PORT), MAIN_DB, ScoringConfig.from_dict(CONFIG)).ensure(with_flow_table=True)
+    admin.execute(f"CREATE DATABASE {SHARD_DB}")
+    rng = random.Random(3)
+    days = DAYS[:2]
+    try:
+        for i, table in enumerate((f"{MAIN_DB}.t_flow", f"{SHARD_DB}.t_flow_0", f"{SHARD_DB}.t_flow_1")):
+            if i:
+                admin.execute(f"CREATE TABLE {table} LIKE {MAIN_DB}.t_flow")
+            rows = [
+                (rng.randrange(1, 60), rng.randint(-10, 30), f"{d} {rng.randrange(24):02d}:00:00")
+                for d in days
+                for _ in range(400)
+            ]
+            if table.endswith("t_flow_1"):
+                rows.append((9999, 130, f"{days[0]} 05:00:00"))  # a member only this shard knows
+            admin.executemany(f"INSERT INTO {table} (uid, score, created_at) VALUES (%s, %s, %s)", rows)
+        topology = {"database": SHARD_DB, "hosts": {SHARD_CONN: "t_flow_0-1"}}
+        for d in days:
+            dr = dag.test(run_conf=conf(conn_id=MAIN_CONN, day=str(d), shards=topology, rows_per_chunk=250))
+            assert str(dr.state) == "success"
+            tis = ti_table(dag.dag_id, dr.run_id)
+            assert len([k for k in tis if k[0] == "scan_shards" and k[1] >= 0]) >= 2  # a unit per shard at least
+        cur = mysql_root(MAIN_DB).cursor()
+        extra = (f"`{SHARD_DB}`.t_flow_0", f"`{SHARD_DB}`.t_flow_1")
+        want = expected_state(cur, MAIN_DB, ScoringConfig.from_dict(CONFIG), days, extra)
+        got = actual_state(cur, MAIN_DB)
+        assert got == want
+        assert (9999, 130, "gold", days[0]) in got["scores"]
+        cur.execute("SELECT SUM(flows) FROM scoring_ledger")
+        assert cur.fetchone()[0] == 3 * 800 + 1
+    finally:
+        for db in (MAIN_DB, SHARD_DB):
+            admin.execute(f"DROP DATABASE IF EXISTS {db}")

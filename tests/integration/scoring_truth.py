@@ -12,8 +12,14 @@ from typing import Any
 from bulkscan.core.scoring import ScoringConfig
 
 
+def flows_sql(db: str, extra: tuple[str, ...] = ()) -> str:
+    """All raw flows: the database's t_flow plus any extra `db`.`table` sources (shards)."""
+    tables = [f"`{db}`.t_flow", *extra]
+    return "(" + " UNION ALL ".join(f"SELECT uid, score, created_at FROM {t}" for t in tables) + ") fl"
+
+
 def day_truth(
-    cur: Any, db: str, config: ScoringConfig, day: date
+    cur: Any, db: str, config: ScoringConfig, day: date, extra: tuple[str, ...] = ()
 ) -> dict[int, tuple[int, int, int, int]]:
     """uid -> (window total on day, window total on day - 1, day's sum, day's flows), by one query."""
     w = config.window_days
@@ -25,47 +31,41 @@ def day_truth(
         "SUM(CASE WHEN created_at >= %s AND created_at < %s THEN score ELSE 0 END), "
         "SUM(CASE WHEN created_at >= %s THEN score ELSE 0 END), "
         "SUM(CASE WHEN created_at >= %s THEN 1 ELSE 0 END) "
-        f"FROM `{db}`.t_flow WHERE created_at < %s GROUP BY uid",
+        f"FROM {flows_sql(db, extra)} WHERE created_at < %s GROUP BY uid",
         (start, start - timedelta(days=1), day, day, day, day + timedelta(days=1)),
     )
-    return {
-        int(u): (int(a), int(b), int(c), int(n)) for u, a, b, c, n in cur.fetchall()
-    }
+    return {int(u): (int(a), int(b), int(c), int(n)) for u, a, b, c, n in cur.fetchall()}
 
 
 def expected_state(
-    cur: Any, db: str, config: ScoringConfig, days: list[date]
+    cur: Any, db: str, config: ScoringConfig, days: list[date], extra: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """member_score as of days[-1] and member_action of every day, as in-order processing must leave them."""
     w = config.window_days
     actions: set[tuple[Any, ...]] = set()
     scores: dict[int, tuple[int, str]] = {}
     for day in days:
-        truth = day_truth(cur, db, config, day)
+        truth = day_truth(cur, db, config, day, extra)
         for uid, (total, prev, day_sum, flows) in truth.items():
             for action, ft, tt in config.actions_for(prev, total, day_sum, flows):
                 actions.add((day, uid, action, ft, tt))
         scores = {uid: (t[0], config.tier(t[0])) for uid, t in truth.items()}
     last = days[-1]
     cur.execute(
-        f"SELECT DISTINCT uid, DATE(created_at) FROM `{db}`.t_flow WHERE created_at < %s",
+        f"SELECT DISTINCT uid, DATE(created_at) FROM {flows_sql(db, extra)} WHERE created_at < %s",
         (last + timedelta(days=1),),
     )
     as_of: dict[int, date] = {}
     for uid, d in cur.fetchall():
         x = d + timedelta(days=w) if d + timedelta(days=w) <= last else d
         as_of[int(uid)] = max(as_of.get(int(uid), x), x)
-    score_rows = {
-        (uid, total, tier, as_of[uid]) for uid, (total, tier) in scores.items()
-    }
+    score_rows = {(uid, total, tier, as_of[uid]) for uid, (total, tier) in scores.items()}
     return {"scores": score_rows, "actions": actions}
 
 
 def actual_state(cur: Any, db: str) -> dict[str, Any]:
     cur.execute(f"SELECT uid, window_total, tier, as_of_day FROM `{db}`.member_score")
     scores = {(int(u), int(t), tier, d) for u, t, tier, d in cur.fetchall()}
-    cur.execute(
-        f"SELECT day, uid, action, from_tier, to_tier FROM `{db}`.member_action"
-    )
+    cur.execute(f"SELECT day, uid, action, from_tier, to_tier FROM `{db}`.member_action")
     actions = {(d, int(u), a, f, t) for d, u, a, f, t in cur.fetchall()}
     return {"scores": scores, "actions": actions}

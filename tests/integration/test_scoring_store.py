@@ -8,14 +8,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.scoring import ScoringConfig
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.mysqldb.connect import direct
 from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.scoring_flows import plan_day, produce_chunk
+from bulkscan.mysqldb.scoring_flows import plan_day, produce_chunk, produce_chunk_on_server
 from bulkscan.mysqldb.scoring_store import ScoringStore
-
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 from tests.integration.scoring_truth import actual_state, expected_state
 
@@ -37,21 +37,16 @@ DAYS = [D0 + timedelta(days=i) for i in range(7)]
 EMPTY_DAY = DAYS[3]  # no flows at all
 
 
-def seed_flows(
-    cur: Any, db: str, rng: random.Random, day: date, n: int, uids: range
-) -> None:
+def seed_flows(cur: Any, db: str, rng: random.Random, day: date, n: int, uids: range) -> None:
     rows = [
         (
             rng.choice(uids),
             rng.randint(-8, 20),
-            datetime.combine(day, datetime.min.time())
-            + timedelta(seconds=rng.randrange(86400)),
+            datetime.combine(day, datetime.min.time()) + timedelta(seconds=rng.randrange(86400)),
         )
         for _ in range(n)
     ]
-    cur.executemany(
-        f"INSERT INTO `{db}`.t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows
-    )
+    cur.executemany(f"INSERT INTO `{db}`.t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows)
 
 
 class Harness:
@@ -74,17 +69,18 @@ class Harness:
         target_rows: int = 7,
         max_chunks: int = 4,
         twice: int | None = None,
+        on_server: bool = False,
     ) -> Any:
         self.store.check_next(day)
         self.runs += 1
         run_key = f"test/{day}/{self.runs}"
         spec, plan = plan_day(self.connect, self.db, day, target_rows, max_chunks)
         for chunk in plan.chunks:
-            produce_chunk(self.connect, spec, chunk, self.results, run_key)
-            if twice == chunk.index:  # a retried chunk replaces its first attempt
-                produce_chunk(
-                    self.connect, spec, chunk, self.results, run_key, try_number=2
-                )
+            for attempt in (1, 2) if twice == chunk.index else (1,):  # a retried chunk replaces its first try
+                if on_server:
+                    produce_chunk_on_server(self.connect, spec, chunk, self.results, run_key, attempt)
+                else:
+                    produce_chunk(self.connect, spec, chunk, self.results, run_key, attempt)
         return self.store.apply_day(day, run_key, expected_chunks=len(plan.chunks))
 
 
@@ -108,9 +104,7 @@ def seed_all(h: Harness, mysql_root: Callable[..., Any], seed: int = 5) -> None:
     )
 
 
-def assert_matches_truth(
-    h: Harness, mysql_root: Callable[..., Any], days: list[date]
-) -> None:
+def assert_matches_truth(h: Harness, mysql_root: Callable[..., Any], days: list[date]) -> None:
     cur = mysql_root().cursor()
     want = expected_state(cur, h.db, h.store.config, days)
     got = actual_state(cur, h.db)
@@ -119,9 +113,7 @@ def assert_matches_truth(
     assert h.store.verify()["mismatches"] == 0
 
 
-def snapshot(
-    mysql_root: Callable[..., Any], db: str
-) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(mysql_root: Callable[..., Any], db: str) -> dict[str, list[tuple[Any, ...]]]:
     cur = mysql_root().cursor()
     out = {}
     for table, cols in (
@@ -135,42 +127,38 @@ def snapshot(
     return out
 
 
-def test_days_in_order_match_ground_truth(
-    harness: Harness, mysql_root: Callable[..., Any]
-) -> None:
+def test_days_in_order_match_ground_truth(harness: Harness, mysql_root: Callable[..., Any]) -> None:
     seed_all(harness, mysql_root)
     for i, day in enumerate(DAYS):
         res = harness.run_day(day, twice=0 if i == 2 else None)
         assert res.step == ("first" if i == 0 else "forward")
         assert_matches_truth(harness, mysql_root, DAYS[: i + 1])
     cur = mysql_root().cursor()
-    cur.execute(
-        f"SELECT tier, window_total FROM `{harness.db}`.member_score WHERE uid = 900"
-    )
+    cur.execute(f"SELECT tier, window_total FROM `{harness.db}`.member_score WHERE uid = 900")
     assert cur.fetchone() == (
         "basic",
         0,
     )  # no activity left in the window: back to the floor
-    cur.execute(
-        f"SELECT COUNT(*) FROM `{harness.db}`.member_action WHERE uid = 900 AND action = 'downgrade'"
-    )
+    cur.execute(f"SELECT COUNT(*) FROM `{harness.db}`.member_action WHERE uid = 900 AND action = 'downgrade'")
     assert cur.fetchone()[0] == 1
     cur.execute(
         f"SELECT flows, members FROM `{harness.db}`.scoring_ledger WHERE day = %s",
         (EMPTY_DAY,),
     )
     assert cur.fetchone() == (0, 0)
-    cur.execute(
-        f"SELECT COUNT(*) FROM `{harness.db}`.member_score WHERE window_total < 0"
-    )
-    assert (
-        cur.fetchone()[0] >= 0
-    )  # negative totals are legal; truth comparison above covers them
+    cur.execute(f"SELECT COUNT(*) FROM `{harness.db}`.member_score WHERE window_total < 0")
+    assert cur.fetchone()[0] >= 0  # negative totals are legal; truth comparison above covers them
 
 
-def test_rerun_same_day_changes_nothing(
-    harness: Harness, mysql_root: Callable[..., Any]
-) -> None:
+def test_server_side_producers_match_ground_truth(harness: Harness, mysql_root: Callable[..., Any]) -> None:
+    """Partials computed by INSERT ... SELECT into the store: same truth, a retried chunk still counted once."""
+    seed_all(harness, mysql_root)
+    for i, day in enumerate(DAYS):
+        harness.run_day(day, on_server=True, twice=1 if i == 1 else None)
+    assert_matches_truth(harness, mysql_root, DAYS)
+
+
+def test_rerun_same_day_changes_nothing(harness: Harness, mysql_root: Callable[..., Any]) -> None:
     seed_all(harness, mysql_root)
     for day in DAYS[:5]:
         harness.run_day(day)
@@ -212,9 +200,7 @@ def test_late_flows_rerun_equals_in_order_processing(
     assert snapshot(mysql_root, harness.db) == snapshot(mysql_root, other.db)
 
 
-def test_out_of_order_and_before_start_are_refused(
-    harness: Harness, mysql_root: Callable[..., Any]
-) -> None:
+def test_out_of_order_and_before_start_are_refused(harness: Harness, mysql_root: Callable[..., Any]) -> None:
     seed_all(harness, mysql_root)
     harness.run_day(DAYS[1])
     with pytest.raises(BulkscanInputError, match="last applied day is 2026-03-02"):
@@ -223,23 +209,17 @@ def test_out_of_order_and_before_start_are_refused(
         harness.run_day(DAYS[0])
 
 
-def test_missing_chunk_refuses_to_merge(
-    harness: Harness, mysql_root: Callable[..., Any]
-) -> None:
+def test_missing_chunk_refuses_to_merge(harness: Harness, mysql_root: Callable[..., Any]) -> None:
     seed_all(harness, mysql_root)
     spec, plan = plan_day(harness.connect, harness.db, DAYS[0], 7, 4)
     assert len(plan.chunks) > 1
     produce_chunk(harness.connect, spec, plan.chunks[0], harness.results, "partial-run")
     with pytest.raises(ReconcileError, match="1 of"):
-        harness.store.apply_day(
-            DAYS[0], "partial-run", expected_chunks=len(plan.chunks)
-        )
+        harness.store.apply_day(DAYS[0], "partial-run", expected_chunks=len(plan.chunks))
     assert harness.store.applied_range() == (None, None)
 
 
-def test_member_only_in_another_producer(
-    harness: Harness, mysql_root: Callable[..., Any]
-) -> None:
+def test_member_only_in_another_producer(harness: Harness, mysql_root: Callable[..., Any]) -> None:
     """A shard or Redis producer writes its own chunk of the same run; its members are merged like any."""
     seed_all(harness, mysql_root)
     spec, plan = plan_day(harness.connect, harness.db, DAYS[0], 1000, 1)
@@ -257,19 +237,13 @@ def test_member_only_in_another_producer(
     )
     harness.store.apply_day(DAYS[0], "multi", expected_chunks=2)
     cur = mysql_root().cursor()
-    cur.execute(
-        f"SELECT window_total, tier FROM `{harness.db}`.member_score WHERE uid = 5001"
-    )
+    cur.execute(f"SELECT window_total, tier FROM `{harness.db}`.member_score WHERE uid = 5001")
     assert cur.fetchone() == (35, "gold")
-    cur.execute(
-        f"SELECT action FROM `{harness.db}`.member_action WHERE uid = 5001 ORDER BY action"
-    )
+    cur.execute(f"SELECT action FROM `{harness.db}`.member_action WHERE uid = 5001 ORDER BY action")
     assert [r[0] for r in cur.fetchall()] == ["upgrade", "coupon", "reward"]
 
 
-def test_rebuild_agrees_with_incremental(
-    harness: Harness, mysql_root: Callable[..., Any]
-) -> None:
+def test_rebuild_agrees_with_incremental(harness: Harness, mysql_root: Callable[..., Any]) -> None:
     seed_all(harness, mysql_root)
     for day in DAYS:
         harness.run_day(day)

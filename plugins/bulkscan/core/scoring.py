@@ -68,10 +68,7 @@ class ScoringConfig:
     actions: ActionRules = field(default_factory=ActionRules)
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.window_days, int)
-            or not 1 <= self.window_days <= MAX_WINDOW_DAYS
-        ):
+        if not isinstance(self.window_days, int) or not 1 <= self.window_days <= MAX_WINDOW_DAYS:
             raise BulkscanInputError(
                 f"window_days must be an integer in 1..{MAX_WINDOW_DAYS}, got {self.window_days!r}"
             )
@@ -80,9 +77,7 @@ class ScoringConfig:
         names = [t.name for t in self.tiers]
         for name in names:
             if not isinstance(name, str) or not _NAME.match(name):
-                raise BulkscanInputError(
-                    f"tier name {name!r} must match {_NAME.pattern}"
-                )
+                raise BulkscanInputError(f"tier name {name!r} must match {_NAME.pattern}")
         if len(set(names)) != len(names):
             raise BulkscanInputError(f"tier names must be unique, got {names}")
         if self.tiers[0].min_total is not None:
@@ -93,9 +88,7 @@ class ScoringConfig:
         last: int | None = None
         for t in self.tiers[1:]:
             if not isinstance(t.min_total, int) or isinstance(t.min_total, bool):
-                raise BulkscanInputError(
-                    f"tier {t.name!r} needs an integer min_total, got {t.min_total!r}"
-                )
+                raise BulkscanInputError(f"tier {t.name!r} needs an integer min_total, got {t.min_total!r}")
             if last is not None and t.min_total <= last:
                 raise BulkscanInputError(
                     f"tier thresholds must increase: {t.name!r} min_total={t.min_total} after {last}"
@@ -103,14 +96,10 @@ class ScoringConfig:
             last = t.min_total
         unknown = [n for n in self.actions.reward_tiers if n not in names]
         if unknown:
-            raise BulkscanInputError(
-                f"reward_tiers name unknown tiers {unknown}; tiers are {names}"
-            )
+            raise BulkscanInputError(f"reward_tiers name unknown tiers {unknown}; tiers are {names}")
         c = self.actions.coupon_min_day_score
         if c is not None and (not isinstance(c, int) or isinstance(c, bool)):
-            raise BulkscanInputError(
-                f"coupon min_day_score must be an integer, got {c!r}"
-            )
+            raise BulkscanInputError(f"coupon min_day_score must be an integer, got {c!r}")
 
     # --- tiers -------------------------------------------------------------------------------
     @property
@@ -145,11 +134,7 @@ class ScoringConfig:
             out.append(("upgrade", ft, tt))
         if a.downgrade and cr < pr:
             out.append(("downgrade", ft, tt))
-        if (
-            a.coupon_min_day_score is not None
-            and day_flows > 0
-            and day_sum >= a.coupon_min_day_score
-        ):
+        if a.coupon_min_day_score is not None and day_flows > 0 and day_sum >= a.coupon_min_day_score:
             out.append(("coupon", ft, tt))
         if a.reward_tiers and cr > pr and tt in a.reward_tiers:
             out.append(("reward", ft, tt))
@@ -183,40 +168,24 @@ class ScoringConfig:
             raise BulkscanInputError("scoring configuration must be a mapping")
         unknown = set(d) - {"window_days", "tiers", "actions"}
         if unknown:
-            raise BulkscanInputError(
-                f"unknown scoring configuration keys: {sorted(unknown)}"
-            )
+            raise BulkscanInputError(f"unknown scoring configuration keys: {sorted(unknown)}")
         raw_tiers = d.get("tiers")
         if not isinstance(raw_tiers, list):
             raise BulkscanInputError("'tiers' must be a list of {name, min_total}")
         tiers = []
         for t in raw_tiers:
-            if (
-                not isinstance(t, Mapping)
-                or "name" not in t
-                or set(t) - {"name", "min_total"}
-            ):
-                raise BulkscanInputError(
-                    f"bad tier entry {t!r}: expected {{name, min_total}}"
-                )
+            if not isinstance(t, Mapping) or "name" not in t or set(t) - {"name", "min_total"}:
+                raise BulkscanInputError(f"bad tier entry {t!r}: expected {{name, min_total}}")
             tiers.append(Tier(name=t["name"], min_total=t.get("min_total")))
         acts = d.get("actions") or {}
         if not isinstance(acts, Mapping) or set(acts) - set(ACTIONS):
-            raise BulkscanInputError(
-                f"'actions' keys must be among {ACTIONS}, got {acts!r}"
-            )
+            raise BulkscanInputError(f"'actions' keys must be among {ACTIONS}, got {acts!r}")
         coupon = acts.get("coupon")
-        if coupon is not None and (
-            not isinstance(coupon, Mapping) or set(coupon) != {"min_day_score"}
-        ):
-            raise BulkscanInputError(
-                "'actions.coupon' must be {min_day_score: <int>} or null"
-            )
+        if coupon is not None and (not isinstance(coupon, Mapping) or set(coupon) != {"min_day_score"}):
+            raise BulkscanInputError("'actions.coupon' must be {min_day_score: <int>} or null")
         reward = acts.get("reward") or {}
         if not isinstance(reward, Mapping) or set(reward) - {"tiers"}:
-            raise BulkscanInputError(
-                "'actions.reward' must be {tiers: [<tier name>, ...]}"
-            )
+            raise BulkscanInputError("'actions.reward' must be {tiers: [<tier name>, ...]}")
         window = d.get("window_days", 90)
         return cls(
             tiers=tuple(tiers),
@@ -224,9 +193,7 @@ class ScoringConfig:
             actions=ActionRules(
                 upgrade=bool(acts.get("upgrade", True)),
                 downgrade=bool(acts.get("downgrade", True)),
-                coupon_min_day_score=None
-                if coupon is None
-                else coupon["min_day_score"],
+                coupon_min_day_score=None if coupon is None else coupon["min_day_score"],
                 reward_tiers=tuple(reward.get("tiers") or ()),
             ),
         )
@@ -242,9 +209,7 @@ def load_config(path: str | Path) -> ScoringConfig:
     except FileNotFoundError as exc:
         raise BulkscanInputError(f"scoring configuration {p} does not exist") from exc
     except yaml.YAMLError as exc:
-        raise BulkscanInputError(
-            f"scoring configuration {p} is not valid YAML: {exc}"
-        ) from exc
+        raise BulkscanInputError(f"scoring configuration {p} is not valid YAML: {exc}") from exc
     return ScoringConfig.from_dict(data)
 
 
@@ -257,9 +222,7 @@ class Step(str, Enum):
     RERUN = "rerun"  # an applied day again (late flows): replace it, fix totals and later actions
 
 
-def classify_day(
-    day: date, applied_first: date | None, applied_last: date | None
-) -> Step:
+def classify_day(day: date, applied_first: date | None, applied_last: date | None) -> Step:
     """Decide how to apply ``day``; refuse gaps and days before the state began, with the fix in the message."""
     if applied_last is None or applied_first is None:
         return Step.FIRST

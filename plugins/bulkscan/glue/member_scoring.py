@@ -16,12 +16,14 @@ from typing import Any
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.identifiers import validate_identifier
-from bulkscan.core.scoring import ScoringConfig, load_config
+from bulkscan.core.scoring import ScoringConfig, day_bounds, load_config
+from bulkscan.core.topology import ShardUnit, load_topology
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue.mysql_conn import check_reachable, close_quietly, connect_factory
 from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.scoring_flows import JOB, day_flow_spec, plan_day, produce_chunk
+from bulkscan.mysqldb.scoring_flows import JOB, day_flow_spec, plan_day, produce_chunk, produce_chunk_on_server
 from bulkscan.mysqldb.scoring_store import ScoringStore
+from bulkscan.mysqldb.shard_runner import ShardSettings, plan_units, run_unit
 from bulkscan.mysqldb.slots import host_slot
 from bulkscan.processors import AggregateByKey, load_processor
 from bulkscan.sqlfiles import SQL_DIR
@@ -55,8 +57,7 @@ def params() -> dict[str, Any]:
             type="string",
             pattern=DAY_PATTERN,
             title="Day (YYYY-MM-DD)",
-            description="The day to apply; empty means the run's data interval day (scheduled runs, "
-            "backfills).",
+            description="The day to apply; empty means the run's data interval day (scheduled runs, backfills).",
         ),
         "conn_id": Param(
             "bulkscan_mysql",
@@ -116,8 +117,7 @@ def params() -> dict[str, Any]:
             minimum=1,
             maximum=64,
             title="Maximum parallel chunks",
-            description="At most this many chunks query the server at once "
-            "(a slot semaphore held on the server).",
+            description="At most this many chunks query the server at once (a slot semaphore held on the server).",
         ),
         "batch_seconds": Param(
             0.5,
@@ -141,6 +141,22 @@ def params() -> dict[str, Any]:
             title="Processor arguments",
             description="Keyword arguments for a processor factory.",
         ),
+        "shards": Param(
+            "",
+            type=["string", "object"],
+            title="Shard tables",
+            description="Flows also split over shard tables with t_flow's columns: a topology (a .json "
+            "file under include/, or inline, in bulkscan_shard_query's format); every shard chunk is one "
+            "more mapped producer of the day. Empty: no shards.",
+        ),
+        "server_side": Param(
+            True,
+            type="boolean",
+            title="Sum on the server into the partial store",
+            description="With the 'aggregate' processor: each chunk's per-member sums go straight from t_flow "
+            "into bulkscan_partial with one INSERT ... SELECT (nothing crosses the wire). Off: the library "
+            "scanner streams keyset batches through AggregateByKey (resumes after lost connections).",
+        ),
         "keep_partials": Param(
             False,
             type="boolean",
@@ -159,31 +175,35 @@ class ScoringSettings:
             raise BulkscanInputError(f"mode must be one of {MODES}, got {self.mode!r}")
         self.day_param = str(p.get("day") or "")
         self.conn_id = str(p["conn_id"])
-        self.database = (
-            validate_identifier(p["database"], "database")
-            if p.get("database")
-            else None
-        )
-        self.flow_table = validate_identifier(
-            p.get("flow_table") or "t_flow", "flow table"
-        )
+        self.database = validate_identifier(p["database"], "database") if p.get("database") else None
+        self.flow_table = validate_identifier(p.get("flow_table") or "t_flow", "flow table")
         self.results_schema = (
-            validate_identifier(p["results_schema"], "partials schema")
-            if p.get("results_schema")
-            else None
+            validate_identifier(p["results_schema"], "partials schema") if p.get("results_schema") else None
         )
         self.config = resolve_config(p.get("config") or DEFAULT_CONFIG)
-        self.rows_per_chunk = _positive_int(
-            p.get("rows_per_chunk", 250_000), "flows per chunk"
-        )
+        self.rows_per_chunk = _positive_int(p.get("rows_per_chunk", 250_000), "flows per chunk")
         self.max_chunks = _positive_int(p.get("max_chunks", 16), "maximum chunks")
-        self.max_parallel = _positive_int(
-            p.get("max_parallel_chunks", 4), "maximum parallel chunks"
-        )
+        self.max_parallel = _positive_int(p.get("max_parallel_chunks", 4), "maximum parallel chunks")
         self.batch_seconds = float(p.get("batch_seconds") or 0.5)
         self.processor = str(p.get("processor") or "aggregate")
         self.processor_args = dict(p.get("processor_args") or {})
         self.keep_partials = bool(p.get("keep_partials", False))
+        self.shards = p.get("shards") or None
+        self.server_side = bool(p.get("server_side", True)) and self.processor == "aggregate"
+
+    def shard_settings(self, day: date) -> ShardSettings:
+        """The shard fan-out's settings for the day: sum score per uid over the day's rows of each shard."""
+        lo, hi = day_bounds(day)
+        return ShardSettings(
+            key="id",
+            processor="aggregate",
+            processor_kwargs={"group": "uid", "value": "score"},
+            filters=[["created_at", ">=", lo], ["created_at", "<", hi]],
+            chunk_rows=self.rows_per_chunk,
+            max_chunks=self.max_chunks,
+            max_per_host=self.max_parallel,
+            batch_seconds=self.batch_seconds,
+        )
 
     def day(self, interval_start: Any) -> date:
         """The day param, else the data interval's (UTC) date."""
@@ -191,13 +211,9 @@ class ScoringSettings:
             try:
                 return date.fromisoformat(self.day_param)
             except ValueError as exc:
-                raise BulkscanInputError(
-                    f"day {self.day_param!r} is not a YYYY-MM-DD date"
-                ) from exc
+                raise BulkscanInputError(f"day {self.day_param!r} is not a YYYY-MM-DD date") from exc
         if interval_start is None:
-            raise BulkscanInputError(
-                "no day given and the run has no data interval; set the 'day' param"
-            )
+            raise BulkscanInputError("no day given and the run has no data interval; set the 'day' param")
         return date(interval_start.year, interval_start.month, interval_start.day)
 
     def make_processor(self) -> AggregateByKey:
@@ -205,9 +221,7 @@ class ScoringSettings:
             return AggregateByKey("uid", "score")
         proc = load_processor(self.processor, **self.processor_args)
         if not isinstance(proc, AggregateByKey):
-            raise BulkscanInputError(
-                f"processor {self.processor!r} must return an AggregateByKey on uid/score"
-            )
+            raise BulkscanInputError(f"processor {self.processor!r} must return an AggregateByKey on uid/score")
         return proc
 
     def connect(self) -> Any:
@@ -220,9 +234,7 @@ class ScoringSettings:
         cur.execute("SELECT DATABASE()")
         name = cur.fetchone()[0]
         if not name:
-            raise BulkscanInputError(
-                f"connection {self.conn_id!r} has no default schema; set the 'database' param"
-            )
+            raise BulkscanInputError(f"connection {self.conn_id!r} has no default schema; set the 'database' param")
         return str(name)
 
 
@@ -236,9 +248,7 @@ def resolve_config(value: Any) -> ScoringConfig:
         ".yaml",
         ".yml",
     ):
-        raise BulkscanInputError(
-            f"scoring configuration {name!r} must be a .yaml file under include/"
-        )
+        raise BulkscanInputError(f"scoring configuration {name!r} must be a .yaml file under include/")
     return load_config(Path(path))
 
 
@@ -248,25 +258,17 @@ def _positive_int(value: Any, what: str) -> int:
     return value
 
 
-def _stores(
-    s: ScoringSettings, connect: Any, db: str
-) -> tuple[ScoringStore, ResultStore]:
+def _stores(s: ScoringSettings, connect: Any, db: str) -> tuple[ScoringStore, ResultStore]:
     results_db = s.results_schema or db
-    return ScoringStore(connect, db, s.config, results_db), ResultStore(
-        connect, results_db
-    )
+    return ScoringStore(connect, db, s.config, results_db), ResultStore(connect, results_db)
 
 
-def plan(
-    p: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_map_length: int
-) -> dict[str, Any]:
+def plan(p: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_map_length: int) -> dict[str, Any]:
     """Validate, refuse a day that cannot be applied, plan the day's flows into chunks (small XCom)."""
     s = ScoringSettings(p)
     day = s.day(interval_start)
     if s.max_chunks > max_map_length:
-        raise BulkscanInputError(
-            f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}"
-        )
+        raise BulkscanInputError(f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}")
     s.make_processor()
     connect = s.connect()
     conn = check_reachable(connect, s.conn_id)
@@ -289,12 +291,8 @@ def plan(
     }
     if s.mode != "apply":
         return out
-    step = store.check_next(
-        day
-    )  # out-of-order days fail here, before anything is scanned
-    _, planned = plan_day(
-        connect, db, day, s.rows_per_chunk, s.max_chunks, s.flow_table
-    )
+    step = store.check_next(day)  # out-of-order days fail here, before anything is scanned
+    _, planned = plan_day(connect, db, day, s.rows_per_chunk, s.max_chunks, s.flow_table)
     log.info(
         "day %s (%s): %s flows in %d chunks, run %s",
         day,
@@ -317,9 +315,7 @@ def plan(
     return out
 
 
-def scan(
-    chunk_data: Mapping[str, Any], p: Mapping[str, Any], try_number: int
-) -> dict[str, Any]:
+def scan(chunk_data: Mapping[str, Any], p: Mapping[str, Any], try_number: int) -> dict[str, Any]:
     """Sum one chunk's flows per uid under the run's parallel cap; store them keyed by run and chunk."""
     s = ScoringSettings(p)
     chunk = Chunk.from_dict(dict(chunk_data))
@@ -340,6 +336,16 @@ def scan(
         close_quietly(conn)
     _, results = _stores(s, connect, db)
     with host_slot(connect, f"scoring:{run_key}"[:60], s.max_parallel):
+        if s.server_side:
+            rows, groups, seconds = produce_chunk_on_server(connect, spec, chunk, results, run_key, try_number)
+            return {
+                "index": chunk.index,
+                "rows": rows,
+                "groups": groups,
+                "seconds": round(seconds, 3),
+                "server_side": True,
+                "try_number": try_number,
+            }
         stats = produce_chunk(
             connect,
             spec,
@@ -360,10 +366,52 @@ def scan(
     }
 
 
+def shard_key(run_key: str) -> str:
+    """The shard producers' own run key: their chunk indices never collide with the table's."""
+    return f"{run_key}/shards"
+
+
+def plan_shards(p: Mapping[str, Any], planned: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The shard fan-out's units for the day (empty without a topology), planned by the shard runner."""
+    s = ScoringSettings(p)
+    if not s.shards or s.mode != "apply":
+        return []
+    day = date.fromisoformat(str(planned["day"]))
+    topology = load_topology(s.shards, base_dir=INCLUDE_DIR)
+    units = plan_units(topology, connect_factory, s.shard_settings(day))
+    key = shard_key(str(planned["run_key"]))
+    log.info("day %s: %d shard units over %d hosts", day, len(units), len(topology.hosts))
+    return [{**u.as_dict(), "label": f"{day} {u.label}", "run_key": key, "day": str(day)} for u in units]
+
+
+def scan_shard(unit_data: Mapping[str, Any], p: Mapping[str, Any], try_number: int) -> dict[str, Any]:
+    """Sum one shard unit's flows per uid into the same partial store (keyed by shard run and chunk)."""
+    s = ScoringSettings(p)
+    unit = ShardUnit.from_dict(unit_data)
+    day = date.fromisoformat(str(unit_data["day"]))
+    connect = s.connect()
+    conn = check_reachable(connect, s.conn_id)
+    try:
+        db = s.db_name(conn)
+    finally:
+        close_quietly(conn)
+    _, results = _stores(s, connect, db)
+    answers = run_unit(
+        unit,
+        connect_factory(unit.conn_id, unit.database),
+        s.shard_settings(day),
+        results,
+        str(unit_data["run_key"]),
+        try_number,
+    )
+    return {"items": len(answers), "rows": sum(a.rows for a in answers)}
+
+
 def apply(
     planned: Mapping[str, Any],
     chunk_results: Sized | None,
     p: Mapping[str, Any],
+    shard_units: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The downstream aggregation: merge every producer's partials into the day, or rebuild / verify."""
     s = ScoringSettings(p)
@@ -376,19 +424,19 @@ def apply(
     if s.mode == "verify":
         report = store.verify()
         if report["mismatches"]:
-            raise ReconcileError(
-                f"incremental state differs from a rebuild for {report['mismatches']} members"
-            )
+            raise ReconcileError(f"incremental state differs from a rebuild for {report['mismatches']} members")
         return report
     # Only the count is needed (the partials themselves are in the store); len() of the lazy mapped
     # XCom sequence asks for the count without pulling every item.
     got = 0 if chunk_results is None else len(chunk_results)  # type: ignore[arg-type]
     expected = int(planned["chunk_count"])
     if got != expected:
-        raise ReconcileError(
-            f"{got} of {expected} chunk results arrived; refusing to merge"
-        )
-    res = store.apply_day(day, run_key, expected_chunks=expected)
+        raise ReconcileError(f"{got} of {expected} chunk results arrived; refusing to merge")
+    more: list[tuple[str, int | None]] = []
+    if shard_units:
+        more.append((shard_key(run_key), sum(len(u["items"]) for u in shard_units)))
+    res = store.apply_day(day, run_key, expected_chunks=expected, more_producers=more)
     if not s.keep_partials:
-        store.drop_partials(run_key)
+        for key in [run_key, *(k for k, _ in more)]:
+            store.drop_partials(key)
     return res.as_dict()

@@ -71,8 +71,14 @@ class ResultStore:
         try_number: int,
         groups: GroupSums | None = None,
         summary: str | None = None,
-    ) -> None:
-        """Write one chunk's outcome (and partial sums) in one transaction, replacing earlier attempts."""
+        from_query: tuple[str, tuple[Any, ...]] | None = None,
+    ) -> tuple[int, int]:
+        """Write one chunk's outcome (and partial sums) in one transaction, replacing earlier attempts.
+
+        `from_query` = (SELECT group, sum, count ..., params) has the server compute the partial sums
+        straight into the table (INSERT ... SELECT: nothing crosses the wire); `rows` and the group
+        count are then read back from what was inserted. Returns (rows, groups) as stored.
+        """
         q = self.q
         conn = self._conn()
         try:
@@ -91,6 +97,21 @@ class ResultStore:
                     ((run_key, chunk.index, group_key(g), s, n) for g, (s, n) in groups.items()), INSERT_BATCH
                 ):
                     cur.executemany(sql, batch)
+            n_groups = len(groups or ())
+            if from_query is not None:
+                query, params = from_query
+                cur.execute(
+                    f"INSERT INTO {q}.bulkscan_partial (run_key, chunk_index, group_key, value_sum, row_count) "
+                    f"SELECT %s, %s, q.* FROM ({query}) AS q",
+                    (run_key, chunk.index, *params),
+                )
+                cur.execute(
+                    f"SELECT COUNT(*), COALESCE(SUM(row_count), 0) FROM {q}.bulkscan_partial "
+                    "WHERE run_key = %s AND chunk_index = %s",
+                    (run_key, chunk.index),
+                )
+                got_groups, got_rows = cur.fetchone()
+                n_groups, rows = int(got_groups), int(got_rows)
             cur.execute(
                 f"INSERT INTO {q}.bulkscan_chunk (run_key, chunk_index, job, source, lo, hi, planned_rows, "
                 "rows_scanned, groups_count, try_number, seconds, summary) "
@@ -108,13 +129,14 @@ class ResultStore:
                     chunk.hi,
                     chunk.rows,
                     rows,
-                    len(groups or ()),
+                    n_groups,
                     try_number,
                     seconds,
                     summary,
                 ),
             )
             conn.commit()
+            return rows, n_groups
         except Exception:
             conn.rollback()
             raise

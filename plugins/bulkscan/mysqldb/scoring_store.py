@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -62,6 +62,27 @@ class DayResult:
         return asdict(self)
 
 
+class TimedCursor:
+    """A cursor that logs every statement's duration and row count, so a slow apply explains itself."""
+
+    def __init__(self, cur: Any, logger: logging.Logger = log):
+        self.cur, self.log = cur, logger
+        self.steps: list[tuple[str, float, int]] = []
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        t0 = time.monotonic()
+        out = self.cur.execute(sql, params)
+        took = time.monotonic() - t0
+        head = " ".join(sql.split())[:70]
+        self.steps.append((head, took, self.cur.rowcount))
+        if took >= 0.5:
+            self.log.info("%.2fs  %s rows  %s", took, f"{self.cur.rowcount:,}", head)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cur, name)
+
+
 class SqlParts:
     """SQL fragments bulkscan builds from a validated configuration (ints and [a-z0-9_] names only)."""
 
@@ -72,15 +93,11 @@ class SqlParts:
         pairs = list(enumerate(self.config.thresholds, start=1))
         if not pairs:
             return Fragment("0")
-        whens = " ".join(
-            f"WHEN {expr} >= {int(m)} THEN {i}" for i, m in reversed(pairs)
-        )
+        whens = " ".join(f"WHEN {expr} >= {int(m)} THEN {i}" for i, m in reversed(pairs))
         return Fragment(f"CASE {whens} ELSE 0 END")
 
     def tier(self, rank_expr: str) -> Fragment:
-        names = ", ".join(
-            f"'{n}'" for n in self.config.tier_names
-        )  # names match ^[a-z][a-z0-9_]*$
+        names = ", ".join(f"'{n}'" for n in self.config.tier_names)  # names match ^[a-z][a-z0-9_]*$
         return Fragment(f"ELT({rank_expr} + 1, {names})")
 
     def actions(self) -> list[dict[str, Fragment]]:
@@ -121,12 +138,8 @@ class SqlParts:
             out.append(
                 {
                     "action": Fragment("'reward'"),
-                    "condition": Fragment(
-                        f"cur_rank > prev_rank AND cur_rank IN ({ranks})"
-                    ),
-                    "detail": Fragment(
-                        "CONCAT('reached=', " + self.tier("cur_rank") + ")"
-                    ),
+                    "condition": Fragment(f"cur_rank > prev_rank AND cur_rank IN ({ranks})"),
+                    "detail": Fragment("CONCAT('reached=', " + self.tier("cur_rank") + ")"),
                     **base,
                 }
             )
@@ -146,9 +159,7 @@ class ScoringStore:
         self.connect = connect
         self.database = database
         self.db = Fragment(quote_identifier(database, "database"))
-        self.results = Fragment(
-            quote_identifier(results_db or database, "results database")
-        )
+        self.results = Fragment(quote_identifier(results_db or database, "results database"))
         self.config = config
         self.sql = SqlParts(config)
 
@@ -189,17 +200,25 @@ class ScoringStore:
 
     # --- the daily apply -----------------------------------------------------------------------
     def apply_day(
-        self, day: date, run_key: str, *, expected_chunks: int | None = None
+        self,
+        day: date,
+        run_key: str,
+        *,
+        expected_chunks: int | None = None,
+        more_producers: Sequence[tuple[str, int | None]] = (),
     ) -> DayResult:
-        """Merge run `run_key`'s partials into `day` and bring every table up to date, in one transaction."""
+        """Merge run `run_key`'s partials into `day` and bring every table up to date, in one transaction.
+
+        `more_producers` are further (run key, expected chunk count) pairs whose partials belong to the
+        same day (shard tables, Redis nodes); every producer must have written all its chunks.
+        """
+        producers = [(run_key, expected_chunks), *more_producers]
         started = time.monotonic()
         conn = self.connect()
         try:
             with self._locked():
-                cur = conn.cursor()
-                cur.execute(
-                    f"USE {self.db}"
-                )  # multi-table DELETEs need a default schema
+                cur = TimedCursor(conn.cursor())
+                cur.execute(f"USE {self.db}")  # multi-table DELETEs need a default schema
                 first, last = self.applied_range(cur)
                 step = classify_day(day, first, last)
                 cur.execute(
@@ -214,15 +233,14 @@ class ScoringStore:
                         run_key,
                     )
                     return DayResult(str(day), "skip", run_key, skipped=True)
-                if expected_chunks is not None:
-                    self._check_chunks(cur, run_key, expected_chunks)
+                for key, expected in producers:
+                    if expected is not None:
+                        self._check_chunks(cur, key, expected)
                 self._work_tables(cur)
                 conn.autocommit(False)
                 try:
-                    cur.execute(
-                        render("scoring_load_partials", results=self.results),
-                        (run_key,),
-                    )
+                    for key, _ in producers:
+                        cur.execute(render("scoring_load_partials", results=self.results), (key,))
                     if step is Step.RERUN:
                         assert last is not None
                         result = self._rerun(cur, day, last, run_key)
@@ -242,9 +260,7 @@ class ScoringStore:
                     raise
         finally:
             close_quietly(conn)
-        result = DayResult(
-            **{**result.as_dict(), "seconds": round(time.monotonic() - started, 3)}
-        )
+        result = DayResult(**{**result.as_dict(), "seconds": round(time.monotonic() - started, 3)})
         log.info("applied %s", result)
         return result
 
@@ -255,6 +271,7 @@ class ScoringStore:
             render("scoring_trans_leave", db=db),
             (leaving_day(day, self.config.window_days),),
         )
+        self._rank_transitions(cur)
         cur.execute("SELECT COUNT(*) FROM sc_trans")
         changed = int(cur.fetchone()[0])
         actions = self._write_actions(cur, day, scoped=False)
@@ -264,14 +281,12 @@ class ScoringStore:
         )
         cur.execute(f"DELETE FROM {db}.flow_day_sum WHERE day = %s", (day,))
         cur.execute(
-            f"INSERT INTO {db}.flow_day_sum (day, uid, score_sum, flows) SELECT %s, uid, score_sum, flows FROM sc_new",
+            f"INSERT INTO {db}.flow_day_sum (day, uid, score_sum, flows) SELECT %s, uid, score_sum, flows FROM sc_new ORDER BY uid",
             (day,),
         )
         members, flows = self._day_counts(cur, day)
         self._ledger(cur, day, step, run_key, flows, members, changed, actions)
-        return DayResult(
-            str(day), step.value, run_key, members, flows, changed, actions, 1
-        )
+        return DayResult(str(day), step.value, run_key, members, flows, changed, actions, 1)
 
     def _rerun(self, cur: Any, day: date, last: date, run_key: str) -> DayResult:
         db = self.db
@@ -292,9 +307,7 @@ class ScoringStore:
                 "SELECT %s, n.uid, n.score_sum, n.flows FROM sc_new n JOIN sc_aff a ON a.uid = n.uid",
                 (day,),
             )
-            cur.execute(
-                f"DELETE m FROM {db}.member_score m JOIN sc_aff a ON a.uid = m.uid"
-            )
+            cur.execute(f"DELETE m FROM {db}.member_score m JOIN sc_aff a ON a.uid = m.uid")
             self._rebuild_into(cur, Fragment(f"{db}.member_score"), last, scoped=True)
             candidates = affected_action_days(day, last, self.config.window_days)
             cur.execute(
@@ -331,21 +344,16 @@ class ScoringStore:
         w = self.config.window_days
         cur.execute("DELETE FROM sc_trans")
         start = y - timedelta(days=w)
-        cur.execute(
-            render("scoring_trans_recompute", db=self.db), (y, start, y, y, start, y)
-        )
+        cur.execute(render("scoring_trans_recompute", db=self.db), (y, start, y, y, start, y))
+        self._rank_transitions(cur)
         cur.execute(
             f"DELETE ma FROM {self.db}.member_action ma JOIN sc_aff a ON a.uid = ma.uid WHERE ma.day = %s",
             (y,),
         )
         self._write_actions(cur, y, scoped=True)
-        cur.execute(
-            f"SELECT COUNT(*) FROM {self.db}.member_action WHERE day = %s", (y,)
-        )
+        cur.execute(f"SELECT COUNT(*) FROM {self.db}.member_action WHERE day = %s", (y,))
         n = int(cur.fetchone()[0])
-        cur.execute(
-            f"UPDATE {self.db}.scoring_ledger SET actions = %s WHERE day = %s", (n, y)
-        )
+        cur.execute(f"UPDATE {self.db}.scoring_ledger SET actions = %s WHERE day = %s", (n, y))
         return n
 
     def _write_actions(self, cur: Any, day: date, *, scoped: bool) -> int:
@@ -378,9 +386,7 @@ class ScoringStore:
     ) -> None:
         step_s = step.value if isinstance(step, Step) else step
         if actions is None:
-            cur.execute(
-                f"SELECT COUNT(*) FROM {self.db}.member_action WHERE day = %s", (day,)
-            )
+            cur.execute(f"SELECT COUNT(*) FROM {self.db}.member_action WHERE day = %s", (day,))
             actions = int(cur.fetchone()[0])
         cur.execute(
             f"INSERT INTO {self.db}.scoring_ledger (day, first_step, last_step, run_key, window_days, config_digest, "
@@ -404,9 +410,7 @@ class ScoringStore:
         )
 
     # --- rebuild and verify --------------------------------------------------------------------
-    def _rebuild_into(
-        self, cur: Any, target: Fragment, as_of: date, scoped: bool = False
-    ) -> None:
+    def _rebuild_into(self, cur: Any, target: Fragment, as_of: date, scoped: bool = False) -> None:
         w = self.config.window_days
         lo, _ = window_bounds(as_of, w)
         sql = render(
@@ -428,7 +432,7 @@ class ScoringStore:
         conn = self.connect()
         try:
             with self._locked():
-                cur = conn.cursor()
+                cur = TimedCursor(conn.cursor())
                 cur.execute(f"USE {self.db}")
                 _, last = self.applied_range(cur)
                 if last is not None and as_of < last:
@@ -442,9 +446,7 @@ class ScoringStore:
                     cur.execute(f"SELECT COUNT(*) FROM {self.db}.member_score")
                     n = int(cur.fetchone()[0])
                     members, flows = self._day_counts(cur, as_of)
-                    self._ledger(
-                        cur, as_of, "rebuild", run_key, flows, members, n, None
-                    )
+                    self._ledger(cur, as_of, "rebuild", run_key, flows, members, n, None)
                     conn.commit()
                 except Exception:
                     conn.rollback()
@@ -497,14 +499,18 @@ class ScoringStore:
     def _work_tables(self, cur: Any) -> None:
         for name in ("sc_new", "sc_aff", "sc_trans"):
             cur.execute(f"DROP TEMPORARY TABLE IF EXISTS {name}")
-        sql = render(
-            "scoring_work_tables",
-            prev_rank=self.sql.rank("prev_total"),
-            cur_rank=self.sql.rank("cur_total"),
-        )
-        for stmt in sql.split(";"):
+        for stmt in render("scoring_work_tables").split(";"):
             if stmt.strip():
                 cur.execute(stmt)
+
+    def _rank_transitions(self, cur: Any) -> None:
+        cur.execute(
+            render(
+                "scoring_trans_rank",
+                prev_rank=self.sql.rank("prev_total"),
+                cur_rank=self.sql.rank("cur_total"),
+            )
+        )
 
     def _check_chunks(self, cur: Any, run_key: str, expected: int) -> None:
         """Every producer of the run must have written before the day is merged."""
@@ -522,16 +528,10 @@ class ScoringStore:
     def _locked(self) -> Iterator[None]:
         """One apply/rebuild at a time per scoring database (held on the server, freed if we die)."""
         try:
-            with host_slot(
-                self.connect, f"bulkscan_scoring:{self.database}", 1, LOCK_TIMEOUT_S
-            ):
+            with host_slot(self.connect, f"bulkscan_scoring:{self.database}", 1, LOCK_TIMEOUT_S):
                 yield
-        except (
-            TimeoutError
-        ) as exc:  # pragma: no cover - depends on host_slot's error type
-            raise BulkscanError(
-                f"another scoring apply holds the lock on {self.database}"
-            ) from exc
+        except TimeoutError as exc:  # pragma: no cover - depends on host_slot's error type
+            raise BulkscanError(f"another scoring apply holds the lock on {self.database}") from exc
 
     def drop_partials(self, run_key: str) -> None:
         """Forget a run's partial sums once its day is applied (they are re-creatable from the source)."""
