@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -253,3 +254,43 @@ def test_host_slots_cap_concurrent_holders() -> None:
         t.join(60)
     assert not errors
     assert done == 6 and peak == 2
+
+
+def test_concurrent_chunk_writes_do_not_deadlock(mysql_root: Any) -> None:
+    """Eight chunks of one run replacing their partial sums at the same time, three rounds (retries)."""
+    from bulkscan.core.chunks import Chunk
+
+    store = ResultStore(direct(MYSQL_HOST, MYSQL_PORT), schema="bs_scan_lib_concurrent")
+    store.ensure()
+    errors: list[BaseException] = []
+
+    def write(index: int, round_: int) -> None:
+        try:
+            groups = {f"g{k}": [Decimal(index * 1000 + k), 1] for k in range(2_000)}
+            store.replace_chunk(
+                "run-c",
+                Chunk(index, index * 10, index * 10 + 10, 2_000),
+                job="t",
+                source="s",
+                rows=2_000,
+                seconds=0.0,
+                try_number=round_,
+                groups=groups,
+            )
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    try:
+        for round_ in (1, 2, 3):
+            threads = [threading.Thread(target=write, args=(i, round_)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(120)
+        assert not errors, errors
+        merged = store.merge("run-c", job="t", source="s", chunks=8, rows=16_000)
+        expected = sum(i * 1000 + k for i in range(8) for k in range(2_000))
+        assert merged.groups == 2_000 and merged.value_sum == expected
+        assert [c["writes"] for c in store.chunks("run-c")] == [3] * 8
+    finally:
+        mysql_root().cursor().execute("DROP DATABASE IF EXISTS bs_scan_lib_concurrent")

@@ -6,10 +6,13 @@ chunk wrote, so a retried or re-run chunk replaces its output and nothing is cou
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+
+import MySQLdb
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.identifiers import quote_identifier
@@ -19,6 +22,9 @@ from bulkscan.sqlfiles import Fragment, render
 
 NULL_GROUP = "\\N"  # how a NULL group value is stored (the key column is NOT NULL)
 INSERT_BATCH = 5_000
+TX_ATTEMPTS = 5
+RETRYABLE_TX = frozenset({1213, 1205})  # deadlock, lock wait timeout
+T = TypeVar("T")
 
 
 def group_key(value: Any) -> str:
@@ -46,6 +52,34 @@ class ResultStore:
 
     def _conn(self) -> Any:
         return self.connect()
+
+    def _transaction(self, work: Callable[[Any], T]) -> T:
+        """Run `work(cursor)` in one READ COMMITTED transaction, retried on deadlock or lock wait timeout.
+
+        READ COMMITTED takes no gap locks, so chunks of one run replacing their own rows side by side do
+        not block each other; a deadlock that still happens is retried (the work is a whole replace).
+        """
+        for attempt in range(1, TX_ATTEMPTS + 1):
+            conn = self._conn()
+            try:
+                cur = conn.cursor()
+                cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                conn.autocommit(False)
+                out = work(cur)
+                conn.commit()
+                return out
+            except MySQLdb.OperationalError as exc:
+                conn.rollback()
+                if exc.args and exc.args[0] in RETRYABLE_TX and attempt < TX_ATTEMPTS:
+                    time.sleep(0.05 * attempt)
+                    continue
+                raise
+            except Exception:
+                conn.rollback()
+                raise
+            finally:
+                close_quietly(conn)
+        raise AssertionError("unreachable")
 
     def ensure(self) -> None:
         """Create the schema's tables if missing (the schema itself must exist or be creatable)."""
@@ -80,10 +114,9 @@ class ResultStore:
         count are then read back from what was inserted. Returns (rows, groups) as stored.
         """
         q = self.q
-        conn = self._conn()
-        try:
-            conn.autocommit(False)
-            cur = conn.cursor()
+
+        def write(cur: Any) -> tuple[int, int]:
+            rows_ = rows
             cur.execute(
                 f"DELETE FROM {q}.bulkscan_partial WHERE run_key = %s AND chunk_index = %s",
                 (run_key, chunk.index),
@@ -111,7 +144,7 @@ class ResultStore:
                     (run_key, chunk.index),
                 )
                 got_groups, got_rows = cur.fetchone()
-                n_groups, rows = int(got_groups), int(got_rows)
+                n_groups, rows_ = int(got_groups), int(got_rows)
             cur.execute(
                 f"INSERT INTO {q}.bulkscan_chunk (run_key, chunk_index, job, source, lo, hi, planned_rows, "
                 "rows_scanned, groups_count, try_number, seconds, summary) "
@@ -128,20 +161,16 @@ class ResultStore:
                     chunk.lo,
                     chunk.hi,
                     chunk.rows,
-                    rows,
+                    rows_,
                     n_groups,
                     try_number,
                     seconds,
                     summary,
                 ),
             )
-            conn.commit()
-            return rows, n_groups
-        except Exception:
-            conn.rollback()
-            raise
-        finally:
-            close_quietly(conn)
+            return rows_, n_groups
+
+        return self._transaction(write)
 
     def chunks(self, run_key: str) -> list[dict[str, Any]]:
         conn = self._conn()
@@ -160,10 +189,8 @@ class ResultStore:
     def merge(self, run_key: str, *, job: str, source: str, chunks: int, rows: int) -> MergedRun:
         """Fold the partial sums of every chunk of the run into bulkscan_result (replacing a previous merge)."""
         q = self.q
-        conn = self._conn()
-        try:
-            conn.autocommit(False)
-            cur = conn.cursor()
+
+        def write(cur: Any) -> MergedRun:
             cur.execute(f"DELETE FROM {q}.bulkscan_result WHERE run_key = %s", (run_key,))
             cur.execute(
                 f"INSERT INTO {q}.bulkscan_result (run_key, group_key, value_sum, row_count) "
@@ -171,22 +198,16 @@ class ResultStore:
                 "WHERE run_key = %s GROUP BY run_key, group_key",
                 (run_key,),
             )
-            cur.execute(
-                f"SELECT COUNT(*), SUM(value_sum) FROM {q}.bulkscan_result WHERE run_key = %s", (run_key,)
-            )
+            cur.execute(f"SELECT COUNT(*), SUM(value_sum) FROM {q}.bulkscan_result WHERE run_key = %s", (run_key,))
             groups, value_sum = cur.fetchone()
             cur.execute(
                 f"REPLACE INTO {q}.bulkscan_run (run_key, job, source, chunks, rows_scanned, groups_count, value_sum) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 (run_key, job, source, chunks, rows, groups, value_sum),
             )
-            conn.commit()
             return MergedRun(run_key, chunks, rows, int(groups), value_sum)
-        except Exception:
-            conn.rollback()
-            raise
-        finally:
-            close_quietly(conn)
+
+        return self._transaction(write)
 
     def result(self, run_key: str) -> dict[str, tuple[Decimal, int]]:
         """The merged sums of a run: group_key -> (sum, rows)."""
