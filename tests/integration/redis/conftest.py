@@ -46,12 +46,21 @@ class Dataset:
         return {k: v for k, (s, v) in self.truth.items() if s == APPLIED and v is not None}
 
 
+_SHARED: list[LocalCluster] = []
+
+
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalCluster]:
+    """One cluster per session, also when tests/dags imports this fixture (a second definition)."""
+    if _SHARED:
+        yield _SHARED[0]
+        return
     cluster = LocalCluster(base_port=BASE_PORT).start()
+    _SHARED.append(cluster)
     try:
         yield cluster
     finally:
+        _SHARED.clear()
         cluster.stop()
 
 
