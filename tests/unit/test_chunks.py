@@ -100,3 +100,16 @@ def test_chunk_dict_roundtrip() -> None:
     c = Chunk(3, 1, 1_250_001, 1_250_000)
     assert Chunk.from_dict(c.as_dict()) == c
     assert c.label == "ids 1-1,250,000"
+
+
+def test_walk_without_a_count_finds_the_end_itself() -> None:
+    rng = random.Random(3)
+    keys = sorted(rng.sample(range(1, 2_000_000), 12_345))
+    chunks = plan_boundaries(index_walk(keys), keys[0], keys[-1], None, 1_000, 1024)
+    assert_partition(chunks, keys[0], keys[-1])
+    assert [rows_in(c, keys) for c in chunks[:-1]] == [1_000] * 12
+    assert chunks[-1].rows is None and rows_in(chunks[-1], keys) == 345
+    # max_chunks still bounds the plan: the last chunk takes the rest
+    capped = plan_boundaries(index_walk(keys), keys[0], keys[-1], None, 1_000, 5)
+    assert len(capped) == 5 and rows_in(capped[-1], keys) == 12_345 - 4_000
+    assert_partition(capped, keys[0], keys[-1])

@@ -60,25 +60,30 @@ def plan_boundaries(
     next_boundary: NextBoundary,
     first: int,
     last: int,
-    total: int,
+    total: int | None,
     target_rows: int,
     max_chunks: int,
 ) -> list[Chunk]:
     """Chunks covering [first, last] with `per` rows each (the last one holds the rest).
 
     `next_boundary(lo, n)` returns the key of the (n+1)-th row with key >= lo, or None when fewer
-    rows remain. One call per chunk, so planning costs one pass over the key index.
+    rows remain. One call per chunk, so planning costs one pass over the key index. With `total`
+    unknown (None) the walk itself finds the end: chunks hold `target_rows` each, the last one takes
+    whatever remains once `max_chunks` is reached, and its row count is left None for the caller.
     """
     target_rows, max_chunks = check_sizes(target_rows, max_chunks)
-    if total <= 0:
+    if total is not None and total <= 0:
         return []
-    per = rows_per_chunk(total, target_rows, max_chunks)
+    per = target_rows if total is None else rows_per_chunk(total, target_rows, max_chunks)
     chunks: list[Chunk] = []
     lo, done = first, 0
     while True:
-        nxt = None if total - done <= per else next_boundary(lo, per)
+        if total is None:
+            nxt = None if len(chunks) == max_chunks - 1 else next_boundary(lo, per)
+        else:
+            nxt = None if total - done <= per else next_boundary(lo, per)
         if nxt is None:
-            chunks.append(Chunk(len(chunks), lo, last + 1, total - done))
+            chunks.append(Chunk(len(chunks), lo, last + 1, None if total is None else total - done))
             return chunks
         if nxt <= lo:
             raise ValueError(f"key index walk went backwards: {nxt} after {lo}")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkscan.core.chunks import Chunk, check_sizes, plan_boundaries
 from bulkscan.mysqldb.source import TableSpec
-from bulkscan.sqlfiles import render
+from bulkscan.sqlfiles import raw, render
 
 
 @dataclass(frozen=True)
@@ -19,14 +19,26 @@ class Plan:
 
 
 def plan_table(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> Plan:
-    """Chunks of about `target_rows` rows (at most `max_chunks` of them) over the filtered rows."""
+    """Chunks of about `target_rows` rows (at most `max_chunks` of them) over the filtered rows.
+
+    An unfiltered table whose estimated size fits comfortably in `max_chunks` chunks is planned
+    without COUNT(*): one walk of the key index, then a count of the last chunk only. Otherwise the
+    exact count comes first, so `max_chunks` can raise the rows per chunk evenly.
+    """
     target_rows, max_chunks = check_sizes(target_rows, max_chunks)
     _, params = spec.where()
     cur = conn.cursor()
-    cur.execute(render("table_stats", **spec.parts()), params)
-    total, first, last = cur.fetchone()
-    if not total:
-        return Plan()
+    total: int | None = None
+    if not spec.filters and _estimate(cur, spec) * 2 <= target_rows * max_chunks:
+        cur.execute(render("key_bounds", table=spec.table_sql(), key=spec.key_sql()))
+        first, last = cur.fetchone()
+        if first is None:
+            return Plan()
+    else:
+        cur.execute(render("table_stats", **spec.parts()), params)
+        total, first, last = cur.fetchone()
+        if not total:
+            return Plan()
     boundary_sql = render("key_boundary", **spec.parts())
 
     def next_boundary(lo: int, n: int) -> int | None:
@@ -34,8 +46,19 @@ def plan_table(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) ->
         row = cur.fetchone()
         return int(row[0]) if row else None
 
-    chunks = plan_boundaries(next_boundary, int(first), int(last), int(total), target_rows, max_chunks)
+    chunks = plan_boundaries(next_boundary, int(first), int(last), total, target_rows, max_chunks)
+    if total is None:
+        tail = chunks[-1]
+        tail_rows = count_range(conn, spec, tail.lo, tail.hi)
+        chunks[-1] = replace(tail, rows=tail_rows)
+        total = sum(c.rows or 0 for c in chunks)
     return Plan(chunks, int(total), int(first), int(last))
+
+
+def _estimate(cur: Any, spec: TableSpec) -> int:
+    cur.execute(raw("table_estimate"), (spec.database, spec.table))
+    row = cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else 1 << 62
 
 
 def count_range(conn: Any, spec: TableSpec, lo: int, hi: int) -> int:
