@@ -30,10 +30,10 @@ for p in (str(ROOT / "plugins"), str(ROOT)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from bulkscan.core.scoring import load_config
-from bulkscan.mysqldb.connect import close_quietly, direct
-from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.scoring_store import ScoringStore, SqlParts
+from bulkscan.core.scoring import load_config  # noqa: E402
+from bulkscan.mysqldb.connect import close_quietly, direct  # noqa: E402
+from bulkscan.mysqldb.results import ResultStore  # noqa: E402
+from bulkscan.mysqldb.scoring_store import ScoringStore, SqlParts  # noqa: E402
 
 DAY0 = date(2026, 1, 1)
 CONFIG = load_config(ROOT / "include" / "scoring.yaml")
@@ -81,9 +81,7 @@ class Dataset:
             }
         )
 
-    def q(
-        self, sql: str, params: tuple[Any, ...] = (), in_db: bool = False
-    ) -> list[tuple[Any, ...]]:
+    def q(self, sql: str, params: tuple[Any, ...] = (), in_db: bool = False) -> list[tuple[Any, ...]]:
         conn = self.connect() if in_db else self.server()
         try:
             cur = conn.cursor()
@@ -113,22 +111,22 @@ class Dataset:
             # ids increase with created_at, as an auto-increment key does.
             self.q(
                 f"INSERT INTO `{db}`.t_flow (uid, score, created_at) "
-                f"SELECT 1 + MOD(CRC32(CONCAT(%s, ':', seq)), %s), CAST(MOD(CRC32(CONCAT(seq, ':s', %s)), 121) AS SIGNED) - 20, "
+                f"SELECT 1 + MOD(CRC32(CONCAT(%s, ':', seq)), %s), "
+                "CAST(MOD(CRC32(CONCAT(seq, ':s', %s)), 121) AS SIGNED) - 20, "
                 f"%s + INTERVAL ((seq - 1) * 86400 DIV %s) SECOND FROM `{db}`.seq_1_to_{int(self.flows)}",
                 (str(d), self.members, str(d), str(d), self.flows),
             )
             if d < self.target:
                 self.q(
-                    f"INSERT INTO `{db}`.flow_day_sum (day, uid, score_sum, flows) SELECT %s, uid, SUM(score), COUNT(*) "
+                    f"INSERT INTO `{db}`.flow_day_sum (day, uid, score_sum, flows) "
+                    "SELECT %s, uid, SUM(score), COUNT(*) "
                     f"FROM `{db}`.t_flow WHERE created_at >= %s AND created_at < %s GROUP BY uid",
                     (d, d, d + timedelta(days=1)),
                 )
             print(f"  {db}: day {d} loaded ({time.monotonic() - t0:.0f}s)", flush=True)
         self.store.rebuild(self.target - timedelta(days=1), "bench-bootstrap")
         self.q(f"CREATE TABLE `{db}`.member_score_base LIKE `{db}`.member_score")
-        self.q(
-            f"INSERT INTO `{db}`.member_score_base SELECT * FROM `{db}`.member_score"
-        )
+        self.q(f"INSERT INTO `{db}`.member_score_base SELECT * FROM `{db}`.member_score")
         self.q(f"CREATE TABLE `{db}`.bench_meta (k VARCHAR(32) PRIMARY KEY, v TEXT)")
         self.q(f"INSERT INTO `{db}`.bench_meta VALUES ('shape', %s)", (self.shape,))
         print(f"  {db}: created in {time.monotonic() - t0:.0f}s", flush=True)
@@ -151,13 +149,9 @@ class Dataset:
         self.q(f"DELETE FROM `{db}`.bulkscan_partial")
         self.q(f"DELETE FROM `{db}`.bulkscan_chunk")
 
-    def daily_dag(
-        self, dag: Any, rows_per_chunk: int, max_chunks: int
-    ) -> tuple[float, dict[str, Any]]:
+    def daily_dag(self, dag: Any, rows_per_chunk: int, max_chunks: int) -> tuple[float, dict[str, Any]]:
         conn_id = f"bs_scoring_bench_{self.history}"
-        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = (
-            f"mysql://root@127.0.0.1:{self.port}/{self.db}"
-        )
+        os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = f"mysql://root@127.0.0.1:{self.port}/{self.db}"
         conf = {
             "conn_id": conn_id,
             "day": str(self.target),
@@ -211,9 +205,7 @@ def load_dag() -> Any:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--members", type=int, default=1_000_000)
     ap.add_argument("--flows-per-day", type=int, default=1_000_000)
     ap.add_argument(
@@ -235,9 +227,7 @@ def main() -> None:
     start_server(args.port)
     target = DAY0 + timedelta(days=args.days - 1)
     long = Dataset(args.port, args.members, args.flows_per_day, args.days - 1, target)
-    short = Dataset(
-        args.port, args.members, args.flows_per_day, args.short_history, target
-    )
+    short = Dataset(args.port, args.members, args.flows_per_day, args.short_history, target)
     for ds in (short, long):
         if ds.ready():
             print(f"reusing {ds.db}")
@@ -267,8 +257,7 @@ def main() -> None:
         )
     figures["recompute_s"] = long.recompute()
     print(
-        f"  {'recompute_s':<12} {figures['recompute_s']:8.2f} s  window from raw t_flow "
-        f"({args.days} days of flows)",
+        f"  {'recompute_s':<12} {figures['recompute_s']:8.2f} s  window from raw t_flow ({args.days} days of flows)",
         flush=True,
     )
     t0 = time.monotonic()

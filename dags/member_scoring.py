@@ -22,6 +22,7 @@ with a ledger row per day, in one transaction.
 from __future__ import annotations
 
 import os
+from datetime import date
 from typing import Any
 
 import pendulum
@@ -30,13 +31,13 @@ from airflow.sdk import dag, get_current_context, task
 from bulkscan.glue import member_scoring as ms
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
 
-START = os.environ.get("BULKSCAN_SCORING_START", "2026-01-01")
+_START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01"))
 
 
 @dag(
     dag_id="member_scoring",
     schedule="@daily",
-    start_date=pendulum.parse(START, tz="UTC"),
+    start_date=pendulum.datetime(_START.year, _START.month, _START.day, tz="UTC"),
     catchup=True,
     max_active_runs=1,
     default_args=default_args(),
@@ -82,7 +83,7 @@ def member_scoring() -> None:
         return ms.scan_shard(unit, ctx["params"], ctx["ti"].try_number)
 
     @task(trigger_rule="none_failed")
-    def apply(results: list[dict[str, Any]] | None, shard_results: list[dict[str, Any]] | None) -> dict[str, Any]:
+    def apply(results: Any, shard_results: Any) -> dict[str, Any]:
         ctx = get_current_context()
         planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
         units = ctx["ti"].xcom_pull(task_ids="plan_shards") or []

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+
 from bulkscan.core.scoring import (
     ScoringConfig,
     Step,
@@ -67,9 +68,7 @@ def test_shipped_configuration_loads() -> None:
         ({"extra": 1}, "unknown scoring configuration keys"),
     ],
 )
-def test_bad_configurations_are_refused_with_the_reason(
-    over: dict[str, object], message: str
-) -> None:
+def test_bad_configurations_are_refused_with_the_reason(over: dict[str, object], message: str) -> None:
     with pytest.raises(BulkscanInputError, match=message):
         cfg(**over)
 
@@ -130,9 +129,7 @@ def test_window_algebra() -> None:
     assert window_bounds(d, 90) == (d - timedelta(days=89), d)
     assert leaving_day(d, 90) == d - timedelta(days=90)
     # a day's sums count in windows day..day+W-1, so actions of day..day+W depend on them (capped at the last day)
-    assert affected_action_days(d, d + timedelta(days=10), 3) == [
-        d + timedelta(days=i) for i in range(4)
-    ]
+    assert affected_action_days(d, d + timedelta(days=10), 3) == [d + timedelta(days=i) for i in range(4)]
     assert affected_action_days(d, d + timedelta(days=1), 90) == [
         d,
         d + timedelta(days=1),

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -122,9 +122,7 @@ class ScoringConfig:
     def tier(self, total: int) -> str:
         return self.tiers[self.rank(total)].name
 
-    def actions_for(
-        self, prev_total: int, cur_total: int, day_sum: int, day_flows: int
-    ) -> list[tuple[str, str, str]]:
+    def actions_for(self, prev_total: int, cur_total: int, day_sum: int, day_flows: int) -> list[tuple[str, str, str]]:
         """Actions of one member on one day as (action, from_tier, to_tier): the rule the SQL implements."""
         pr, cr = self.rank(prev_total), self.rank(cur_total)
         ft, tt = self.tiers[pr].name, self.tiers[cr].name
@@ -214,7 +212,7 @@ def load_config(path: str | Path) -> ScoringConfig:
 
 
 # --- applying days in order -------------------------------------------------------------------
-class Step(str, Enum):
+class Step(StrEnum):
     """How a requested day relates to the applied state."""
 
     FIRST = "first"  # nothing applied yet: this day starts the state

@@ -182,16 +182,16 @@ class ScoringStore:
             close_quietly(conn)
 
     def applied_range(self, cur: Any | None = None) -> tuple[date | None, date | None]:
-        own = cur is None
-        conn = self.connect() if own else None
-        try:
-            c = conn.cursor() if own else cur
-            c.execute(f"SELECT MIN(day), MAX(day) FROM {self.db}.scoring_ledger")
-            first, last = c.fetchone()
+        """First and last applied day (from the ledger), on `cur` or a connection of its own."""
+        if cur is not None:
+            cur.execute(f"SELECT MIN(day), MAX(day) FROM {self.db}.scoring_ledger")
+            first, last = cur.fetchone()
             return first, last
+        conn = self.connect()
+        try:
+            return self.applied_range(conn.cursor())
         finally:
-            if conn is not None:
-                close_quietly(conn)
+            close_quietly(conn)
 
     def check_next(self, day: date) -> Step:
         """Refuse a day that cannot be applied (gap, before the state) before any scanning starts."""
@@ -281,7 +281,8 @@ class ScoringStore:
         )
         cur.execute(f"DELETE FROM {db}.flow_day_sum WHERE day = %s", (day,))
         cur.execute(
-            f"INSERT INTO {db}.flow_day_sum (day, uid, score_sum, flows) SELECT %s, uid, score_sum, flows FROM sc_new ORDER BY uid",
+            f"INSERT INTO {db}.flow_day_sum (day, uid, score_sum, flows) "
+            "SELECT %s, uid, score_sum, flows FROM sc_new ORDER BY uid",
             (day,),
         )
         members, flows = self._day_counts(cur, day)
@@ -520,9 +521,7 @@ class ScoringStore:
         )
         got = int(cur.fetchone()[0])
         if got != expected:
-            raise ReconcileError(
-                f"run {run_key}: {got} of {expected} producers wrote partial sums; refusing to merge"
-            )
+            raise ReconcileError(f"run {run_key}: {got} of {expected} producers wrote partial sums; refusing to merge")
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
