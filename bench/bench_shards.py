@@ -50,7 +50,7 @@ DB = "bs_shard_bench"
 RESULTS = "bs_shard_bench_results"
 TABLES = 128
 SCALE = float(os.environ.get("BENCH_SHARD_SCALE", "1"))  # rows multiplier (1 = about 6M rows)
-CAP = int(os.environ.get("BENCH_SHARD_CAP", "3"))
+CAP = int(os.environ.get("BENCH_SHARD_CAP", "4"))
 ROUNDS = int(os.environ.get("BENCH_SHARD_ROUNDS", "3"))  # bulkscan's per-host cap
 CONN = {"bs_shard_bench_a": PORT_A, "bs_shard_bench_b": PORT_B}
 for _cid, _port in CONN.items():

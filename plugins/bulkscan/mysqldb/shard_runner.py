@@ -67,7 +67,7 @@ class ShardSettings:
     group_size: int = 1
     max_per_host: int = 2
     slot_timeout_s: float = 6 * 3600
-    batch_rows: int = 100_000
+    batch_rows: int = 500_000
     batch_seconds: float = 0.5
 
     def __post_init__(self) -> None:
@@ -83,10 +83,14 @@ class ShardSettings:
                 raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
         load_processor(self.processor, **dict(self.processor_kwargs))  # bad processor: fail before queries
 
-    def batch(self) -> AdaptiveBatch:
-        """Keyset sub-ranges start at `batch_rows` and steer toward `batch_seconds` per query."""
-        top = max(200_000, self.batch_rows)
-        return AdaptiveBatch(size=self.batch_rows, target_seconds=self.batch_seconds, maximum=top)
+    def batch(self) -> AdaptiveBatch | None:
+        """Pushed-down aggregates return one row per group, so a sub-range may span many rows: start at
+        `batch_rows` (a shard estimated below it is one query, no index walk) and steer toward
+        `batch_seconds` per query. Row processors keep the scanner's own default."""
+        if self.processor != "aggregate":
+            return None
+        top = max(5_000_000, self.batch_rows)
+        return AdaptiveBatch(size=self.batch_rows, target_seconds=self.batch_seconds, maximum=top, max_growth=4.0)
 
     def columns(self) -> tuple[str, ...]:
         proc = load_processor(self.processor, **dict(self.processor_kwargs))
@@ -369,6 +373,8 @@ def run_units(
     writer = ThreadPoolExecutor(max_workers=2)  # result writes commit while the hosts scan on
     answers: list[Answer] = []
     failures: dict[str, str] = {}
+    # Biggest estimated tables first on each host, so no big shard is left to run alone at the end.
+    ordered = sorted(units, key=lambda u: -sum(i.chunk.rows or 0 for i in u.items if i.chunk is not None))
     try:
         submitted = [
             (
@@ -390,7 +396,7 @@ def run_units(
                     for item in unit.items
                 ],
             )
-            for unit in units
+            for unit in ordered
         ]
         for unit, futures in submitted:
             unit_answers, errors = _collect(futures)
