@@ -8,7 +8,6 @@ checked against ground truth computed independently (arithmetic, or SQL on the s
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +16,12 @@ from typing import Any
 import pytest
 
 from bulkscan.ops import retry_chunk
-from bulkscan.ops.api import AirflowApi, quote, resolve_credentials
+from bulkscan.ops.api import AirflowApi
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
+from tests.stack import stackctl
 
 pytestmark = [pytest.mark.stack, pytest.mark.integration]
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "airflow_stack.sh"
-STACK_HOME = Path(os.environ.get("BULKSCAN_STACK_HOME", ROOT / ".airflow-stack"))
 SMOKE = "bulkscan_stack_smoke"
 SCAN = "bulkscan_table_scan"
 SCAN_DB = "bs_stack_scan"
@@ -37,92 +34,14 @@ SCORING_CONFIG = {
     "tiers": [{"name": "basic"}, {"name": "silver", "min_total": 40}, {"name": "gold", "min_total": 120}],
     "actions": {"coupon": {"min_day_score": 30}, "reward": {"tiers": ["gold"]}},
 }
-WORKERS = {"w1", "w2"}
-RUN_TIMEOUT = 240
-STACK_ENV: dict[str, str] = {}
-
-
-def _stack(command: str, env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(SCRIPT), command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-@pytest.fixture(scope="module")
-def api() -> Iterator[AirflowApi]:
-    env = dict(os.environ)
-    env.update(
-        BULKSCAN_STACK_HOME=str(STACK_HOME),
-        BULKSCAN_STACK_EXTRA_DAGS=str(ROOT / "tests" / "stack" / "dags"),
-        BULKSCAN_RETRY_DELAY_SECONDS="1",
-        # member_scoring catches up daily from its start date once unpaused: start it in the future so
-        # only the runs this test triggers exist.
-        BULKSCAN_SCORING_START="2099-01-01",
-        # A task whose worker died is noticed after 20 s instead of 5 minutes (worker-kill test).
-        AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
-        **{
-            f"AIRFLOW_CONN_{SCAN_CONN.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCAN_DB}",
-            f"AIRFLOW_CONN_{SCORING_DB.upper()}": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{SCORING_DB}",
-        },
-    )
-    STACK_ENV.update(env)
-    _stack("stop", env, 120)  # a stack left over from an earlier run would lack the test dags bundle
-    started = _stack("start", env, 420)
-    try:
-        assert started.returncode == 0, f"stack did not start:\n{started.stdout}\n{started.stderr}"
-        client = AirflowApi(resolve_credentials(password_file=str(STACK_HOME / "passwords.json")))
-        _wait(
-            lambda: _dag_known(client, SMOKE) and _dag_known(client, SCAN),
-            120,
-            "DAGs parsed",
-        )
-        yield client
-    finally:
-        stopped = _stack("stop", env, 180)
-        assert stopped.returncode == 0, stopped.stderr
+WORKERS = stackctl.WORKERS
+STACK_HOME = stackctl.STACK_HOME
+_stack = stackctl.run_script
+trigger, finished, task_instances, xcom = stackctl.trigger, stackctl.finished, stackctl.task_instances, stackctl.xcom
 
 
 def _wait(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(2)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
-
-
-def _dag_known(api: AirflowApi, dag_id: str) -> bool:
-    return any(d["dag_id"] == dag_id for d in api.get("/dags", dag_id_pattern=dag_id)["dags"])
-
-
-def trigger(api: AirflowApi, dag_id: str, conf: dict[str, Any]) -> str:
-    api.patch(f"/dags/{dag_id}", {"is_paused": False})
-    run = api.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
-    return str(run["dag_run_id"])
-
-
-def finished(api: AirflowApi, dag_id: str, run_id: str) -> str:
-    def state() -> str | None:
-        s = api.get(f"/dags/{dag_id}/dagRuns/{quote(run_id)}")["state"]
-        return s if s in ("success", "failed") else None
-
-    return str(_wait(state, RUN_TIMEOUT, f"{dag_id} run {run_id}"))
-
-
-def task_instances(api: AirflowApi, dag_id: str, run_id: str) -> dict[tuple[str, int], dict[str, Any]]:
-    tis = api.get(f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances", limit=1000)["task_instances"]
-    return {(t["task_id"], t["map_index"]): t for t in tis}
-
-
-def xcom(api: AirflowApi, dag_id: str, run_id: str, task_id: str) -> Any:
-    path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/xcomEntries/return_value"
-    return api.get(path, deserialize=True)["value"]
+    return stackctl.wait(check, timeout, what)
 
 
 def test_mapped_tasks_run_on_both_workers(api: AirflowApi) -> None:
@@ -308,5 +227,5 @@ def test_worker_killed_mid_chunk_chunk_retried_result_exact(api: AirflowApi, eve
             assert ti["state"] == "success", (chunk, ti["state"])
         assert tis[("scan_chunk", 5)]["hostname"] == survivor
     finally:
-        restarted = _stack("start", STACK_ENV, 300)  # brings the killed worker back
+        restarted = _stack("start", 300)  # brings the killed worker back
         assert restarted.returncode == 0, restarted.stderr
