@@ -41,9 +41,11 @@ def params() -> dict[str, Any]:
             title="MySQL connection id",
             description="Airflow connection of the server holding the table.",
         ),
+        # Optional fields are nullable with a null default: the UI marks a non-nullable field as
+        # required and will not submit the form while it is empty.
         "database": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Database",
             description="Schema of the table; empty means the connection's default schema.",
         ),
@@ -63,7 +65,7 @@ def params() -> dict[str, Any]:
         ),
         "group_column": Param(
             "user_id",
-            type="string",
+            type=["null", "string"],
             pattern=OPTIONAL_IDENT_PATTERN,
             title="Group column",
             description="Aggregate processor: sum per value of this column (empty: one total).",
@@ -133,8 +135,8 @@ def params() -> dict[str, Any]:
             description="Keyword arguments for a user processor factory.",
         ),
         "results_conn_id": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             title="Results connection id",
             description="Where bulkscan writes its own result tables (empty: same as the source).",
         ),
