@@ -17,6 +17,11 @@ from bulkscan.errors import BulkscanError
 LUA_DIR = Path(os.environ.get("BULKSCAN_LUA_DIR", Path(__file__).resolve().parents[3] / "include" / "redis"))
 
 
+def run_marker(run_token: str) -> str:
+    """What the marker field stores for a run: the first 16 hex digits of the token's SHA-1."""
+    return hashlib.sha1(run_token.encode()).hexdigest()[:16]
+
+
 @cache
 def script_text() -> str:
     return (LUA_DIR / "sweep_page.lua").read_text()
@@ -28,13 +33,16 @@ class PageScript:
     def __init__(self, spec: SweepSpec, run_token: str) -> None:
         self.text = script_text()
         self.sha = hashlib.sha1(self.text.encode()).hexdigest()
-        self.fields = (spec.source_field, spec.target_field, spec.marker_field, validate_run_token(run_token))
+        # The marker names the run by a short digest of its token: 16 hex characters per key instead of
+        # a full "<dag>/<run id>" (tens of bytes per key add up to gigabytes on big clusters).
+        run_id = run_marker(validate_run_token(run_token))
+        self.fields = (spec.source_field, spec.target_field, spec.marker_field, run_id)
         self.new_pass()
 
     def new_pass(self) -> None:
         """A fresh pass id: keys this pass applies and meets again are SCAN duplicates ("S"), keys an
         earlier pass or attempt applied come back "D" with their stored values (rows for the audit)."""
-        self.args = (*self.fields, uuid.uuid4().hex[:16])
+        self.args = (*self.fields, uuid.uuid4().hex[:8])
 
     def run_scan(
         self, client: redis.Redis, cursor: int, spec: SweepSpec

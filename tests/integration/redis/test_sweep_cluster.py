@@ -18,8 +18,10 @@ from bulkscan.core.sweep_rules import SweepSpec
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.localcluster import LocalCluster
+from bulkscan.redisnodes.pagescript import run_marker
 from bulkscan.redisnodes.sweeper import SweepHooks, mop_up, sweep_node
 from tests.integration.redis.conftest import Dataset, assert_exactly_once, load
+from tests.integration.redis.conftest import cluster_client as cluster_client_for
 
 pytestmark = pytest.mark.integration
 SPEC = SweepSpec(pattern="sweep:*", scan_count=200)
@@ -73,6 +75,10 @@ def test_sweep_applies_ground_truth_once_and_never_touches_replicas(
     for port in cluster.replicas():
         stats = cluster.client(port).info("commandstats")
         assert "cmdstat_scan" not in stats and "cmdstat_evalsha" not in stats, f"replica {port} was swept"
+
+    key, new = next(iter(data.applied().items()))
+    marker = cluster_client_for(cluster).hget(key, "_bulkscan_sweep").decode()
+    assert marker.startswith(f"{run_marker('run-1')}|{int(data.before[key][b'field_1'])}|{new}|")
 
     # The same run again (a re-run of the DAG run, or every node task cleared): nothing changes.
     again = sweep_all(settings, "run-1", tmp_path)
