@@ -238,7 +238,7 @@ def redis_failover(api: AirflowApi, cluster: Any, keys: int = 60_000) -> tuple[T
         return None
 
     ti = sc.wait(sweeping, 120, "a node task to be sweeping", every=0.3)
-    port = int(str(ti["rendered_map_index"]).split(":")[1].split()[0])
+    port = int(sc.xcom(api, SWEEP, run_id, "plan")[ti["map_index"]]["port"])  # the label renders at the end
     replica = cluster.replica_of(port)
     failed_over_at = datetime.now().astimezone()
     cluster.client(replica).execute_command("CLUSTER", "FAILOVER")

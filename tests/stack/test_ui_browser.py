@@ -1,0 +1,162 @@
+"""The Airflow UI as a person uses it, in a real headless browser (Debian chromium driven by Playwright).
+
+Log in, open bulkscan_table_scan, fill the trigger form, trigger, watch the run succeed; open a failed
+run, clear ONE failed mapped task by its map index, see the run finish; a bad value in the form is
+refused before anything runs. Screenshots of the key pages go to artifacts/ui/ (git-ignored).
+Results are checked against a GROUP BY on the source, task states through the REST API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulkscan.ops.api import AirflowApi, quote
+from tests.stack import scenarios as sn
+from tests.stack import stackctl as sc
+
+pytestmark = [pytest.mark.stack, pytest.mark.integration]
+
+SHOTS = sc.ROOT / "artifacts" / "ui"
+UI_RESULTS = "bs_ui_results"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+BASE = "http://127.0.0.1:28080"
+
+
+@pytest.fixture(scope="module")
+def page(api: AirflowApi) -> Iterator[Any]:
+    """A logged-in browser page (the login form, with the stack's generated admin password)."""
+    subprocess.run([str(sc.ROOT / "scripts" / "ui_deps.sh")], check=True, timeout=900)
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    user, password = next(iter(json.loads((sc.STACK_HOME / "passwords.json").read_text()).items()))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.set_default_timeout(30_000)
+            pg.goto(BASE + "/", wait_until="networkidle")
+            pg.wait_for_selector("input[name=username]")
+            pg.fill("input[name=username]", user)
+            pg.fill("input[name=password]", password)
+            shot(pg, "01-login")
+            pg.get_by_role("button", name="Sign in").click()
+            pg.wait_for_url(re.compile(r"^(?!.*/auth/login).*$"))
+            yield pg
+        finally:
+            browser.close()
+
+
+def shot(pg: Any, name: str) -> Path:
+    path = SHOTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def open_trigger_form(pg: Any) -> Any:
+    pg.goto(f"{BASE}/dags/{sn.SCAN}", wait_until="networkidle")
+    pg.get_by_role("button", name="Trigger").first.click()
+    dialog = pg.locator("[role=dialog][data-state=open]")
+    dialog.locator("[name=element_table]").wait_for()
+    return dialog
+
+
+def fill(dialog: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        dialog.locator(f"[name=element_{name}]").fill(str(value))
+
+
+def wait_run_state_in_ui(pg: Any, run_id: str, state: str, name: str) -> None:
+    """The run page shows the state (the UI polls; reload until it does, bounded)."""
+    url = f"{BASE}/dags/{sn.SCAN}/runs/{quote(run_id)}"
+
+    def shown() -> bool:
+        pg.goto(url, wait_until="networkidle")
+        return pg.get_by_text(re.compile(rf"^\s*{state}\s*$", re.I)).count() > 0
+
+    sc.wait(shown, sc.RUN_TIMEOUT, f"the UI to show run {run_id} {state}", every=3)
+    shot(pg, name)
+
+
+def latest_run(api: AirflowApi) -> dict[str, Any]:
+    runs = api.get(f"/dags/{sn.SCAN}/dagRuns", order_by="-run_after", limit=1)["dag_runs"]
+    return dict(runs[0])
+
+
+def test_trigger_from_the_form_and_watch_it_succeed(api: AirflowApi, page: Any) -> None:
+    sn.ensure_events(sn.FAULT_DB)
+    api.patch(f"/dags/{sn.SCAN}", {"is_paused": False})
+    before = latest_run(api)["dag_run_id"] if api.get(f"/dags/{sn.SCAN}/dagRuns", limit=1)["dag_runs"] else None
+    dialog = open_trigger_form(page)
+    shot(page, "02-trigger-form-defaults")
+    assert dialog.get_by_role("button", name="Trigger").is_enabled(), "the form's own defaults must submit"
+    fill(dialog, {"conn_id": "bs_fault_scan", "rows_per_chunk": 25_000, "results_schema": UI_RESULTS})
+    shot(page, "03-trigger-form-filled")
+    dialog.get_by_role("button", name="Trigger").click()
+    run = sc.wait(lambda: (r := latest_run(api))["dag_run_id"] != before and r, 60, "the triggered run")
+    assert run["conf"]["conn_id"] == "bs_fault_scan" and run["conf"]["rows_per_chunk"] == 25_000
+    wait_run_state_in_ui(page, run["dag_run_id"], "success", "04-run-succeeded")
+    assert sc.run_info(api, sn.SCAN, run["dag_run_id"])["state"] == "success"
+    tally = sn.scan_tally(sn.FAULT_DB, UI_RESULTS, run["dag_run_id"])
+    assert (tally.lost, tally.doubled) == (0, 0), tally.notes
+    chunks = [t for (task, _), t in sc.task_instances(api, sn.SCAN, run["dag_run_id"]).items() if task == "scan_chunk"]
+    assert len(chunks) == 4  # 100,000 rows / 25,000 per chunk, as typed into the form
+
+
+def test_bad_value_in_the_form_is_refused(api: AirflowApi, page: Any) -> None:
+    runs_before = api.get(f"/dags/{sn.SCAN}/dagRuns", limit=1)["total_entries"]
+    dialog = open_trigger_form(page)
+    fill(dialog, {"conn_id": "bs_fault_scan", "rows_per_chunk": -5, "table": "events; DROP TABLE events"})
+    dialog.locator("[name=element_results_schema]").click()  # leave the field: the form validates
+    shot(page, "05-trigger-form-bad-values")
+    assert not dialog.get_by_role("button", name="Trigger").is_enabled()
+    page.keyboard.press("Escape")
+    assert api.get(f"/dags/{sn.SCAN}/dagRuns", limit=1)["total_entries"] == runs_before
+
+
+def test_clear_one_failed_mapped_task_by_map_index(api: AirflowApi, page: Any) -> None:
+    sn.ensure_events(sn.FAULT_DB)
+    cur = sn.mysql(sn.FAULT_DB).cursor()
+    cur.execute("CREATE TABLE IF NOT EXISTS faults (chunk_index INT PRIMARY KEY)")
+    cur.execute("CREATE TABLE IF NOT EXISTS attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
+    cur.execute("REPLACE INTO faults VALUES (3)")
+    faulty = {"control_db": sn.FAULT_DB, "group": "user_id", "value": "amount", "mode": "table", "port": sc.MYSQL_PORT}
+    conf = sn.scan_conf("bs_fault_scan", UI_RESULTS, processor="tests.processors:faulty_aggregate",
+                        processor_args=faulty)  # fmt: skip
+    try:
+        run_id = sc.trigger(api, sn.SCAN, conf)
+        assert sc.finished(api, sn.SCAN, run_id) == "failed"
+    finally:
+        cur.execute("DELETE FROM faults")  # the cause is fixed; now retry only chunk 3
+    before = sc.task_instances(api, sn.SCAN, run_id)
+    assert before[("scan_chunk", 3)]["state"] == "failed"
+    assert {m for (t, m), ti in before.items() if t == "scan_chunk" and ti["state"] == "failed"} == {3}
+    wait_run_state_in_ui(page, run_id, "failed", "06-run-failed")
+
+    page.goto(f"{BASE}/dags/{sn.SCAN}/runs/{quote(run_id)}/tasks/scan_chunk/mapped/3", wait_until="networkidle")
+    shot(page, "07-failed-mapped-task-3")
+    page.get_by_role("button", name=re.compile(r"^\s*Clear")).first.click()
+    dialog = page.locator("[role=dialog][data-state=open]")
+    dialog.get_by_role("button", name=re.compile("Confirm|Clear")).last.wait_for()
+    shot(page, "08-clear-dialog")
+    dialog.get_by_role("button", name=re.compile("Confirm|Clear")).last.click()
+
+    wait_run_state_in_ui(page, run_id, "success", "09-run-finished-after-clear")
+    after = sc.task_instances(api, sn.SCAN, run_id)
+    for (task, m), ti in after.items():
+        assert ti["state"] == "success", (task, m)
+        if task == "scan_chunk" and m != 3:
+            assert ti["try_number"] == before[(task, m)]["try_number"], f"chunk {m} was re-run"
+    assert after[("scan_chunk", 3)]["try_number"] > before[("scan_chunk", 3)]["try_number"]
+    tally = sn.scan_tally(sn.FAULT_DB, UI_RESULTS, run_id)
+    assert (tally.lost, tally.doubled) == (0, 0), tally.notes
