@@ -77,12 +77,13 @@ def fill(dialog: Any, values: dict[str, Any]) -> None:
 
 
 def wait_run_state_in_ui(pg: Any, run_id: str, state: str, name: str) -> None:
-    """The run page shows the state (the UI polls; reload until it does, bounded)."""
+    """The run page's header badge shows the state (reload until it does, bounded)."""
     url = f"{BASE}/dags/{sn.SCAN}/runs/{quote(run_id)}"
+    header = pg.locator(f"xpath=//*[normalize-space(text())='{run_id}']/..")
 
     def shown() -> bool:
         pg.goto(url, wait_until="networkidle")
-        return pg.get_by_text(re.compile(rf"^\s*{state}\s*$", re.I)).count() > 0
+        return header.filter(has_text=re.compile(rf"\b{state}\b", re.I)).count() > 0
 
     sc.wait(shown, sc.RUN_TIMEOUT, f"the UI to show run {run_id} {state}", every=3)
     shot(pg, name)
@@ -117,9 +118,10 @@ def test_bad_value_in_the_form_is_refused(api: AirflowApi, page: Any) -> None:
     runs_before = api.get(f"/dags/{sn.SCAN}/dagRuns", limit=1)["total_entries"]
     dialog = open_trigger_form(page)
     fill(dialog, {"conn_id": "bs_fault_scan", "rows_per_chunk": -5, "table": "events; DROP TABLE events"})
-    dialog.locator("[name=element_results_schema]").click()  # leave the field: the form validates
-    shot(page, "05-trigger-form-bad-values")
-    assert not dialog.get_by_role("button", name="Trigger").is_enabled()
+    dialog.get_by_role("button", name="Trigger").click()
+    alert = page.get_by_role("alert").filter(has_text="Failed to Trigger")  # the API refused the values
+    alert.first.wait_for()
+    shot(page, "05-trigger-form-bad-values-refused")
     page.keyboard.press("Escape")
     assert api.get(f"/dags/{sn.SCAN}/dagRuns", limit=1)["total_entries"] == runs_before
 
@@ -145,11 +147,14 @@ def test_clear_one_failed_mapped_task_by_map_index(api: AirflowApi, page: Any) -
 
     page.goto(f"{BASE}/dags/{sn.SCAN}/runs/{quote(run_id)}/tasks/scan_chunk/mapped/3", wait_until="networkidle")
     shot(page, "07-failed-mapped-task-3")
-    page.get_by_role("button", name=re.compile(r"^\s*Clear")).first.click()
+    page.get_by_role("button", name="Press shift+c to clear").click()
     dialog = page.locator("[role=dialog][data-state=open]")
-    dialog.get_by_role("button", name=re.compile("Confirm|Clear")).last.wait_for()
-    shot(page, "08-clear-dialog")
-    dialog.get_by_role("button", name=re.compile("Confirm|Clear")).last.click()
+    dialog.get_by_text("Affected Tasks: 2").wait_for()  # chunk 3 and, downstream, summarize: nothing else
+    affected = dialog.locator("tbody tr").all_inner_texts()
+    assert sorted(r.split()[0] for r in affected) == ["scan_chunk", "summarize"], affected
+    assert any(r.split()[0] == "scan_chunk" and "3" in r.split() for r in affected), affected
+    shot(page, "08-clear-dialog-one-map-index")
+    dialog.get_by_role("button", name="Confirm").click()
 
     wait_run_state_in_ui(page, run_id, "success", "09-run-finished-after-clear")
     after = sc.task_instances(api, sn.SCAN, run_id)
