@@ -21,6 +21,11 @@ from bulkscan.ops.api import AirflowApi, quote
 from tests.stack import scenarios as sn
 from tests.stack import stackctl as sc
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # installed by scripts/ui_deps.sh when the page fixture runs
+    PlaywrightTimeout = TimeoutError  # type: ignore[misc,assignment]
+
 pytestmark = [pytest.mark.stack, pytest.mark.integration]
 
 SHOTS = sc.ROOT / "artifacts" / "ui"
@@ -64,7 +69,7 @@ def shot(pg: Any, name: str) -> Path:
 
 
 def open_trigger_form(pg: Any) -> Any:
-    pg.goto(f"{BASE}/dags/{sn.SCAN}", wait_until="networkidle")
+    pg.goto(f"{BASE}/dags/{sn.SCAN}", wait_until="load")
     pg.get_by_role("button", name="Trigger").first.click()
     dialog = pg.locator("[role=dialog][data-state=open]")
     dialog.locator("[name=element_table]").wait_for()
@@ -82,10 +87,14 @@ def wait_run_state_in_ui(pg: Any, run_id: str, state: str, name: str) -> None:
     header = pg.locator(f"xpath=//*[normalize-space(text())='{run_id}']/..")
 
     def shown() -> bool:
-        pg.goto(url, wait_until="networkidle")
-        return header.filter(has_text=re.compile(rf"\b{state}\b", re.I)).count() > 0
+        pg.goto(url, wait_until="load")  # not networkidle: the UI keeps polling
+        try:
+            header.filter(has_text=re.compile(rf"\b{state}\b", re.I)).first.wait_for(state="attached", timeout=10_000)
+        except PlaywrightTimeout:
+            return False
+        return True
 
-    sc.wait(shown, sc.RUN_TIMEOUT, f"the UI to show run {run_id} {state}", every=3)
+    sc.wait(shown, sc.RUN_TIMEOUT, f"the UI to show run {run_id} {state}", every=1)
     shot(pg, name)
 
 
@@ -119,8 +128,7 @@ def test_bad_value_in_the_form_is_refused(api: AirflowApi, page: Any) -> None:
     dialog = open_trigger_form(page)
     fill(dialog, {"conn_id": "bs_fault_scan", "rows_per_chunk": -5, "table": "events; DROP TABLE events"})
     dialog.get_by_role("button", name="Trigger").click()
-    alert = page.get_by_role("alert").filter(has_text="Failed to Trigger")  # the API refused the values
-    alert.first.wait_for()
+    page.get_by_text("Failed to Trigger Dag").first.wait_for()  # the API refused the values
     shot(page, "05-trigger-form-bad-values-refused")
     page.keyboard.press("Escape")
     assert api.get(f"/dags/{sn.SCAN}/dagRuns", limit=1)["total_entries"] == runs_before
@@ -145,7 +153,8 @@ def test_clear_one_failed_mapped_task_by_map_index(api: AirflowApi, page: Any) -
     assert {m for (t, m), ti in before.items() if t == "scan_chunk" and ti["state"] == "failed"} == {3}
     wait_run_state_in_ui(page, run_id, "failed", "06-run-failed")
 
-    page.goto(f"{BASE}/dags/{sn.SCAN}/runs/{quote(run_id)}/tasks/scan_chunk/mapped/3", wait_until="networkidle")
+    page.goto(f"{BASE}/dags/{sn.SCAN}/runs/{quote(run_id)}/tasks/scan_chunk/mapped/3", wait_until="load")
+    page.get_by_text("Task Tries").wait_for()
     shot(page, "07-failed-mapped-task-3")
     page.get_by_role("button", name="Press shift+c to clear").click()
     dialog = page.locator("[role=dialog][data-state=open]")
