@@ -13,6 +13,7 @@ from typing import Any
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.topology import Answer, ShardUnit, Topology, load_topology, reconcile
 from bulkscan.errors import BulkscanInputError
+from bulkscan.glue import params as fields
 from bulkscan.glue.mysql_conn import connect_factory, describe
 from bulkscan.mysqldb.connect import ConnectFactory
 from bulkscan.mysqldb.results import ResultStore
@@ -27,9 +28,6 @@ from bulkscan.sqlfiles import SQL_DIR
 
 log = logging.getLogger(__name__)
 INCLUDE_DIR = SQL_DIR.parent
-IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
-OPTIONAL_IDENT_PATTERN = r"^([A-Za-z_][A-Za-z0-9_$]{0,63})?$"
-PROCESSOR_PATTERN = r"^(aggregate|count|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
 
 
 def params() -> dict[str, Any]:
@@ -46,50 +44,9 @@ def params() -> dict[str, Any]:
             '| {"database": ..., "tables": ...}}}. Overlaps, duplicates, bad ranges and unknown connection '
             "ids fail before any query runs.",
         ),
-        "key_column": Param(
-            "id",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Integer key column",
-            description="Indexed integer column of every shard table (big shards are chunked on it).",
-        ),
-        "processor": Param(
-            "aggregate",
-            type="string",
-            pattern=PROCESSOR_PATTERN,
-            title="Processor",
-            description="'aggregate' (sum of value per group), 'count', or a user processor "
-            "'package.module:factory' receiving batches of rows.",
-            examples=["aggregate", "count"],
-        ),
-        "group_column": Param(
-            "grp",
-            type="string",
-            pattern=OPTIONAL_IDENT_PATTERN,
-            title="Group column",
-            description="Aggregate processor: sum per value of this column (empty: one total).",
-        ),
-        "value_column": Param(
-            "amount",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Value column",
-            description="Aggregate processor: the column that is summed.",
-        ),
-        "processor_args": Param(
-            {},
-            type="object",
-            title="Processor arguments",
-            description="Keyword arguments for a user processor factory.",
-        ),
-        "filters": Param(
-            [],
-            type="array",
-            title="Filter",
-            description="Rows to include in every shard, as [column, op, value] triples (values are "
-            'bound), e.g. [["created_at", ">=", "2026-01-01"]].',
-            items={"type": "array", "minItems": 2, "maxItems": 3},
-        ),
+        "key_column": fields.key_column("Indexed integer column of every shard table (big shards are chunked on it)."),
+        **fields.processor_fields("grp", "amount"),
+        "filters": fields.filters(" in every shard"),
         "tables_per_task": Param(
             1,
             type="integer",
@@ -133,13 +90,7 @@ def params() -> dict[str, Any]:
             title="Results connection id",
             description="Where bulkscan writes its own result tables (not a shard host).",
         ),
-        "results_schema": Param(
-            "bulkscan",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Results schema",
-            description="Schema of bulkscan's own tables (bulkscan_chunk, bulkscan_result, ...).",
-        ),
+        "results_schema": fields.results_schema(),
     }
 
 

@@ -14,6 +14,7 @@ from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.glue import params as fields
 from bulkscan.glue.mysql_conn import check_reachable, close_quietly, connect_factory
 from bulkscan.mysqldb.planner import count_range, plan_table
 from bulkscan.mysqldb.results import ResultStore
@@ -24,9 +25,6 @@ from bulkscan.processors import AggregateByKey, ChunkContext, Processor, load_pr
 
 log = logging.getLogger(__name__)
 JOB = "table_scan"
-IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
-OPTIONAL_IDENT_PATTERN = r"^([A-Za-z_][A-Za-z0-9_$]{0,63})?$"
-PROCESSOR_PATTERN = r"^(aggregate|count|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
 
 
 def params() -> dict[str, Any]:
@@ -52,40 +50,12 @@ def params() -> dict[str, Any]:
         "table": Param(
             "events",
             type="string",
-            pattern=IDENT_PATTERN,
+            pattern=fields.IDENT_PATTERN,
             title="Table",
             description="Table to scan. Checked against information_schema before anything runs.",
         ),
-        "key_column": Param(
-            "id",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Integer key column",
-            description="Indexed integer column (usually the primary key) the table is chunked on.",
-        ),
-        "group_column": Param(
-            "user_id",
-            type=["null", "string"],
-            pattern=OPTIONAL_IDENT_PATTERN,
-            title="Group column",
-            description="Aggregate processor: sum per value of this column (empty: one total).",
-        ),
-        "value_column": Param(
-            "amount",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Value column",
-            description="Aggregate processor: the column that is summed.",
-        ),
-        "filters": Param(
-            [],
-            type="array",
-            title="Filter",
-            description="Rows to include, as [column, op, value] triples with op one of "
-            '= != < <= > >= in "is null" "is not null"; values are bound, e.g. '
-            '[["created_at", ">=", "2026-01-01"], ["created_at", "<", "2026-01-02"]].',
-            items={"type": "array", "minItems": 2, "maxItems": 3},
-        ),
+        "key_column": fields.key_column("Indexed integer column (usually the primary key) the table is chunked on."),
+        "filters": fields.filters(""),
         "rows_per_chunk": Param(
             1_250_000,
             type="integer",
@@ -111,42 +81,15 @@ def params() -> dict[str, Any]:
             description="At most this many chunks query the server at once in this run "
             "(a slot semaphore held on the server), whatever the workers.",
         ),
-        "batch_seconds": Param(
-            0.5,
-            type="number",
-            minimum=0.05,
-            maximum=30,
-            title="Target seconds per query",
-            description="Keyset batches grow or shrink so one query takes about this long.",
-        ),
-        "processor": Param(
-            "aggregate",
-            type="string",
-            pattern=PROCESSOR_PATTERN,
-            title="Processor",
-            description="'aggregate' (sum of value per group), 'count', or a user processor "
-            "'package.module:factory' receiving batches of rows.",
-            examples=["aggregate", "count"],
-        ),
-        "processor_args": Param(
-            {},
-            type="object",
-            title="Processor arguments",
-            description="Keyword arguments for a user processor factory.",
-        ),
+        "batch_seconds": fields.batch_seconds(),
+        **fields.processor_fields("user_id", "amount"),
         "results_conn_id": Param(
             None,
             type=["null", "string"],
             title="Results connection id",
             description="Where bulkscan writes its own result tables (empty: same as the source).",
         ),
-        "results_schema": Param(
-            "bulkscan",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Results schema",
-            description="Schema of bulkscan's own tables (bulkscan_chunk, bulkscan_result, ...).",
-        ),
+        "results_schema": fields.results_schema(),
     }
 
 
@@ -198,9 +141,7 @@ def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
     """Validate everything, then plan. Returns small chunk dicts (the mapped tasks' input)."""
     s = ScanSettings(p)
     if s.max_chunks > max_map_length:
-        raise BulkscanInputError(
-            f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}"
-        )
+        raise BulkscanInputError(f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}")
     processor = s.make_processor()
     connect = connect_factory(s.conn_id, s.database)
     conn = check_reachable(connect, s.conn_id)
@@ -290,9 +231,7 @@ def summarize(results: Iterable[Mapping[str, Any]], p: Mapping[str, Any], key: s
     store = ResultStore(connect_factory(s.results_conn_id), s.results_schema)
     stored = store.chunks(key)
     if [c["chunk_index"] for c in stored] != list(range(len(out))):
-        raise ReconcileError(
-            f"stored chunk rows {[c['chunk_index'] for c in stored]} do not match {len(out)} chunks"
-        )
+        raise ReconcileError(f"stored chunk rows {[c['chunk_index'] for c in stored]} do not match {len(out)} chunks")
     rows = sum(r["rows"] for r in out)
     merged = store.merge(key, job=JOB, source=s.source(spec), chunks=len(out), rows=rows)
     summary = {
