@@ -99,7 +99,7 @@ class _Progress:
 def pushdown_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
     """Pushed-down sub-ranges return one row per group, not the rows, so they may span far more rows."""
     return AdaptiveBatch(
-        size=100_000, target_seconds=target_seconds, minimum=1_000, maximum=5_000_000, max_growth=4.0
+        size=500_000, target_seconds=target_seconds, minimum=1_000, maximum=5_000_000, max_growth=4.0
     )
 
 
