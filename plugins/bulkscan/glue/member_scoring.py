@@ -19,6 +19,7 @@ from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.scoring import ScoringConfig, day_bounds, load_config
 from bulkscan.core.topology import ShardUnit, load_topology
 from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.glue import params as shared
 from bulkscan.glue.mysql_conn import check_reachable, close_quietly, connect_factory
 from bulkscan.mysqldb.results import ResultStore
 from bulkscan.mysqldb.scoring_flows import JOB, day_flow_spec, plan_day, produce_chunk, produce_chunk_on_server
@@ -31,8 +32,6 @@ from bulkscan.sqlfiles import SQL_DIR
 log = logging.getLogger(__name__)
 INCLUDE_DIR = SQL_DIR.parent
 DEFAULT_CONFIG = "scoring.yaml"
-IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
-OPTIONAL_IDENT_PATTERN = r"^([A-Za-z_][A-Za-z0-9_$]{0,63})?$"
 DAY_PATTERN = r"^(\d{4}-\d{2}-\d{2})?$"
 PROCESSOR_PATTERN = r"^(aggregate|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
 MODES = ("apply", "rebuild", "verify")
@@ -53,8 +52,8 @@ def params() -> dict[str, Any]:
             "incremental state with a rebuild, writing nothing.",
         ),
         "day": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=DAY_PATTERN,
             title="Day (YYYY-MM-DD)",
             description="The day to apply; empty means the run's data interval day (scheduled runs, backfills).",
@@ -67,23 +66,23 @@ def params() -> dict[str, Any]:
             description="Airflow connection of the server holding t_flow and the scoring tables.",
         ),
         "database": Param(
-            "",
-            type="string",
-            pattern=OPTIONAL_IDENT_PATTERN,
+            None,
+            type=["null", "string"],
+            pattern=shared.OPTIONAL_IDENT_PATTERN,
             title="Database",
             description="Schema of t_flow and the scoring tables; empty: the connection's schema.",
         ),
         "flow_table": Param(
             "t_flow",
             type="string",
-            pattern=IDENT_PATTERN,
+            pattern=shared.IDENT_PATTERN,
             title="Flow table",
             description="Source flows (id, uid, score, created_at) with an index on created_at.",
         ),
         "results_schema": Param(
-            "",
-            type="string",
-            pattern=OPTIONAL_IDENT_PATTERN,
+            None,
+            type=["null", "string"],
+            pattern=shared.OPTIONAL_IDENT_PATTERN,
             title="Partials schema",
             description="Where producers write per-member partial sums (bulkscan_partial); "
             "empty: the scoring database.",
@@ -119,14 +118,7 @@ def params() -> dict[str, Any]:
             title="Maximum parallel chunks",
             description="At most this many chunks query the server at once (a slot semaphore held on the server).",
         ),
-        "batch_seconds": Param(
-            0.5,
-            type="number",
-            minimum=0.05,
-            maximum=30,
-            title="Target seconds per query",
-            description="Keyset batches grow or shrink so one query takes about this long.",
-        ),
+        "batch_seconds": shared.batch_seconds(),
         "processor": Param(
             "aggregate",
             type="string",
@@ -142,8 +134,8 @@ def params() -> dict[str, Any]:
             description="Keyword arguments for a processor factory.",
         ),
         "shards": Param(
-            "",
-            type=["string", "object"],
+            None,
+            type=["null", "string", "object"],
             title="Shard tables",
             description="Flows also split over shard tables with t_flow's columns: a topology (a .json "
             "file under include/, or inline, in bulkscan_shard_query's format); every shard chunk is one "
