@@ -89,7 +89,7 @@ def wait_run_state_in_ui(pg: Any, run_id: str, state: str, name: str) -> None:
     def shown() -> bool:
         pg.goto(url, wait_until="load")  # not networkidle: the UI keeps polling
         try:
-            header.filter(has_text=re.compile(rf"\b{state}\b", re.I)).first.wait_for(state="attached", timeout=10_000)
+            header.filter(has_text=state).first.wait_for(state="attached", timeout=10_000)
         except PlaywrightTimeout:
             return False
         return True
