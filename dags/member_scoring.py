@@ -82,20 +82,39 @@ def member_scoring() -> None:
         ctx["unit_label"] = unit.get("label", "shard unit")  # type: ignore[typeddict-unknown-key]
         return ms.scan_shard(unit, ctx["params"], ctx["ti"].try_number)
 
+    @task
+    def plan_redis() -> list[dict[str, Any]]:
+        ctx = get_current_context()
+        planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
+        return ms.plan_redis(ctx["params"], planned)
+
+    @task(map_index_template="{{ node_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    def scan_redis(node: dict[str, Any]) -> dict[str, Any]:
+        ctx = get_current_context()
+        ctx["node_label"] = node.get("ui_label", "redis node")  # type: ignore[typeddict-unknown-key]
+        return ms.scan_redis(node, ctx["params"], ctx["ti"].try_number)
+
     @task(trigger_rule="none_failed")
-    def apply(results: Any, shard_results: Any) -> dict[str, Any]:
+    def apply(results: Any, shard_results: Any, redis_results: Any) -> dict[str, Any]:
         ctx = get_current_context()
         planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
         units = ctx["ti"].xcom_pull(task_ids="plan_shards") or []
         got = 0 if shard_results is None else len(shard_results)
         if got != len(units):
             raise RuntimeError(f"{got} of {len(units)} shard units reported; refusing to merge")
-        return ms.apply(planned, results, ctx["params"], units)
+        nodes = ctx["ti"].xcom_pull(task_ids="plan_redis") or []
+        folded = [] if not nodes or redis_results is None else list(redis_results)
+        return ms.apply(planned, results, ctx["params"], units, nodes, folded)
 
     chunks = plan()
     units = plan_shards()
-    chunks >> units
-    apply(scan_flows.expand(chunk=chunks), scan_shards.expand(unit=units))
+    nodes = plan_redis()
+    chunks >> [units, nodes]
+    apply(
+        scan_flows.expand(chunk=chunks),
+        scan_shards.expand(unit=units),
+        scan_redis.expand(node=nodes),
+    )
 
 
 member_scoring()

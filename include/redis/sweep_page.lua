@@ -2,7 +2,11 @@
 -- bulkscan Redis sweep: one call applies one page of keys on one node, exactly once per run.
 --
 -- ARGV[1] source field, ARGV[2] target field, ARGV[3] marker field, ARGV[4] run token (no '|'),
--- ARGV[5] pass id (one per attempt of a node pass, no '|'), ARGV[6] mode:
+-- ARGV[5] pass id (one per attempt of a node pass, no '|'), ARGV[6] mode, optionally suffixed with a fold:
+--   ':move'   the source is also reset to "0" in the same HSET that applies it (real-time counters folded
+--             once: member scoring's `pending` points), so the next run only sees what arrived since;
+--   ':replay' nothing is applied: keys this run already marked report their stored values (D), every
+--             other key is skipped as M (a re-run of a day re-reads exactly the points it folded).
 --   'scan'  ARGV[7] cursor, ARGV[8] MATCH pattern, ARGV[9] COUNT, ARGV[10] TYPE ('' = any): the call runs
 --           one SCAN step on this node itself and applies the page it returns (one round trip per page,
 --           keys never travel to the client and back). Returns {next cursor, counts, audit CSV rows,
@@ -27,6 +31,14 @@ local plen = #prefix
 local pass = ARGV[5]
 local find, sub, match, format, concat = string.find, string.sub, string.match, string.format, table.concat
 local call, pcall, tonumber = redis.call, redis.pcall, tonumber
+local mode, fold = match(ARGV[6], '^(%a+):?(%a*)$')
+local move, replay = fold == 'move', fold == 'replay'
+
+-- HSET of the applied key; with ':move' the source is reset in the same command.
+local function hset(key, ...)
+  if move then return call('HSET', key, src, '0', ...) end
+  return call('HSET', key, ...)
+end
 
 local INT64_MAX = '9223372036854775807'
 local INT64_MIN_ABS = '9223372036854775808'
@@ -60,6 +72,7 @@ local function apply(key)
     if by == pass then return 'S' end
     return 'D', incr, value
   end
+  if replay then return 'M' end
   -- Fast path, the common case: both values canonical integers below 1e13 (tostring gives them back
   -- unchanged), so the sum is exact in Lua's doubles and one HSET writes target and marker.
   local vn, tn = tonumber(v), 0
@@ -67,7 +80,7 @@ local function apply(key)
   if vn and tn and vn > 0 and vn < 1e13 and tn > -1e13 and tn < 1e13 and vn % 1 == 0 and tn % 1 == 0
       and tostring(vn) == v and (not t or (tostring(tn) == t and t ~= '-0')) then
     local nv = tostring(tn + vn)
-    call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+    hset(key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
     return 'A', v, nv
   end
   local status = classify(v)
@@ -77,7 +90,7 @@ local function apply(key)
   -- writes target and marker. Anything else goes through HINCRBY, which decides like Redis always does.
   if #v <= 15 and (not t or t == '0' or (#t <= 16 and find(t, '^%-?[1-9]%d*$') and #t - (sub(t, 1, 1) == '-' and 1 or 0) <= 15)) then
     nv = format('%.0f', (tonumber(t) or 0) + tonumber(v))
-    call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+    hset(key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
     return 'A', v, nv
   end
   nv = pcall('HINCRBY', key, tgt, v)
@@ -87,7 +100,7 @@ local function apply(key)
   end
   -- Integer replies reach Lua as doubles: beyond 1e14 they would print inexactly, so read it back.
   if nv >= 1e14 or nv <= -1e14 then nv = call('HGET', key, tgt) end
-  call('HSET', key, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+  hset(key, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
   return 'A', v, nv
 end
 
@@ -96,7 +109,7 @@ local function line(status, incr, value)
   return status
 end
 
-if ARGV[6] == 'scan' then
+if mode == 'scan' then
   local scan
   if ARGV[10] ~= '' then
     scan = call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9], 'TYPE', ARGV[10])

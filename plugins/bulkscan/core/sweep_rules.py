@@ -91,6 +91,9 @@ class SweepSpec:
     marker_field: str = "_bulkscan_sweep"
     scan_count: int = 1000
     key_type: str = "hash"
+    # "" (the sweep), "move" (the source is reset to "0" as it is applied: real-time counters such as
+    # member scoring's pending points) or "replay" (apply nothing, report what this run applied before).
+    fold: str = ""
 
     def __post_init__(self) -> None:
         for name in ("source_field", "target_field", "marker_field"):
@@ -105,6 +108,8 @@ class SweepSpec:
             raise BulkscanInputError(f"bad scan_count {self.scan_count!r}: 10..100000")
         if self.key_type not in ("hash", ""):
             raise BulkscanInputError(f"bad key_type {self.key_type!r}: 'hash' or '' (no TYPE filter)")
+        if self.fold not in ("", "move", "replay"):
+            raise BulkscanInputError(f"bad fold {self.fold!r}: '', 'move' or 'replay'")
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> SweepSpec:

@@ -17,6 +17,7 @@ from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.scoring import ScoringConfig, day_bounds, load_config
+from bulkscan.core.sweep_rules import SweepSpec
 from bulkscan.core.topology import ShardUnit, load_topology
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue import params as shared
@@ -27,6 +28,8 @@ from bulkscan.mysqldb.scoring_store import ScoringStore
 from bulkscan.mysqldb.shard_runner import ShardSettings, plan_units, run_unit
 from bulkscan.mysqldb.slots import host_slot
 from bulkscan.processors import AggregateByKey, load_processor
+from bulkscan.redisnodes import points
+from bulkscan.redisnodes.connect import discover_stable
 from bulkscan.sqlfiles import SQL_DIR
 
 log = logging.getLogger(__name__)
@@ -149,6 +152,39 @@ def params() -> dict[str, Any]:
             "into bulkscan_partial with one INSERT ... SELECT (nothing crosses the wire). Off: the library "
             "scanner streams keyset batches through AggregateByKey (resumes after lost connections).",
         ),
+        "redis_conn_id": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.\-]{0,249})?$",
+            title="Redis points connection",
+            description='Airflow Redis connection (standalone, or extra {"cluster": true}) holding real-time '
+            "points in hashes <prefix><uid> with a pending field; each primary is one more mapped producer "
+            "(scan_redis) folding pending into the day exactly once. Empty: no Redis points.",
+        ),
+        "redis_key_prefix": Param(
+            "points:",
+            type="string",
+            pattern=points.PREFIX_PATTERN,
+            title="Redis points key prefix",
+            description="Keys are <prefix><uid> (uid an integer); SCAN MATCH <prefix>*.",
+        ),
+        "redis_pending_field": Param(
+            "pending",
+            type="string",
+            minLength=1,
+            maxLength=200,
+            title="Pending points field",
+            description="Hash field the application increments (HINCRBY) in real time; reset to 0 once folded. "
+            "Only positive integers are folded; other values stay pending and are counted.",
+        ),
+        "redis_applied_field": Param(
+            "applied",
+            type="string",
+            minLength=1,
+            maxLength=200,
+            title="Applied points field",
+            description="Hash field holding the lifetime total of points folded into scoring days.",
+        ),
         "keep_partials": Param(
             False,
             type="boolean",
@@ -182,6 +218,14 @@ class ScoringSettings:
         self.keep_partials = bool(p.get("keep_partials", False))
         self.shards = p.get("shards") or None
         self.server_side = bool(p.get("server_side", True)) and self.processor == "aggregate"
+        self.redis_conn_id = str(p.get("redis_conn_id") or "") or None
+        self.redis_key_prefix = str(p.get("redis_key_prefix") or "points:")
+        self.redis_pending = str(p.get("redis_pending_field") or "pending")
+        self.redis_applied = str(p.get("redis_applied_field") or "applied")
+
+    def points_spec(self, day: date, replay: bool = False) -> SweepSpec:
+        """The Redis sweep's spec for the day's fold (validated; raises on a bad field or prefix)."""
+        return points.points_spec(day, self.redis_key_prefix, self.redis_pending, self.redis_applied, replay=replay)
 
     def shard_settings(self, day: date) -> ShardSettings:
         """The shard fan-out's settings for the day: sum score per uid over the day's rows of each shard."""
@@ -262,6 +306,8 @@ def plan(p: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_map_len
     if s.max_chunks > max_map_length:
         raise BulkscanInputError(f"maximum chunks {s.max_chunks} is above Airflow's max_map_length {max_map_length}")
     s.make_processor()
+    if s.redis_conn_id:
+        s.points_spec(day)
     connect = s.connect()
     conn = check_reachable(connect, s.conn_id)
     try:
@@ -399,11 +445,115 @@ def scan_shard(unit_data: Mapping[str, Any], p: Mapping[str, Any], try_number: i
     return {"items": len(answers), "rows": sum(a.rows for a in answers)}
 
 
+def redis_key(run_key: str) -> str:
+    """The Redis producers' own run key (one chunk per primary, plus the mop-up's)."""
+    return f"{run_key}/redis"
+
+
+def _redis_settings(conn_id: str) -> Any:
+    from bulkscan.glue.redis_sweep import settings
+
+    return settings(conn_id)
+
+
+def _audit_dir() -> Path:
+    from bulkscan.glue.redis_sweep import audit_dir
+
+    return audit_dir({}) / "member-scoring"
+
+
+def plan_redis(p: Mapping[str, Any], planned: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One mapped producer per Redis primary holding points (empty when no Redis connection is set).
+
+    A re-run of an applied day replays what that day folded (moves nothing new)."""
+    s = ScoringSettings(p)
+    if not s.redis_conn_id or s.mode != "apply":
+        return []
+    day = date.fromisoformat(str(planned["day"]))
+    replay = planned.get("step") == "rerun"
+    s.points_spec(day, replay)
+    topo = discover_stable(_redis_settings(s.redis_conn_id))
+    topo.require_covered()
+    nodes = topo.plan()
+    key = redis_key(str(planned["run_key"]))
+    log.info("day %s: folding Redis points from %d primaries (%s)", day, len(nodes), "replay" if replay else "move")
+    return [
+        {
+            **n,
+            "index": i,
+            "ui_label": f"{day} redis {n['label']}",
+            "run_key": key,
+            "day": str(day),
+            "replay": replay,
+        }
+        for i, n in enumerate(nodes)
+    ]
+
+
+def _write_points(
+    s: ScoringSettings, run_key: str, index: int, groups: dict[int, list[int]], try_number: int, source: str
+) -> None:
+    connect = s.connect()
+    conn = check_reachable(connect, s.conn_id)
+    try:
+        db = s.db_name(conn)
+    finally:
+        close_quietly(conn)
+    _, results = _stores(s, connect, db)
+    results.replace_chunk(
+        run_key,
+        Chunk(index=index, lo=0, hi=0),
+        job=JOB,
+        source=source,
+        rows=sum(g[1] for g in groups.values()),
+        seconds=0.0,
+        try_number=try_number,
+        groups=groups,  # type: ignore[arg-type]
+    )
+
+
+def scan_redis(node: Mapping[str, Any], p: Mapping[str, Any], try_number: int, hooks: Any = None) -> dict[str, Any]:
+    """Fold one primary's pending points into the day (exactly once) and store them as per-uid partials."""
+    s = ScoringSettings(p)
+    day = date.fromisoformat(str(node["day"]))
+    spec = s.points_spec(day, bool(node.get("replay")))
+    result, groups = points.fold_node(
+        _redis_settings(str(s.redis_conn_id)), node, spec, day, _audit_dir(), s.redis_key_prefix, hooks
+    )
+    _write_points(s, str(node["run_key"]), int(node["index"]), groups, try_number, f"redis:{node['label']}")
+    out = {k: result.get(k) for k in ("label", "swept", "audit", "applied", "done_before", "not_a_uid")}
+    out["members"] = len(groups)
+    log.info("%s: %s", node["label"], out)
+    return out
+
+
+def redis_mop_up(p: Mapping[str, Any], nodes: list[Mapping[str, Any]], node_results: list[Mapping[str, Any]]) -> int:
+    """Keys whose slot moved during the fold, as one more chunk (index = node count); returns chunks."""
+    s = ScoringSettings(p)
+    day = date.fromisoformat(str(nodes[0]["day"]))
+    spec = s.points_spec(day, bool(nodes[0].get("replay")))
+    plan = [{k: v for k, v in n.items() if k not in ("ui_label", "run_key", "day", "replay", "index")} for n in nodes]
+    result, groups = points.fold_mop_up(
+        _redis_settings(str(s.redis_conn_id)),
+        plan,
+        spec,
+        day,
+        _audit_dir(),
+        s.redis_key_prefix,
+        [str(r["audit"]) for r in node_results],
+    )
+    log.info("Redis mop-up: %s rounds, %d members from keys that moved during the fold", result["rounds"], len(groups))
+    _write_points(s, str(nodes[0]["run_key"]), len(nodes), groups, 1, "redis:mop-up")
+    return len(nodes) + 1
+
+
 def apply(
     planned: Mapping[str, Any],
     chunk_results: Sized | None,
     p: Mapping[str, Any],
     shard_units: list[Mapping[str, Any]] | None = None,
+    redis_nodes: list[Mapping[str, Any]] | None = None,
+    redis_results: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The downstream aggregation: merge every producer's partials into the day, or rebuild / verify."""
     s = ScoringSettings(p)
@@ -427,6 +577,11 @@ def apply(
     more: list[tuple[str, int | None]] = []
     if shard_units:
         more.append((shard_key(run_key), sum(len(u["items"]) for u in shard_units)))
+    if redis_nodes:
+        results = list(redis_results or [])
+        if len(results) != len(redis_nodes):
+            raise ReconcileError(f"{len(results)} of {len(redis_nodes)} Redis producers reported; refusing to merge")
+        more.append((redis_key(run_key), redis_mop_up(p, list(redis_nodes), results)))
     res = store.apply_day(day, run_key, expected_chunks=expected, more_producers=more)
     if not s.keep_partials:
         for key in [run_key, *(k for k, _ in more)]:

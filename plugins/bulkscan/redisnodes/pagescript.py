@@ -37,6 +37,7 @@ class PageScript:
         # a full "<dag>/<run id>" (tens of bytes per key add up to gigabytes on big clusters).
         run_id = run_marker(validate_run_token(run_token))
         self.fields = (spec.source_field, spec.target_field, spec.marker_field, run_id)
+        self.suffix = f":{spec.fold}" if spec.fold else ""  # the script's fold (move / replay), see the .lua
         self.new_pass()
 
     def new_pass(self) -> None:
@@ -50,7 +51,7 @@ class PageScript:
         """One SCAN step run by the script on the node itself, and its page applied: one round trip.
         Returns (next cursor, counts "A D M Z N I T O W S", rendered audit rows, [(key, line)] left to
         the client: keys needing CSV quoting, keys to redirect)."""
-        scan = ("scan", cursor, spec.pattern, spec.scan_count, spec.key_type)
+        scan = ("scan" + self.suffix, cursor, spec.pattern, spec.scan_count, spec.key_type)
         try:
             reply = client.evalsha(self.sha, 0, *self.args, *scan)
         except redis.exceptions.NoScriptError:
@@ -75,15 +76,15 @@ class PageScript:
 
     def _call(self, client: redis.Redis, keys: list[bytes], asking: bool) -> Any:
         if not asking:
-            return client.evalsha(self.sha, 0, *self.args, "keys", *keys)
+            return client.evalsha(self.sha, 0, *self.args, "keys" + self.suffix, *keys)
         pipe = client.pipeline(transaction=False)
         pipe.execute_command("ASKING")
-        pipe.evalsha(self.sha, 0, *self.args, "keys", *keys)
+        pipe.evalsha(self.sha, 0, *self.args, "keys" + self.suffix, *keys)
         return pipe.execute(raise_on_error=True)[1]
 
     def run_key(self, cluster: Any, key: bytes) -> bytes:
         """One key through a cluster-aware client: KEYS[1] declared, so MOVED/ASK are followed."""
-        reply = cluster.eval(self.text, 1, key, *self.args, "keys")
+        reply = cluster.eval(self.text, 1, key, *self.args, "keys" + self.suffix)
         return self._lines(reply, 1)[0]
 
     @staticmethod
