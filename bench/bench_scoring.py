@@ -5,6 +5,11 @@ Side by side, in one run, on a dedicated loopback MariaDB (scripts/mysql2.sh, po
   * daily3_s       the same day's DAG with only 3 days of history (the cost must not grow with history)
   * recompute_s    recomputing every member's window total and tier from the raw flows (the monthly job,
                    as one set-based GROUP BY: already far kinder than the seed's per-user loop)
+  * peruser_s      the seed's actual monthly job: loop over members, one query per member for the window's
+                   flows (on a copy of t_flow clustered by (uid, created_at), the index that query needs),
+                   summed and tiered in Python; timed on a sample of members (--peruser-sample, env
+                   BULKSCAN_SCORING_PERUSER_SAMPLE) and EXTRAPOLATED to all members; the seed's 10+
+                   round trips of business processing per member are not included (a lower bound)
   * summary_s      the monthly-summary recompute: every window from flow_day_sum (bulkscan's verify,
                    which also checks the incremental state against it: mismatches must be 0)
 Data sets are created once with INSERT ... SELECT from MariaDB's sequence engine and reused; before each
@@ -195,6 +200,39 @@ class Dataset:
         finally:
             close_quietly(conn)
 
+    def peruser(self, sample: int) -> tuple[float, int]:
+        """The seed's loop, one query per member over a sample; returns (seconds, members timed).
+
+        The copy of t_flow clustered by (uid, created_at) is built once per data set (not timed)."""
+        db = self.db
+        if not self.q(f"SELECT 1 FROM `{db}`.bench_meta WHERE k = 'peruser_copy'"):
+            print(f"  {db}: building t_flow_by_uid for the per-member baseline (once)", flush=True)
+            self.q(f"DROP TABLE IF EXISTS `{db}`.t_flow_by_uid")
+            self.q(
+                f"CREATE TABLE `{db}`.t_flow_by_uid (id BIGINT UNSIGNED NOT NULL, uid BIGINT NOT NULL, "
+                "score INT NOT NULL, created_at DATETIME NOT NULL, PRIMARY KEY (uid, created_at, id)) ENGINE=InnoDB"
+            )
+            self.q(f"INSERT INTO `{db}`.t_flow_by_uid SELECT id, uid, score, created_at FROM `{db}`.t_flow")
+            self.q(f"INSERT INTO `{db}`.bench_meta VALUES ('peruser_copy', '1')")
+        lo = self.target - timedelta(days=CONFIG.window_days - 1)
+        hi = self.target + timedelta(days=1)
+        step = max(1, self.members // max(1, sample))
+        uids = range(1, self.members + 1, step)[:sample]
+        conn = self.connect()
+        try:
+            cur = conn.cursor()
+            sql = f"SELECT score FROM `{db}`.t_flow_by_uid WHERE uid = %s AND created_at >= %s AND created_at < %s"
+            t0 = time.monotonic()
+            tiers: dict[str, int] = {}
+            for uid in uids:  # as the seed: foreach uid { scores = select ...; sum; switch(sum) }
+                cur.execute(sql, (uid, lo, hi))
+                total = sum(int(r[0]) for r in cur.fetchall())
+                tier = CONFIG.tier(total)
+                tiers[tier] = tiers.get(tier, 0) + 1
+            return time.monotonic() - t0, len(uids)
+        finally:
+            close_quietly(conn)
+
 
 def load_dag() -> Any:
     from airflow.dag_processing.dagbag import DagBag
@@ -224,6 +262,12 @@ def main() -> None:
     ap.add_argument("--rows-per-chunk", type=int, default=250_000)
     ap.add_argument("--max-chunks", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved daily runs per history (median)")
+    ap.add_argument(
+        "--peruser-sample",
+        type=int,
+        default=int(os.environ.get("BULKSCAN_SCORING_PERUSER_SAMPLE", "2000")),
+        help="members timed in the seed's per-member loop (extrapolated to --members)",
+    )
     args = ap.parse_args()
 
     start_server(args.port)
@@ -266,6 +310,13 @@ def main() -> None:
         f"  {'recompute_s':<12} {figures['recompute_s']:8.2f} s  window from raw t_flow ({args.days} days of flows)",
         flush=True,
     )
+    secs, timed = long.peruser(args.peruser_sample)
+    figures["peruser_s"] = secs * args.members / timed
+    print(
+        f"  {'peruser_s':<12} {figures['peruser_s']:8.2f} s  EXTRAPOLATED: seed's loop, one query per member, "
+        f"{timed:,} members timed in {secs:.2f} s x {args.members / timed:,.0f}",
+        flush=True,
+    )
     t0 = time.monotonic()
     check = long.store.verify()
     figures["summary_s"] = time.monotonic() - t0
@@ -280,8 +331,10 @@ def main() -> None:
     print(
         f"BENCH scoring members={args.members} flows_per_day={args.flows_per_day} daily_dag_s={d:.2f} "
         f"daily_vs_recompute={d / figures['recompute_s']:.3f} history30_vs_history3={d / figures['daily3_s']:.3f} "
+        f"daily_vs_peruser={d / figures['peruser_s']:.5f} "
         f"daily_vs_summary={d / figures['summary_s']:.3f} daily3_s={figures['daily3_s']:.2f} "
-        f"recompute_s={figures['recompute_s']:.2f} summary_s={figures['summary_s']:.2f}"
+        f"recompute_s={figures['recompute_s']:.2f} summary_s={figures['summary_s']:.2f} "
+        f"peruser_extrapolated_s={figures['peruser_s']:.0f}"
     )
 
 
