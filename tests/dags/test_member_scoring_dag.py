@@ -79,6 +79,7 @@ def conf(**overrides: Any) -> dict[str, Any]:
         "mode": "apply",
         "day": "",
         "shards": "",
+        "redis_conn_id": "",
         "processor": "aggregate",
         "processor_args": {},
     }
