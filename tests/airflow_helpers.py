@@ -49,7 +49,7 @@ def resume_run(dag: Any, run_id: str, timeout_s: float = 300) -> str:
     from airflow import settings
     from airflow.models.dagrun import DagRun
     from airflow.sdk.definitions.dag import _run_task
-    from airflow.utils import timezone
+    from airflow.sdk import timezone
     from airflow.utils.state import DagRunState, TaskInstanceState
 
     session = settings.Session()
