@@ -38,7 +38,7 @@ DB = "bs_bench"
 ROWS = int(os.environ.get("BENCH_ROWS", "10000000"))
 TABLE = f"events_{ROWS // 1_000_000}m" if ROWS >= 1_000_000 else f"events_{ROWS}"
 OFFSET_SLICE = min(ROWS, 1_000_000)
-CHUNK_ROWS = max(10_000, ROWS // 8)
+CHUNK_ROWS = max(10_000, ROWS // 10)
 
 
 def connect() -> Any:

@@ -48,8 +48,8 @@ def resume_run(dag: Any, run_id: str, timeout_s: float = 300) -> str:
     """Run the schedulable task instances of an existing run until it finishes; return its state."""
     from airflow import settings
     from airflow.models.dagrun import DagRun
-    from airflow.sdk.definitions.dag import _run_task
     from airflow.sdk import timezone
+    from airflow.sdk.definitions.dag import _run_task
     from airflow.utils.state import DagRunState, TaskInstanceState
 
     session = settings.Session()

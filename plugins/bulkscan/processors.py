@@ -134,14 +134,10 @@ def load_processor(spec: str, **kwargs: Any) -> Processor:
             return CountRows()
         if not kwargs.get("value"):
             raise BulkscanInputError("the aggregate processor needs a value column")
-        return AggregateByKey(
-            kwargs.get("group") or None, kwargs["value"], bool(kwargs.get("pushdown", True))
-        )
+        return AggregateByKey(kwargs.get("group") or None, kwargs["value"], bool(kwargs.get("pushdown", True)))
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise BulkscanInputError(
-            f"processor {spec!r} is not 'aggregate', 'count' or 'package.module:factory'"
-        )
+        raise BulkscanInputError(f"processor {spec!r} is not 'aggregate', 'count' or 'package.module:factory'")
     if not any(module_name.startswith(p) or module_name == p.rstrip(".") for p in allowed_prefixes()):
         raise BulkscanInputError(
             f"processor module {module_name!r} is not under an allowed prefix {allowed_prefixes()} "

@@ -163,6 +163,7 @@ def test_bad_input_fails_in_plan_before_any_write(
     tis = ti_table(dag.dag_id, dr.run_id)
     assert str(dr.state) == "failed"
     assert tis[("plan", -1)][0] == "failed"
+    assert tis[("plan", -1)][1] == 1, "bad input is not retried"
     assert not [k for k in tis if k[0] == "scan_chunk" and k[1] >= 0]
     cur = source(RESULTS).cursor()
     cur.execute("SELECT COUNT(*) FROM bulkscan_chunk WHERE run_key = %s", (f"{dag.dag_id}/{dr.run_id}",))

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+from bulkscan.errors import BulkscanInputError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _int_env(name: str, default: int) -> int:
@@ -31,3 +38,21 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     }
     args.update(overrides)
     return args
+
+
+def fail_fast_on_bad_input(fn: Callable[P, R]) -> Callable[P, R]:
+    """Bad input fails the task at once, without retries: retrying an unknown table cannot help.
+
+    Every other error (a lost host, a deadlock) keeps the task's retries with back-off.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        try:
+            return fn(*args, **kwargs)
+        except BulkscanInputError as exc:
+            raise AirflowFailException(f"bad input (not retried): {exc}") from exc
+
+    return wrapper

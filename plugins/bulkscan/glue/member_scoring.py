@@ -21,6 +21,7 @@ from bulkscan.core.sweep_rules import SweepSpec
 from bulkscan.core.topology import ShardUnit, load_topology
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue import params as shared
+from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.mysql_conn import check_reachable, close_quietly, connect_factory
 from bulkscan.mysqldb.results import ResultStore
 from bulkscan.mysqldb.scoring_flows import JOB, day_flow_spec, plan_day, produce_chunk, produce_chunk_on_server
@@ -299,6 +300,7 @@ def _stores(s: ScoringSettings, connect: Any, db: str) -> tuple[ScoringStore, Re
     return ScoringStore(connect, db, s.config, results_db), ResultStore(connect, results_db)
 
 
+@fail_fast_on_bad_input
 def plan(p: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_map_length: int) -> dict[str, Any]:
     """Validate, refuse a day that cannot be applied, plan the day's flows into chunks (small XCom)."""
     s = ScoringSettings(p)

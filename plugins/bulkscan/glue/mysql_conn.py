@@ -51,9 +51,7 @@ def check_reachable(connect: ConnectFactory, conn_id: str) -> Any:
     try:
         return connect()
     except MySQLdb.OperationalError as exc:
-        raise BulkscanError(
-            f"cannot reach MySQL for connection {conn_id!r} ({describe(conn_id)}): {exc}"
-        ) from exc
+        raise BulkscanError(f"cannot reach MySQL for connection {conn_id!r} ({describe(conn_id)}): {exc}") from exc
 
 
 __all__ = ["check_reachable", "close_quietly", "connect_factory", "describe"]

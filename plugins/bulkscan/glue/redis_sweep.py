@@ -14,6 +14,7 @@ from typing import Any
 
 from bulkscan.core.sweep_rules import SweepCounts, SweepSpec, validate_run_token
 from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover_stable
 from bulkscan.redisnodes.sweeper import mop_up, sweep_node
@@ -113,6 +114,7 @@ def settings(conn_id: str) -> RedisSettings:
     return RedisSettings.from_connection(RedisHook.get_connection(conn_id))
 
 
+@fail_fast_on_bad_input
 def plan(p: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Validate the params (before any data is touched) and list the primaries, one per mapped task."""
     SweepSpec.from_params(p)

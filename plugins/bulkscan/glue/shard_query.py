@@ -14,6 +14,7 @@ from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.topology import Answer, ShardUnit, Topology, load_topology, reconcile
 from bulkscan.errors import BulkscanInputError
 from bulkscan.glue import params as fields
+from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.mysql_conn import connect_factory, describe
 from bulkscan.mysqldb.connect import ConnectFactory
 from bulkscan.mysqldb.results import ResultStore
@@ -142,6 +143,7 @@ def _describe(conn_id: str) -> str:
         return "?"
 
 
+@fail_fast_on_bad_input
 def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
     """Validate topology, params and every connection id (no query yet), then plan all hosts."""
     topo = topology(p)

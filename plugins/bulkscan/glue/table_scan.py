@@ -15,6 +15,7 @@ from bulkscan.core.chunks import Chunk
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue import params as fields
+from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.mysql_conn import check_reachable, close_quietly, connect_factory
 from bulkscan.mysqldb.planner import count_range, plan_table
 from bulkscan.mysqldb.results import ResultStore
@@ -137,6 +138,7 @@ def run_key(dag_id: str, run_id: str) -> str:
     return f"{dag_id}/{run_id}"
 
 
+@fail_fast_on_bad_input
 def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
     """Validate everything, then plan. Returns small chunk dicts (the mapped tasks' input)."""
     s = ScanSettings(p)

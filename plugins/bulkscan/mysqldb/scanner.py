@@ -61,9 +61,7 @@ class ResilientConnection:
                 close_quietly(self.conn)
                 self.conn = None
                 delay = min(0.5 * 2 ** (failures - 1), 10.0)
-                self.log.warning(
-                    "connection lost (%s); reconnecting in %.1fs (attempt %d)", exc, delay, failures
-                )
+                self.log.warning("connection lost (%s); reconnecting in %.1fs (attempt %d)", exc, delay, failures)
                 time.sleep(delay)
 
     def close(self) -> None:
@@ -99,7 +97,7 @@ class _Progress:
 def pushdown_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
     """Pushed-down sub-ranges return one row per group, not the rows, so they may span far more rows."""
     return AdaptiveBatch(
-        size=500_000, target_seconds=target_seconds, minimum=1_000, maximum=5_000_000, max_growth=4.0
+        size=1_000_000, target_seconds=target_seconds, minimum=1_000, maximum=5_000_000, max_growth=4.0
     )
 
 
@@ -182,9 +180,7 @@ def _scan_aggregate(
 ) -> None:
     group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
     boundary_sql = render("key_boundary", **spec.parts())
-    agg_sql = render(
-        "range_aggregate", **spec.parts(group_expr=group, value=spec.column_sql([processor.value]))
-    )
+    agg_sql = render("range_aggregate", **spec.parts(group_expr=group, value=spec.column_sql([processor.value])))
     _, where_params = spec.where()
     cur = chunk.lo
     while cur < chunk.hi:

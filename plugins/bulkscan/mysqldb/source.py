@@ -40,9 +40,7 @@ class Filter:
         value = rest[0] if rest else None
         if op_norm == "in" and (not isinstance(value, list | tuple) or not value):
             raise BulkscanInputError(f"filter 'in' on {column!r} needs a non-empty list, got {value!r}")
-        if op_norm not in ("is null", "is not null", "in") and (
-            value is None or isinstance(value, list | dict)
-        ):
+        if op_norm not in ("is null", "is not null", "in") and (value is None or isinstance(value, list | dict)):
             raise BulkscanInputError(f"filter {column!r} {op_norm} needs a single value, got {value!r}")
         return cls(validate_identifier(column, "filter column"), op_norm, value)
 
@@ -122,9 +120,7 @@ def resolve_table(
     parsed = parse_filters(filters)
     db = database or current_database(conn)
     if not db:
-        raise BulkscanInputError(
-            f"no database given for table {table!r} and the connection has no default schema"
-        )
+        raise BulkscanInputError(f"no database given for table {table!r} and the connection has no default schema")
     validate_identifier(db, "database")
     cur = conn.cursor()
     cur.execute(raw("table_columns"), (db, table))
@@ -137,9 +133,7 @@ def resolve_table(
     if dtype not in INTEGER_TYPES:
         raise BulkscanInputError(f"key column {db}.{table}.{key} is {dtype}, an integer key is needed")
     if not leads:
-        raise BulkscanInputError(
-            f"key column {db}.{table}.{key} does not lead an index; chunking would scan the table"
-        )
+        raise BulkscanInputError(f"key column {db}.{table}.{key} does not lead an index; chunking would scan the table")
     wanted = [c for c in columns if c != key]
     for name in [*wanted, *(f.column for f in parsed)]:
         if name not in found:
@@ -152,6 +146,4 @@ def all_columns(conn: Any, spec: TableSpec) -> TableSpec:
     cur = conn.cursor()
     cur.execute(raw("table_columns"), (spec.database, spec.table))
     names = [r[0] for r in cur.fetchall()]
-    return TableSpec(
-        spec.database, spec.table, spec.key, tuple(dict.fromkeys([spec.key, *names])), spec.filters
-    )
+    return TableSpec(spec.database, spec.table, spec.key, tuple(dict.fromkeys([spec.key, *names])), spec.filters)

@@ -18,7 +18,7 @@ positive integers are folded; anything else stays pending and is counted (negati
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ def fold_node(
 
 def fold_mop_up(
     settings: RedisSettings,
-    plan: list[Mapping[str, Any]],
+    plan: Sequence[Mapping[str, Any]],
     spec: SweepSpec,
     day: date,
     audit_dir: str | Path,
