@@ -23,9 +23,13 @@ services: venv
 demo: services
 	@$(ENV) scripts/airflow_db.sh && python -m bulkscan.demo.table_scan
 
+# Every tier: lint, unit + integration + DAG runs (.airflow-test), then the loopback CeleryExecutor
+# stack tier (UI in headless chromium, faults, security; one stack start, ~6 min; .airflow-stack).
 test: services
+	@$(ENV) ruff check . && ruff format --check . >/dev/null && mypy >/dev/null && echo "lint: ruff and mypy clean"
 	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-test scripts/airflow_db.sh && \
-	  AIRFLOW_HOME=$(ROOT)/.airflow-test python -m pytest $(PYTEST_ARGS)
+	  AIRFLOW_HOME=$(ROOT)/.airflow-test python -m pytest -m "not stack" $(PYTEST_ARGS)
+	@$(ENV) BULKSCAN_STACK_TESTS=1 AIRFLOW_HOME=$(ROOT)/.airflow-stack python -m pytest tests/stack -m stack $(PYTEST_ARGS)
 
 test-unit: venv
 	@$(ENV) python -m pytest tests/unit $(PYTEST_ARGS)
