@@ -27,7 +27,7 @@ from common import bench_line, table, timed
 from bulkscan.core.chunks import Chunk
 from bulkscan.demo.data import create_events
 from bulkscan.mysqldb.connect import direct
-from bulkscan.mysqldb.planner import plan_table
+from bulkscan.mysqldb.planner import iter_plan
 from bulkscan.mysqldb.scanner import scan_chunk
 from bulkscan.mysqldb.source import resolve_table
 from bulkscan.processors import AggregateByKey, ChunkContext
@@ -168,12 +168,14 @@ def _lib_chunk(args: tuple[dict[str, Any], bool]) -> tuple[dict[Any, list[Any]],
 def library_path(
     workers: int, pushdown: bool = True, rows_per_chunk: int = CHUNK_ROWS
 ) -> tuple[tuple[int, int, int], int]:
+    """Plan and scan with the library: chunks go to the worker processes as soon as the planner's
+    index walk finds their end (iter_plan), so scanning overlaps planning."""
     conn = connect()
     spec = resolve_table(conn, None, TABLE, "id", ("user_id", "amount"))
-    plan = plan_table(conn, spec, rows_per_chunk, 1024)
-    conn.close()
     with mp.get_context("spawn").Pool(workers) as pool:
-        parts = pool.map(_lib_chunk, [(c.as_dict(), pushdown) for c in plan.chunks], chunksize=1)
+        chunks = ((c.as_dict(), pushdown) for c in iter_plan(conn, spec, rows_per_chunk, 1024))
+        parts = list(pool.imap_unordered(_lib_chunk, chunks))
+    conn.close()
     return totals(merge([p for p, _ in parts])), max(rss for _, rss in parts)
 
 

@@ -168,3 +168,21 @@ def test_bad_input_fails_in_plan_before_any_write(
     cur = source(RESULTS).cursor()
     cur.execute("SELECT COUNT(*) FROM bulkscan_chunk WHERE run_key = %s", (f"{dag.dag_id}/{dr.run_id}",))
     assert cur.fetchone()[0] == 0
+
+
+def test_summarize_fails_naming_the_chunk_whose_count_differs(source: Any) -> None:
+    """Reconciliation: a chunk that reports fewer rows than its range holds fails the run, named."""
+    from bulkscan.errors import ReconcileError
+    from bulkscan.glue import table_scan as ts
+
+    p = conf(rows_per_chunk=100_000)
+    p.update(database=None, results_conn_id=None, processor_args={}, filters=[], batch_seconds=0.5)
+    chunks = ts.plan(p, 1024)
+    key = "test/reconcile"
+    results = [ts.scan(c, p, key, 1) for c in chunks]
+    assert ts.summarize(results, p, key)["rows"] == ROWS  # consistent: passes
+    results[1] = {**results[1], "rows": results[1]["rows"] - 1}  # chunk 1 lost a row
+    with pytest.raises(
+        ReconcileError, match=r"chunk 1 \(ids [\d,]+-[\d,]+\) scanned 99,999 rows but its range holds 100,000"
+    ):
+        ts.summarize(results, p, key)

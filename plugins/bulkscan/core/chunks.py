@@ -9,7 +9,7 @@ striding Spark and Sqoop use, kept only as the known-bad baseline the tests comp
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import Any
@@ -71,24 +71,36 @@ def plan_boundaries(
     unknown (None) the walk itself finds the end: chunks hold `target_rows` each, the last one takes
     whatever remains once `max_chunks` is reached, and its row count is left None for the caller.
     """
+    return list(iter_boundaries(next_boundary, first, last, total, target_rows, max_chunks))
+
+
+def iter_boundaries(
+    next_boundary: NextBoundary,
+    first: int,
+    last: int,
+    total: int | None,
+    target_rows: int,
+    max_chunks: int,
+) -> Iterator[Chunk]:
+    """`plan_boundaries` as a generator: each chunk as soon as its end is known, so scanning can start
+    while the walk goes on."""
     target_rows, max_chunks = check_sizes(target_rows, max_chunks)
     if total is not None and total <= 0:
-        return []
+        return
     per = target_rows if total is None else rows_per_chunk(total, target_rows, max_chunks)
-    chunks: list[Chunk] = []
-    lo, done = first, 0
+    lo, done, index = first, 0, 0
     while True:
         if total is None:
-            nxt = None if len(chunks) == max_chunks - 1 else next_boundary(lo, per)
+            nxt = None if index == max_chunks - 1 else next_boundary(lo, per)
         else:
             nxt = None if total - done <= per else next_boundary(lo, per)
         if nxt is None:
-            chunks.append(Chunk(len(chunks), lo, last + 1, None if total is None else total - done))
-            return chunks
+            yield Chunk(index, lo, last + 1, None if total is None else total - done)
+            return
         if nxt <= lo:
             raise ValueError(f"key index walk went backwards: {nxt} after {lo}")
-        chunks.append(Chunk(len(chunks), lo, nxt, per))
-        lo, done = nxt, done + per
+        yield Chunk(index, lo, nxt, per)
+        lo, done, index = nxt, done + per, index + 1
 
 
 def even_stride(first: int, last: int, count: int) -> list[Chunk]:

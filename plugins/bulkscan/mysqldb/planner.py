@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bulkscan.core.chunks import Chunk, check_sizes, plan_boundaries
+from bulkscan.core.chunks import Chunk, check_sizes, iter_boundaries
 from bulkscan.mysqldb.source import TableSpec
 from bulkscan.sqlfiles import raw, render
 
@@ -25,6 +26,16 @@ def plan_table(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) ->
     without COUNT(*): one walk of the key index, then a count of the last chunk only. Otherwise the
     exact count comes first, so `max_chunks` can raise the rows per chunk evenly.
     """
+    chunks = list(iter_plan(conn, spec, target_rows, max_chunks))
+    if not chunks:
+        return Plan()
+    total = sum(c.rows or 0 for c in chunks)
+    return Plan(chunks, total, chunks[0].lo, chunks[-1].hi - 1)
+
+
+def iter_plan(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> Iterator[Chunk]:
+    """The same chunks as `plan_table`, each yielded as soon as the walk found its end, so a caller
+    outside Airflow can scan chunk 0 while the planner walks on (every chunk's `rows` is filled in)."""
     target_rows, max_chunks = check_sizes(target_rows, max_chunks)
     _, params = spec.where()
     cur = conn.cursor()
@@ -33,12 +44,12 @@ def plan_table(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) ->
         cur.execute(render("key_bounds", table=spec.table_sql(), key=spec.key_sql()))
         first, last = cur.fetchone()
         if first is None:
-            return Plan()
+            return
     else:
         cur.execute(render("table_stats", **spec.parts()), params)
         total, first, last = cur.fetchone()
         if not total:
-            return Plan()
+            return
     boundary_sql = render("key_boundary", **spec.parts())
 
     def next_boundary(lo: int, n: int) -> int | None:
@@ -46,13 +57,8 @@ def plan_table(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) ->
         row = cur.fetchone()
         return int(row[0]) if row else None
 
-    chunks = plan_boundaries(next_boundary, int(first), int(last), total, target_rows, max_chunks)
-    if total is None:
-        tail = chunks[-1]
-        tail_rows = count_range(conn, spec, tail.lo, tail.hi)
-        chunks[-1] = replace(tail, rows=tail_rows)
-        total = sum(c.rows or 0 for c in chunks)
-    return Plan(chunks, int(total), int(first), int(last))
+    for chunk in iter_boundaries(next_boundary, int(first), int(last), total, target_rows, max_chunks):
+        yield chunk if chunk.rows is not None else replace(chunk, rows=count_range(conn, spec, chunk.lo, chunk.hi))
 
 
 def _estimate(cur: Any, spec: TableSpec) -> int:
