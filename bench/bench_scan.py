@@ -29,7 +29,7 @@ from bulkscan.demo.data import create_events
 from bulkscan.mysqldb.connect import direct
 from bulkscan.mysqldb.planner import iter_plan
 from bulkscan.mysqldb.scanner import scan_chunk
-from bulkscan.mysqldb.source import resolve_table
+from bulkscan.mysqldb.source import TableSpec, resolve_table
 from bulkscan.processors import AggregateByKey, ChunkContext
 
 HOST = os.environ.get("BULKSCAN_MYSQL_HOST", "127.0.0.1")
@@ -152,14 +152,12 @@ def _peak_rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def _lib_chunk(args: tuple[dict[str, Any], bool]) -> tuple[dict[Any, list[Any]], int]:
-    chunk_data, pushdown = args
+def _lib_chunk(args: tuple[TableSpec, dict[str, Any], bool]) -> tuple[dict[Any, list[Any]], int]:
+    """One chunk in a worker process; the table was validated once by the caller (TableSpec pickles)."""
+    spec, chunk_data, pushdown = args
     _reset_peak_rss()
     factory = direct(HOST, PORT, database=DB)
-    conn = factory()
     proc = AggregateByKey("user_id", "amount", pushdown=pushdown)
-    spec = resolve_table(conn, None, TABLE, "id", proc.columns)
-    conn.close()
     chunk = Chunk.from_dict(chunk_data)
     scan_chunk(factory, spec, chunk, proc, ChunkContext("bench", chunk))
     return proc.groups, _peak_rss_mb()
@@ -173,7 +171,7 @@ def library_path(
     conn = connect()
     spec = resolve_table(conn, None, TABLE, "id", ("user_id", "amount"))
     with mp.get_context("spawn").Pool(workers) as pool:
-        chunks = ((c.as_dict(), pushdown) for c in iter_plan(conn, spec, rows_per_chunk, 1024))
+        chunks = ((spec, c.as_dict(), pushdown) for c in iter_plan(conn, spec, rows_per_chunk, 1024))
         parts = list(pool.imap_unordered(_lib_chunk, chunks))
     conn.close()
     return totals(merge([p for p, _ in parts])), max(rss for _, rss in parts)
