@@ -57,7 +57,7 @@ for _cid, _port in CONN.items():
     os.environ[f"AIRFLOW_CONN_{_cid.upper()}"] = f"mysql://root@{HOST}:{_port}/{DB}"
 # The topology in the compact form users write (64 tables per host).
 SHARDS = {"bs_shard_bench_a": "table_000-063", "bs_shard_bench_b": "table_064-127"}
-TABLES_PER_TASK = 32  # dag.test() runs mapped tasks one after another: fewer, wider tasks
+TABLES_PER_TASK = 64  # dag.test() runs mapped tasks one after another: fewer, wider tasks
 QUERY = "SELECT grp, SUM(amount), COUNT(*) FROM {} GROUP BY grp"
 
 
