@@ -15,14 +15,13 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_line, table, timed
+from common import bench_line, ensure_buffer_pool, table, timed
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.demo.data import create_events
@@ -212,21 +211,10 @@ def warm_server() -> str:
     """Give MariaDB a buffer pool that holds the table (as any server hosting it would) and warm it,
     so every approach reads from memory and the order they run in does not matter."""
     conn = direct(HOST, PORT)()
+    before, after = ensure_buffer_pool(conn, int(os.environ.get("BENCH_BUFFER_POOL", str(2 << 30))))
     cur = conn.cursor()
-    cur.execute("SELECT @@innodb_buffer_pool_size")
-    (before,) = cur.fetchone()
-    want = int(os.environ.get("BENCH_BUFFER_POOL", str(2 << 30)))
-    if before < want:
-        cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {want}")
-        for _ in range(120):
-            cur.execute("SELECT @@innodb_buffer_pool_size")
-            if cur.fetchone()[0] >= want:
-                break
-            time.sleep(0.5)
     cur.execute(f"SELECT SUM(amount), COUNT(*) FROM {DB}.{TABLE}")
     cur.execute(f"SELECT COUNT(*) FROM {DB}.{TABLE} FORCE INDEX (PRIMARY)")
-    cur.execute("SELECT @@innodb_buffer_pool_size")
-    (after,) = cur.fetchone()
     conn.close()
     return f"innodb_buffer_pool_size {before >> 20} MB -> {after >> 20} MB, table read once to warm it"
 

@@ -41,7 +41,7 @@ from bulkscan.mysqldb.shard_runner import (
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_line, table, timed  # noqa: E402
+from common import bench_line, ensure_buffer_pool, table, timed  # noqa: E402
 
 HOST = "127.0.0.1"
 PORT_A = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
@@ -296,6 +296,13 @@ class Watch:
 
 def main() -> None:
     subprocess.run([str(ROOT / "scripts" / "mysql2.sh"), "start"], check=True)
+    pools = []
+    for port in (PORT_A, PORT_B):  # both servers hold their shards in memory, as servers sized for them do
+        conn = connect(port, None)
+        before, after = ensure_buffer_pool(conn, int(os.environ.get("BENCH_BUFFER_POOL", str(1 << 30))))
+        conn.close()
+        pools.append(f"{port}: {before >> 20}->{after >> 20} MB")
+    print("innodb_buffer_pool_size " + ", ".join(pools))
     total = ensure_data()
     print(f"{TABLES} shard tables, {total:,} rows, 2 servers; bulkscan cap {CAP} queries per host")
     dag = load_dag()

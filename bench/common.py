@@ -27,3 +27,22 @@ def table(rows: list[tuple[str, float | None, str]], rows_scanned: int | None = 
 def bench_line(name: str, **values: Any) -> str:
     parts = " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
     return f"BENCH {name} {parts}"
+
+
+def ensure_buffer_pool(conn: Any, want: int) -> tuple[int, int]:
+    """Grow a MariaDB server's InnoDB buffer pool (a dynamic setting) to at least `want` bytes, so the
+    benchmark tables are read from memory as on any server sized for them. Returns (before, after)."""
+    import time
+
+    cur = conn.cursor()
+    cur.execute("SELECT @@innodb_buffer_pool_size")
+    (before,) = cur.fetchone()
+    if before < want:
+        cur.execute(f"SET GLOBAL innodb_buffer_pool_size = {int(want)}")
+        for _ in range(240):
+            cur.execute("SELECT @@innodb_buffer_pool_size")
+            if cur.fetchone()[0] >= want:
+                break
+            time.sleep(0.5)
+    cur.execute("SELECT @@innodb_buffer_pool_size")
+    return int(before), int(cur.fetchone()[0])
