@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,7 +46,6 @@ JOB = "shard_query"
 # Key range of a whole-table item: every signed or unsigned integer key (bound parameters, not SQL).
 WHOLE_LO, WHOLE_HI = -(2**63), 2**64
 STORED_LO, STORED_HI = -(2**63), 2**63 - 1
-DEADLOCK_CODES = frozenset({1213, 1205})  # deadlock, lock wait timeout
 
 
 class HostDown(BulkscanError):
@@ -195,18 +193,6 @@ def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSet
     return build_units(topology, plans, settings.group_size)
 
 
-def _with_deadlock_retry(write: Callable[[], object], attempts: int = 6) -> None:
-    """Concurrent result writes of one run can deadlock on InnoDB gap locks; the loser is retried."""
-    for attempt in range(attempts):
-        try:
-            write()
-            return
-        except MySQLdb.OperationalError as exc:
-            if exc.args[0] not in DEADLOCK_CODES or attempt == attempts - 1:
-                raise
-            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
-
-
 def _scan_item(
     unit: ShardUnit,
     item: ShardItem,
@@ -281,18 +267,17 @@ def _scan_item(
     groups = processor.groups if isinstance(processor, AggregateByKey) else None
 
     def write() -> None:
-        _with_deadlock_retry(
-            lambda: store.replace_chunk(
-                run_key,
-                chunk,
-                job=JOB,
-                source=f"{unit.conn_id} / {unit.database}.{item.table}",
-                rows=rows,
-                seconds=seconds,
-                try_number=try_number,
-                groups=groups,
-                summary=json.dumps(summary, default=str),
-            )
+        # ResultStore retries a deadlocked write itself (READ COMMITTED, bounded attempts).
+        store.replace_chunk(
+            run_key,
+            chunk,
+            job=JOB,
+            source=f"{unit.conn_id} / {unit.database}.{item.table}",
+            rows=rows,
+            seconds=seconds,
+            try_number=try_number,
+            groups=groups,
+            summary=json.dumps(summary, default=str),
         )
 
     logger.info("%s / %s: %s rows in %.2fs", unit.conn_id, item.table, f"{rows:,}", seconds)
