@@ -74,15 +74,7 @@ def port_of(table_no: int) -> int:
 
 
 def connect(port: int, db: str | None = DB) -> Any:
-    kw: dict[str, Any] = {
-        "host": HOST,
-        "port": port,
-        "user": "root",
-        "autocommit": True,
-    }
-    if db:
-        kw["database"] = db
-    return MySQLdb.connect(**kw)
+    return direct(HOST, port, database=db)()
 
 
 def ensure_data() -> int:

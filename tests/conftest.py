@@ -52,18 +52,10 @@ def mysql_root() -> Callable[..., object]:
     """Factory of root connections to the loopback MariaDB (fails loudly if it is down)."""
     import MySQLdb
 
+    from bulkscan.mysqldb.connect import direct
+
     def connect(db: str | None = None, **kw: object) -> MySQLdb.Connection:
-        args: dict[str, object] = {
-            "host": MYSQL_HOST,
-            "port": MYSQL_PORT,
-            "user": "root",
-            "autocommit": True,
-            "connect_timeout": 5,
-        }
-        if db:
-            args["database"] = db
-        args.update(kw)
-        return MySQLdb.connect(**args)
+        return direct(MYSQL_HOST, MYSQL_PORT, database=db, **{"connect_timeout": 5, **kw})()
 
     try:
         connect().close()

@@ -15,6 +15,8 @@ from typing import Any
 import MySQLdb
 import pytest
 
+from bulkscan.mysqldb.connect import direct
+
 ROOT = Path(__file__).resolve().parents[3]
 MYSQL2 = ROOT / "scripts" / "mysql2.sh"
 PORT_A = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
@@ -31,15 +33,7 @@ def mysql2(action: str) -> None:
 
 
 def connect(port: int, db: str | None = None) -> Any:
-    kw: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": port,
-        "user": "root",
-        "autocommit": True,
-    }
-    if db:
-        kw["database"] = db
-    return MySQLdb.connect(**kw)
+    return direct("127.0.0.1", port, database=db)()
 
 
 @dataclass
