@@ -7,7 +7,16 @@ import random
 
 import pytest
 
-from bulkscan.core.chunks import Chunk, assert_partition, even_stride, plan_boundaries, rows_per_chunk
+from bulkscan.core.chunks import (
+    KEY_END,
+    KEY_MIN,
+    Chunk,
+    assert_partition,
+    even_stride,
+    plan_boundaries,
+    rows_per_chunk,
+    split_by_estimate,
+)
 from bulkscan.errors import BulkscanInputError
 
 
@@ -113,3 +122,49 @@ def test_walk_without_a_count_finds_the_end_itself() -> None:
     capped = plan_boundaries(index_walk(keys), keys[0], keys[-1], None, 1_000, 5)
     assert len(capped) == 5 and rows_in(capped[-1], keys) == 12_345 - 4_000
     assert_partition(capped, keys[0], keys[-1])
+
+
+def counting(walk):  # type: ignore[no-untyped-def]
+    """Wrap a next_boundary to record how many rows each call walked."""
+    walked: list[int] = []
+
+    def next_boundary(lo: int, n: int) -> int | None:
+        walked.append(n)
+        return walk(lo, n)
+
+    return next_boundary, walked
+
+
+def test_split_by_estimate_walks_inner_boundaries_only() -> None:
+    rng = random.Random(9)
+    keys = sorted(rng.sample(range(1, 50_000_000), 40_000))
+    keys += [k + 10**12 for k in keys[:5_000]]  # one huge gap: the walk still balances the chunks
+    walk, walked = counting(index_walk(keys))
+    chunks = split_by_estimate(walk, keys[0], keys[-1], len(keys), 10_000, 64)
+    assert_partition(chunks, keys[0], keys[-1])
+    assert len(chunks) == 4 and [rows_in(c, keys) for c in chunks] == [11_250] * 4
+    assert sum(walked) == 3 * 11_250  # (n-1)/n of one pass: no COUNT, no walk to the end
+    # the estimate rounds: 1.4 chunks' worth is one chunk (no walk), 1.6 is two
+    one, walked1 = counting(index_walk(keys))
+    assert split_by_estimate(one, keys[0], keys[-1], 14_000, 10_000, 64) == [Chunk(0, keys[0], keys[-1] + 1, 14_000)]
+    assert walked1 == []
+    assert len(split_by_estimate(index_walk(keys), keys[0], keys[-1], 16_000, 10_000, 64)) == 2
+
+
+def test_split_by_estimate_survives_a_wrong_estimate() -> None:
+    keys = list(range(100, 30_100, 3))  # 10,000 rows
+    high = split_by_estimate(index_walk(keys), keys[0], keys[-1], 100_000, 10_000, 64)  # 10x too high
+    assert_partition(high, keys[0], keys[-1])  # the walk ran out early: the last chunk takes the rest
+    assert sum(rows_in(c, keys) for c in high) == 10_000 and len(high) == 1
+    low = split_by_estimate(index_walk(keys), keys[0], keys[-1], 4_000, 1_000, 64)  # 2.5x too low
+    assert_partition(low, keys[0], keys[-1])
+    assert [rows_in(c, keys) for c in low] == [1_000, 1_000, 1_000, 7_000]
+    capped = split_by_estimate(index_walk(keys), keys[0], keys[-1], 10_000, 100, 8)
+    assert len(capped) == 8 and {rows_in(c, keys) for c in capped} == {1_250}
+    with pytest.raises(BulkscanInputError):
+        split_by_estimate(index_walk(keys), keys[0], keys[-1], 10_000, 0, 8)
+
+
+def test_whole_table_chunk() -> None:
+    assert Chunk(0, KEY_MIN, KEY_END).whole_table
+    assert not Chunk(0, KEY_MIN + 1, KEY_END).whole_table and not Chunk(0, 1, 10).whole_table

@@ -148,43 +148,61 @@ def _topo() -> object:
     return parse_topology({"database": "d", "hosts": {"a": "t_000-004", "b": "t_005-006"}})
 
 
-def test_build_units_flat_fanout_groups_small_and_chunks_big() -> None:
-    topo = _topo()
-    plans = {
+def _plans() -> dict[tuple[str, str], list[Chunk] | None]:
+    return {
         ("a", "t_000"): [Chunk(0, 1, 100, 99)],
-        ("a", "t_001"): [
-            Chunk(0, 1, 50, 49),
-            Chunk(1, 50, 90, 40),
-            Chunk(2, 90, 200, 30),
-        ],
+        ("a", "t_001"): [Chunk(0, 1, 50, 49), Chunk(1, 50, 90, 40), Chunk(2, 90, 200, 30)],
         ("a", "t_002"): [],  # empty table
-        (
-            "a",
-            "t_003",
-        ): None,  # host could not be planned: whole table, planned when it runs
+        ("a", "t_003"): None,  # host could not be planned: whole table, planned when it runs
         ("a", "t_004"): [Chunk(0, 5, 9, 4)],
         ("b", "t_005"): [Chunk(0, 1, 3, 2)],
         ("b", "t_006"): [Chunk(0, 1, 3, 2)],
     }
-    units = build_units(topo, plans, group_size=3)  # type: ignore[arg-type]
+
+
+def _check_units(units: list[ShardUnit]) -> None:
+    indexes = [i.index for u in units for i in u.items]
+    assert sorted(indexes) == list(range(len(indexes))) == list(range(9))  # 7 tables, one of them in 3 chunks
+    for u in units:
+        assert ShardUnit.from_dict(json.loads(json.dumps(u.as_dict()))) == u
+
+
+def test_build_units_one_task_per_table_and_per_chunk() -> None:
+    units = build_units(_topo(), _plans(), group_size=1)  # type: ignore[arg-type]
     labels = [u.label for u in units]
     # round-robin over hosts: host b's work starts early, not after all of host a
-    assert labels[:2] == ["a / t_001 ids 1-49", "b / t_005..t_006"]
+    assert labels[:2] == ["a / t_000", "b / t_005"]
     assert sorted(labels) == sorted(
         [
+            "a / t_000",
             "a / t_001 ids 1-49",
             "a / t_001 ids 50-89",
             "a / t_001 ids 90-199",
-            "a / t_000..t_003",
+            "a / t_002",
+            "a / t_003",
             "a / t_004",
-            "b / t_005..t_006",
+            "b / t_005",
+            "b / t_006",
         ]
     )
-    indexes = [i.index for u in units for i in u.items]
-    assert sorted(indexes) == list(range(len(indexes)))
-    assert all(len({(u.conn_id)}) == 1 for u in units)
-    for u in units:
-        assert ShardUnit.from_dict(json.loads(json.dumps(u.as_dict()))) == u
+    _check_units(units)
+
+
+def test_build_units_groups_pack_tables_and_chunks_evenly_per_host() -> None:
+    units = build_units(_topo(), _plans(), group_size=3)  # type: ignore[arg-type]
+    # host a: 7 items (t_001 counts 3) -> 3 units of 3, 2, 2 in table order; host b: one unit of 2
+    assert [u.label for u in units] == [
+        "a / t_000..t_001",
+        "b / t_005..t_006",
+        "a / t_001..t_002",
+        "a / t_003..t_004",
+    ]
+    assert [len(u.items) for u in units] == [3, 2, 2, 2]
+    assert all(len({i.table for i in u.items}) <= 2 for u in units)
+    _check_units(units)
+    whole = build_units(_topo(), {("a", "t_001"): _plans()[("a", "t_001")]}, group_size=3)  # type: ignore[arg-type]
+    chunks_only = ShardUnit("a", "d", tuple(i for u in whole for i in u.items if i.table == "t_001"))
+    assert chunks_only.label == "a / t_001 ids 1-199"  # the chunks of one table: their whole span
 
 
 def _answers(units: list[ShardUnit]) -> list[Answer]:
@@ -199,12 +217,14 @@ def test_reconcile_exactly_once() -> None:
     rows = reconcile(topo, units, answers)  # type: ignore[arg-type]
     assert rows["a / t_001"] == 20 and rows["b / t_006"] == 10 and len(rows) == 7
 
+    one_chunk_missing = [a for a in answers if not (a.table == "t_001" and a.index == 1)]
     with pytest.raises(ReconcileError, match=r"no answer from: a / t_001"):
-        reconcile(topo, units, answers[1:])  # type: ignore[arg-type]
+        reconcile(topo, units, one_chunk_missing)  # type: ignore[arg-type]
     with pytest.raises(ReconcileError, match="answered twice"):
         reconcile(topo, units, [*answers, answers[0]])  # type: ignore[arg-type]
     with pytest.raises(ReconcileError, match="unexpected answer"):
         reconcile(topo, units, [*answers, Answer("b", "t_000", 0, 1, 1)])  # type: ignore[arg-type]
-    without_t000 = [u for u in units if all(i.table != "t_000" for i in u.items)]
+    single = build_units(topo, plans, group_size=1)  # type: ignore[arg-type]
+    without_t000 = [u for u in single if all(i.table not in ("t_000", "t_002") for i in u.items)]
     with pytest.raises(ReconcileError, match="not planned: a / t_000, a / t_002"):
         reconcile(topo, without_t000, answers)  # type: ignore[arg-type]

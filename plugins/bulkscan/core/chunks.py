@@ -17,6 +17,8 @@ from typing import Any
 from bulkscan.errors import BulkscanInputError
 
 NextBoundary = Callable[[int, int], "int | None"]
+# Every signed or unsigned 64-bit integer key: a chunk over [KEY_MIN, KEY_END) is the whole table.
+KEY_MIN, KEY_END = -(2**63), 2**64
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,11 @@ class Chunk:
     def label(self) -> str:
         """What the Airflow UI shows for the mapped task: 'ids 1-1,250,000'."""
         return f"ids {self.lo:,}-{self.hi - 1:,}"
+
+    @property
+    def whole_table(self) -> bool:
+        """True when the range holds every integer key: no key predicate is needed to read it."""
+        return self.lo <= KEY_MIN and self.hi >= KEY_END
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +108,39 @@ def iter_boundaries(
             raise ValueError(f"key index walk went backwards: {nxt} after {lo}")
         yield Chunk(index, lo, nxt, per)
         lo, done, index = nxt, done + per, index + 1
+
+
+def split_by_estimate(
+    next_boundary: NextBoundary,
+    first: int,
+    last: int,
+    estimate: int,
+    target_rows: int,
+    max_chunks: int,
+) -> list[Chunk]:
+    """About `estimate / target_rows` chunks of near-equal rows, walking only their inner boundaries.
+
+    For work that needs balance, not exact sizes (a pushed-down aggregate over a big shard): no
+    COUNT(*), and the walk stops at the last boundary instead of reading on to the end of the table,
+    so a table split in n costs (n-1)/n of one index pass. Chunk rows are the plan's figures (the last
+    chunk's from the estimate); the chunks still tile [first, last] exactly, gaps and all. If the walk
+    runs out of rows early (the estimate was high), the chunk it was in takes the rest.
+    """
+    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
+    n = min(max_chunks, max(1, round(max(estimate, 0) / target_rows)))
+    per = max(1, math.ceil(max(estimate, 0) / n))
+    chunks: list[Chunk] = []
+    lo = first
+    for index in range(n - 1):
+        nxt = next_boundary(lo, per)
+        if nxt is None:
+            break
+        if nxt <= lo:
+            raise ValueError(f"key index walk went backwards: {nxt} after {lo}")
+        chunks.append(Chunk(index, lo, nxt, per))
+        lo = nxt
+    chunks.append(Chunk(len(chunks), lo, last + 1, max(0, estimate - per * len(chunks))))
+    return chunks
 
 
 def even_stride(first: int, last: int, count: int) -> list[Chunk]:

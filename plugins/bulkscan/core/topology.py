@@ -249,10 +249,13 @@ class ShardUnit:
 
     @property
     def label(self) -> str:
-        if len(self.items) == 1 and self.items[0].chunk is not None and self.items[0].parts > 1:
-            item = self.items[0]
-            return f"{self.conn_id} / {item.table} {item.chunk.label}"  # type: ignore[union-attr]
-        return group_label(self.conn_id, [i.table for i in self.items])
+        """'conn / table_017', 'conn / table_005 ids 1-800,000' (chunks of one table), or
+        'conn / table_000..table_031' (a group)."""
+        tables = list(dict.fromkeys(i.table for i in self.items))
+        first, last = self.items[0].chunk, self.items[-1].chunk
+        if len(tables) == 1 and first is not None and last is not None and self.items[0].parts > 1:
+            return f"{self.conn_id} / {tables[0]} {Chunk(0, first.lo, last.hi).label}"
+        return group_label(self.conn_id, tables)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -278,37 +281,39 @@ def build_units(
     plans: Mapping[TableKey, Sequence[Chunk] | None],
     group_size: int = 1,
 ) -> list[ShardUnit]:
-    """One flat fan-out: each chunk of a big table is its own unit; small tables go k per unit.
+    """One flat fan-out of items: a whole small table, or one chunk of a big one.
 
+    With `group_size` 1 every item is its own unit (mapped task). With k > 1 a host's items, in table
+    order, are packed into ceil(n / k) units of near-equal counts: a unit's items run side by side
+    within the per-host cap, so the chunks of a big shard still run in parallel, not one after another.
     `plans[(conn_id, table)]` is the planner's chunks, or None when the host could not be planned
     (it was down): that table becomes one whole-table item and is planned when its task runs.
     Units are ordered round-robin over hosts, so the first tasks to start load every host.
     """
+    group_tables([], group_size)  # validates group_size
     per_host: list[list[ShardUnit]] = []
     index = 0
     for host in topology.hosts:
-        units: list[ShardUnit] = []
-        small: list[ShardItem] = []
+        items: list[ShardItem] = []
         for table in host.tables:
             chunks = plans.get((host.conn_id, table))
             if chunks is not None and len(chunks) > 1:
                 for c in chunks:
-                    units.append(
-                        ShardUnit(
-                            host.conn_id,
-                            host.database,
-                            (ShardItem(index, table, c, len(chunks)),),
-                        )
-                    )
+                    items.append(ShardItem(index, table, c, len(chunks)))
                     index += 1
             else:
-                chunk = chunks[0] if chunks else None
-                small.append(ShardItem(index, table, chunk, 1))
+                items.append(ShardItem(index, table, chunks[0] if chunks else None, 1))
                 index += 1
-        for i in range(0, len(small), max(1, group_size)):
-            units.append(ShardUnit(host.conn_id, host.database, tuple(small[i : i + group_size])))
+        groups = max(1, -(-len(items) // group_size))
+        size, extra = divmod(len(items), groups)
+        units: list[ShardUnit] = []
+        start = 0
+        for g in range(groups):
+            end = start + size + (1 if g < extra else 0)
+            if end > start:
+                units.append(ShardUnit(host.conn_id, host.database, tuple(items[start:end])))
+            start = end
         per_host.append(units)
-    group_tables([], group_size)  # validates group_size
     ordered: list[ShardUnit] = []
     for i in range(max((len(u) for u in per_host), default=0)):
         ordered.extend(units[i] for units in per_host if i < len(units))

@@ -1,4 +1,8 @@
-"""Plan a table into gap-aware ID-range chunks: count, then walk the key index once."""
+"""Plan a table into gap-aware ID-range chunks by walking the key index.
+
+`plan_table` gives exact row counts per chunk (the table scan reconciles each one); `plan_balanced`
+gives near-equal chunks from the row estimate for less walking (the shard fan-out's big shards).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bulkscan.core.chunks import Chunk, check_sizes, iter_boundaries
+from bulkscan.core.chunks import Chunk, check_sizes, iter_boundaries, split_by_estimate
 from bulkscan.mysqldb.source import TableSpec
 from bulkscan.sqlfiles import raw, render
 
@@ -59,6 +63,33 @@ def iter_plan(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> 
 
     for chunk in iter_boundaries(next_boundary, int(first), int(last), total, target_rows, max_chunks):
         yield chunk if chunk.rows is not None else replace(chunk, rows=count_range(conn, spec, chunk.lo, chunk.hi))
+
+
+def plan_balanced(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int, estimate: int | None = None) -> Plan:
+    """Near-equal chunks of an unfiltered table from its row estimate, walking only inner boundaries.
+
+    `estimate` is the catalog's row estimate when the caller already has it. A filtered table is
+    planned exactly (`plan_table`): the estimate says nothing about how many rows pass a filter.
+    """
+    if spec.filters:
+        return plan_table(conn, spec, target_rows, max_chunks)
+    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
+    cur = conn.cursor()
+    if estimate is None:
+        estimate = _estimate(cur, spec)
+    cur.execute(render("key_bounds", table=spec.table_sql(), key=spec.key_sql()))
+    first, last = cur.fetchone()
+    if first is None:
+        return Plan()
+    boundary_sql = render("key_boundary", **spec.parts())
+
+    def next_boundary(lo: int, n: int) -> int | None:
+        cur.execute(boundary_sql, (lo, int(last) + 1, n))
+        row = cur.fetchone()
+        return int(row[0]) if row else None
+
+    chunks = split_by_estimate(next_boundary, int(first), int(last), estimate, target_rows, max_chunks)
+    return Plan(chunks, sum(c.rows or 0 for c in chunks), int(first), int(last))
 
 
 def _estimate(cur: Any, spec: TableSpec) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 import MySQLdb
 
 from bulkscan.core.batching import AdaptiveBatch
-from bulkscan.core.chunks import Chunk
+from bulkscan.core.chunks import KEY_END, KEY_MIN, Chunk
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.topology import (
     Answer,
@@ -31,7 +31,7 @@ from bulkscan.core.topology import (
 )
 from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
 from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
-from bulkscan.mysqldb.planner import plan_table
+from bulkscan.mysqldb.planner import plan_balanced
 from bulkscan.mysqldb.results import MergedRun, ResultStore
 from bulkscan.mysqldb.scanner import scan_chunk
 from bulkscan.mysqldb.slots import host_slot
@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 ConnectorFor = Callable[[str, str], ConnectFactory]
 SLOT_NAME = "shard_query"  # one name per server: every conn id pointing at one server shares the cap
 JOB = "shard_query"
-# Key range of a whole-table item: every signed or unsigned integer key (bound parameters, not SQL).
-WHOLE_LO, WHOLE_HI = -(2**63), 2**64
 STORED_LO, STORED_HI = -(2**63), 2**63 - 1
 
 
@@ -65,7 +63,7 @@ class ShardSettings:
     group_size: int = 1
     max_per_host: int = 2
     slot_timeout_s: float = 6 * 3600
-    batch_rows: int = 500_000
+    batch_rows: int = 2_000_000
     batch_seconds: float = 0.5
 
     def __post_init__(self) -> None:
@@ -82,13 +80,14 @@ class ShardSettings:
         load_processor(self.processor, **dict(self.processor_kwargs))  # bad processor: fail before queries
 
     def batch(self) -> AdaptiveBatch | None:
-        """Pushed-down aggregates return one row per group, so a sub-range may span many rows: start at
-        `batch_rows` (a shard estimated below it is one query, no index walk) and steer toward
-        `batch_seconds` per query. Row processors keep the scanner's own default."""
+        """Pushed-down aggregates return one row per group, so a sub-range may span many rows: a planned
+        chunk or a whole small shard (at most 1.5 x `chunk_rows` rows) is one query with no index walk;
+        anything bigger is walked in sub-ranges steered toward `batch_seconds` per query. Row processors
+        keep the scanner's own default."""
         if self.processor != "aggregate":
             return None
-        top = max(5_000_000, self.batch_rows)
-        return AdaptiveBatch(size=self.batch_rows, target_seconds=self.batch_seconds, maximum=top, max_growth=4.0)
+        size = max(self.batch_rows, 2 * self.chunk_rows)
+        return AdaptiveBatch(size=size, target_seconds=self.batch_seconds, maximum=max(5_000_000, size), max_growth=4.0)
 
     def columns(self) -> tuple[str, ...]:
         proc = load_processor(self.processor, **dict(self.processor_kwargs))
@@ -172,12 +171,13 @@ def plan_host(host: Host, connect: ConnectFactory, settings: ShardSettings) -> d
             if shape != reference:  # the first table, or one that differs: the full information_schema check
                 settings.resolve(conn, host.database, table)
                 reference = reference or shape
-            if estimates[table] * 2 < settings.chunk_rows:
-                # clearly small: one whole-table range, no planning pass
-                plans[(host.conn_id, table)] = [Chunk(0, WHOLE_LO, WHOLE_HI, estimates[table])]
-            else:
+            if round(estimates[table] / settings.chunk_rows) <= 1:
+                # no more than 1.5 chunks' worth: one whole-table range, no planning pass
+                plans[(host.conn_id, table)] = [Chunk(0, KEY_MIN, KEY_END, estimates[table])]
+            else:  # near-equal chunks from the estimate: walks the inner boundaries only
                 spec = settings.spec_for(host.database, table)
-                plans[(host.conn_id, table)] = plan_table(conn, spec, settings.chunk_rows, settings.max_chunks).chunks
+                plan = plan_balanced(conn, spec, settings.chunk_rows, settings.max_chunks, estimates[table])
+                plans[(host.conn_id, table)] = plan.chunks
         return plans
     finally:
         close_quietly(conn)
@@ -227,7 +227,7 @@ def _scan_item(
                 spec = settings.spec_for(unit.database, item.table)
             processor = load_processor(settings.processor, **dict(settings.processor_kwargs))
             # a whole table (small, or its host was down at plan time) is one range over every key
-            chunk = item.chunk or Chunk(item.index, WHOLE_LO, WHOLE_HI, None)
+            chunk = item.chunk or Chunk(item.index, KEY_MIN, KEY_END, None)
             chunk = Chunk(item.index, chunk.lo, chunk.hi, chunk.rows)
             ctx = ChunkContext(
                 run_key,
@@ -306,7 +306,7 @@ def run_unit(
     with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(_scan_item, unit, item, connect, settings, store, run_key, try_number, describe, logger, writer)
-            for item in unit.items
+            for item in biggest_first(unit.items)
         ]
         pool.shutdown()
         answers, errors = _collect(futures)
@@ -315,6 +315,19 @@ def run_unit(
             logger.error("%d of %d tables failed on %s", len(errors), len(unit.items), unit.conn_id)
         raise errors[0]
     return answers
+
+
+def biggest_first(items: Sequence[ShardItem]) -> list[ShardItem]:
+    """Largest planned rows first, so no big table is left running alone while the cap sits idle.
+    An item not planned (its host was down at plan time) has no estimate and goes first too."""
+    return sorted(items, key=lambda i: -(i.chunk.rows or 0) if i.chunk is not None else -(2**62))
+
+
+def biggest_first_pairs(units: Sequence[ShardUnit]) -> list[tuple[ShardUnit, ShardItem]]:
+    """Every (unit, item) of a fan-out, largest planned rows first (see `biggest_first`)."""
+    pairs = [(u, i) for u in units for i in u.items]
+    order = {id(i): n for n, i in enumerate(biggest_first([i for _, i in pairs]))}
+    return sorted(pairs, key=lambda p: order[id(p[1])])
 
 
 def _collect(futures: Sequence[Future[tuple[Answer, Future[None] | None]]]) -> tuple[list[Answer], list[BaseException]]:
@@ -358,31 +371,27 @@ def run_units(
     writer = ThreadPoolExecutor(max_workers=2)  # result writes commit while the hosts scan on
     answers: list[Answer] = []
     failures: dict[str, str] = {}
-    # Biggest estimated tables first on each host, so no big shard is left to run alone at the end.
-    ordered = sorted(units, key=lambda u: -sum(i.chunk.rows or 0 for i in u.items if i.chunk is not None))
+    # Biggest items first on each host, so no big shard is left to run alone at the end.
+    pairs = biggest_first_pairs(units)
     try:
-        submitted = [
-            (
-                unit,
-                [
-                    pools[unit.conn_id].submit(
-                        _scan_item,
-                        unit,
-                        item,
-                        factories[(unit.conn_id, unit.database)],
-                        settings,
-                        store,
-                        run_key,
-                        1,
-                        lambda c: c,
-                        log,
-                        writer,
-                    )
-                    for item in unit.items
-                ],
+        futures_of: dict[int, list[Future[tuple[Answer, Future[None] | None]]]] = {id(u): [] for u in units}
+        for unit, item in pairs:
+            futures_of[id(unit)].append(
+                pools[unit.conn_id].submit(
+                    _scan_item,
+                    unit,
+                    item,
+                    factories[(unit.conn_id, unit.database)],
+                    settings,
+                    store,
+                    run_key,
+                    1,
+                    lambda c: c,
+                    log,
+                    writer,
+                )
             )
-            for unit in ordered
-        ]
+        submitted = [(unit, futures_of[id(unit)]) for unit in units]
         for unit, futures in submitted:
             unit_answers, errors = _collect(futures)
             if errors:
