@@ -49,7 +49,7 @@ PORT_B = int(os.environ.get("BULKSCAN_MYSQL2_PORT", "3307"))
 DB = "bs_shard_bench"
 RESULTS = "bs_shard_bench_results"
 TABLES = 128
-SCALE = float(os.environ.get("BENCH_SHARD_SCALE", "4"))  # rows multiplier (4 = about 27M rows, 1 = 6.8M)
+SCALE = float(os.environ.get("BENCH_SHARD_SCALE", "4"))  # rows multiplier (4 = about 35M rows, 1 = 8.9M)
 CAP = int(os.environ.get("BENCH_SHARD_CAP", "2"))  # bulkscan's per-host cap: the DAG's default
 ROUNDS = int(os.environ.get("BENCH_SHARD_ROUNDS", "5"))
 CONN = {"bs_shard_bench_a": PORT_A, "bs_shard_bench_b": PORT_B}
@@ -64,8 +64,10 @@ QUERY = "SELECT grp, SUM(amount), COUNT(*) FROM {} GROUP BY grp"
 def sizes() -> list[int]:
     rng = random.Random(128)
     base = [rng.choice((2_000, 10_000, 25_000, 50_000, 50_000, 80_000)) for _ in range(TABLES)]
-    for i in rng.sample(range(TABLES), 6):  # a few big shards: chunked inside the same fan-out
+    big = rng.sample(range(TABLES), 6)
+    for i in big:  # a few big shards: each one query, started first
         base[i] = 400_000
+    base[big[0]] = 2_500_000  # one hot shard: chunked inside the same fan-out (default 5M rows a chunk)
     return [max(1, int(n * SCALE)) for n in base]
 
 
@@ -185,7 +187,7 @@ def settings() -> ShardSettings:
         processor="aggregate",
         processor_kwargs={"group": "grp", "value": "amount"},
         max_per_host=CAP,
-    )  # everything else: bulkscan's defaults (big shards are chunked at 1M rows)
+    )  # everything else: bulkscan's defaults (a shard of more than 7.5M rows is chunked, 5M rows a chunk)
 
 
 def store() -> ResultStore:

@@ -4,8 +4,8 @@
 The topology (`include/shards.json` or the *Shard topology* param) names each host by its Airflow
 connection id and its shard tables in the compact `table_000-015` form. `plan` validates it (overlaps,
 duplicates, bad ranges, unknown connection ids: errors before any query), checks every table exists
-and splits big shards into ID-range chunks. `scan_shard` is one mapped task per shard table (or per
-chunk of a big one, or per group of *Small tables per task* small ones), shown as
+and splits big shards into ID-range chunks. `scan_shard` is one mapped task per shard table and per
+chunk of a big one (or per pack of *Tables or chunks per task* of one host), shown as
 "host-conn / table_017". `merge` reconciles (every topology table answered exactly once) and folds the
 per-shard partial sums into `bulkscan_result`.
 

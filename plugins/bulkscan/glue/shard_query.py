@@ -53,18 +53,19 @@ def params() -> dict[str, Any]:
             type="integer",
             minimum=1,
             maximum=256,
-            title="Small tables per task",
-            description="Group this many small tables of one host into one mapped task "
-            "(they run side by side, within the per-host cap).",
+            title="Tables or chunks per task",
+            description="1: every shard table (and every chunk of a big one) is its own mapped task. "
+            "k > 1: a host's tables and chunks are packed k per task, run side by side within the "
+            "per-host cap (fewer, wider tasks; a retry re-runs the whole task).",
         ),
         "rows_per_chunk": Param(
-            1_000_000,
+            5_000_000,
             type="integer",
             minimum=1_000,
             maximum=100_000_000,
             title="Rows per chunk",
-            description="A shard bigger than this is split into ID-range chunks, each its own "
-            "mapped task in the same fan-out.",
+            description="A shard estimated at more than 1.5 times this is split into about "
+            "estimate / rows-per-chunk ID-range chunks of near-equal rows, part of the same fan-out.",
         ),
         "max_chunks_per_table": Param(
             64,
@@ -112,7 +113,7 @@ def settings(p: Mapping[str, Any]) -> ShardSettings:
         processor=processor,
         processor_kwargs=kwargs,
         filters=list(p.get("filters") or []),
-        chunk_rows=p.get("rows_per_chunk", 1_000_000),
+        chunk_rows=p.get("rows_per_chunk", 5_000_000),
         max_chunks=p.get("max_chunks_per_table", 64),
         group_size=p.get("tables_per_task", 1),
         max_per_host=p.get("max_queries_per_host", 2),
@@ -165,7 +166,7 @@ def plan(p: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
     if len(units) > max_map_length:
         raise BulkscanInputError(
             f"{len(units)} shard tasks exceed Airflow's max_map_length {max_map_length}: "
-            "raise 'Small tables per task' or 'Rows per chunk'"
+            "raise 'Tables or chunks per task' or 'Rows per chunk'"
         )
     log.info(
         "%d shard tables on %d hosts -> %d mapped tasks",

@@ -58,7 +58,7 @@ class ShardSettings:
     processor: str = "aggregate"
     processor_kwargs: Mapping[str, Any] = field(default_factory=dict)
     filters: Sequence[Any] = ()
-    chunk_rows: int = 1_000_000
+    chunk_rows: int = 5_000_000  # a pushed-down chunk of this size is a few seconds of server time
     max_chunks: int = 64
     group_size: int = 1
     max_per_host: int = 2
