@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.identifiers import validate_identifier
-from bulkscan.errors import BulkscanInputError
+from bulkscan.errors import BulkscanError, BulkscanInputError
+from bulkscan.sqlfiles import UserQuery, user_query
 
 GroupSums = dict[Any, list[Any]]  # group value -> [sum, count]
 
@@ -111,7 +112,30 @@ class AggregateByKey(Processor):
         return {"groups": len(self.groups), "value_sum": str(total)}
 
 
-BUILTINS: dict[str, type[Processor]] = {"aggregate": AggregateByKey, "count": CountRows}
+class SqlFileAggregate(AggregateByKey):
+    """The user's own query per item, from a file under include/sql/ (see `bulkscan.sqlfiles.user_query`).
+
+    The file returns (group, value, count) rows for `{table}` rows in `{range}`; the scanner runs it
+    server-side per item (or per key sub-range of a big one) exactly like the built-in aggregate, so
+    results merge, reconcile and replace on retry the same way.
+    """
+
+    def __init__(self, file: str, params: Mapping[str, Any] | None = None) -> None:
+        self.query: UserQuery = user_query(file, params)
+        self.group, self.value, self.pushdown = None, "", True
+        self.columns = ()
+        self.groups = {}
+
+    def add_groups(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        for row in rows:
+            if len(row) != 3 or isinstance(row[2], bool) or not isinstance(row[2], int):
+                raise BulkscanError(
+                    f"query file {self.query.name}.sql must return (group, value, count) rows, got {row!r}"
+                )
+        super().add_groups(rows)  # type: ignore[arg-type]
+
+
+BUILTINS: dict[str, type[Processor]] = {"aggregate": AggregateByKey, "count": CountRows, "sql_file": SqlFileAggregate}
 DEFAULT_PREFIXES = "bulkscan.,processors."
 
 
@@ -132,6 +156,8 @@ def load_processor(spec: str, **kwargs: Any) -> Processor:
     if spec in BUILTINS:
         if spec == "count":
             return CountRows()
+        if spec == "sql_file":
+            return SqlFileAggregate(kwargs.get("file"), kwargs.get("params"))  # type: ignore[arg-type]
         if not kwargs.get("value"):
             raise BulkscanInputError("the aggregate processor needs a value column")
         return AggregateByKey(kwargs.get("group") or None, kwargs["value"], bool(kwargs.get("pushdown", True)))

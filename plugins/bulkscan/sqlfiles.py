@@ -4,8 +4,14 @@ fragments built by bulkscan are ever substituted into a template."""
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from bulkscan.errors import BulkscanInputError
 
 SQL_DIR = Path(os.environ.get("BULKSCAN_SQL_DIR", Path(__file__).resolve().parents[2] / "include" / "sql"))
 
@@ -31,3 +37,78 @@ def render(name: str, **parts: Fragment) -> str:
 def raw(name: str) -> str:
     """A template with no placeholders (only bound parameters)."""
     return _template(name)
+
+
+# --- the user's own per-shard query: a file under include/sql/ ----------------------------------
+
+QUERY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_BOUND = re.compile(r"%\((\w+)\)s")
+RESERVED = ("bulkscan_lo", "bulkscan_hi")
+SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    """A validated query file: `{table}` and `{range}` are filled by bulkscan, values are bound.
+
+    `{table}` becomes the quoted shard table (only after it matched the topology) and `{range}` the
+    item's key range (`key >= %(bulkscan_lo)s AND key < %(bulkscan_hi)s`, or `1=1` for a whole
+    table); every other value is a `%(name)s` parameter bound from `params`.
+    """
+
+    name: str
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, table: Fragment, key_range: Fragment) -> str:
+        if not isinstance(table, Fragment) or not isinstance(key_range, Fragment):
+            raise TypeError("query file parts must be Fragments built from validated identifiers")
+        return self.text.format(table=table, range=key_range)
+
+    def bind(self, lo: int | None = None, hi: int | None = None) -> dict[str, Any]:
+        return {**self.params, **({} if lo is None else {"bulkscan_lo": lo, "bulkscan_hi": hi})}
+
+
+def user_query(name: object, params: Mapping[str, Any] | None = None) -> UserQuery:
+    """Load and check a query file before any query runs; every mistake is a BulkscanInputError."""
+    if not isinstance(name, str):
+        raise BulkscanInputError(f"query file must be a file name under include/sql/, got {name!r}")
+    stem = name.strip().removesuffix(".sql")
+    if not QUERY_NAME.fullmatch(stem):
+        raise BulkscanInputError(
+            f"query file {name!r}: use a plain file name under include/sql/ ([a-z][a-z0-9_]*.sql, no paths)"
+        )
+    if not (SQL_DIR / f"{stem}.sql").is_file():
+        raise BulkscanInputError(f"query file {stem}.sql not found under {SQL_DIR}")
+    text = _template(stem)
+    where = f"query file {stem}.sql"
+    if not re.match(r"(?is)^\s*(select|with)\b", text) or ";" in text.rstrip().rstrip(";"):
+        raise BulkscanInputError(f"{where}: must be one SELECT statement")
+    holes = set(_PLACEHOLDER.findall(text))
+    if holes != {"table", "range"}:
+        raise BulkscanInputError(
+            f"{where}: needs exactly the placeholders {{table}} and {{range}}, found {sorted(holes) or 'none'}"
+        )
+    if "%" in _BOUND.sub("", text).replace("%%", ""):
+        raise BulkscanInputError(f"{where}: values go in %(name)s parameters; write a literal % as %%")
+    given = dict(params or {})
+    used = set(_BOUND.findall(text))
+    for key, value in given.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_]\w{0,63}", key):
+            raise BulkscanInputError(f"{where}: bad parameter name {key!r}")
+        if not isinstance(value, SCALARS):
+            raise BulkscanInputError(f"{where}: parameter {key!r} must be a string, number, boolean or null")
+    reserved = sorted((used | set(given)) & set(RESERVED))
+    missing = sorted(used - set(given) - set(RESERVED))
+    unused = sorted(set(given) - used)
+    problems = []
+    if reserved:
+        problems.append(f"{', '.join(reserved)} reserved for {{range}}")
+    if missing:
+        problems.append(f"no value for {', '.join(missing)}")
+    if unused:
+        problems.append(f"not used by the file: {', '.join(unused)}")
+    if problems:
+        raise BulkscanInputError(f"{where}: " + "; ".join(problems))
+    return UserQuery(stem, text, given)

@@ -105,3 +105,22 @@ def test_host_down_confined_then_clear_failed_map_indexes(
     assert all(tries[m] == 1 for m in tis if m not in failed), tries
     assert all(after[("scan_shard", m)][0] == "success" for m in failed)
     assert as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == shard_data.truth
+
+
+def test_dag_query_file_param_exact(dag: Any, shard_data: ShardData, results_store: Any) -> None:
+    """The trigger form's 'Query file' + 'Query parameters' run the user's SQL file in every shard."""
+    low = 250
+    truth: dict[str, tuple[int, int]] = {}
+    for rows in shard_data.tables.values():
+        for _, g, amount in rows:
+            if amount >= low:
+                s, n = truth.get(g, (0, 0))
+                truth[g] = (s + amount, n + 1)
+    dr = dag.test(run_conf=conf(shard_data, query_file="shard_query_example.sql", query_params={"min_amount": low}))
+    assert str(dr.state) == "success"
+    assert as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == truth
+    bad = dag.test(run_conf=conf(shard_data, query_file="shard_query_example.sql", query_params={}))
+    assert str(bad.state) == "failed"  # min_amount has no value: plan fails, nothing is scanned
+    tis = ti_table(dag.dag_id, bad.run_id)
+    assert tis[("plan", -1)][0] == "failed"
+    assert not any(t == "scan_shard" and s == "success" for (t, _), (s, _, _) in tis.items())

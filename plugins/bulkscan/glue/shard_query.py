@@ -48,6 +48,23 @@ def params() -> dict[str, Any]:
         "key_column": fields.key_column("Indexed integer column of every shard table (big shards are chunked on it)."),
         **fields.processor_fields("grp", "amount"),
         "filters": fields.filters(" in every shard"),
+        "query_file": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^[a-z][a-z0-9_]{0,63}(\.sql)?$",
+            title="Query file (optional)",
+            description="Your own per-shard query instead of the processor: a file under include/sql/ "
+            "(e.g. shard_query_example.sql) that returns (group, value, count) rows "
+            "FROM {table} WHERE {range} ...; bulkscan fills in the checked table and the key range, "
+            "every other value is a %(name)s parameter from 'Query parameters'. Checked against "
+            "every host before any scan.",
+        ),
+        "query_params": Param(
+            {},
+            type="object",
+            title="Query parameters",
+            description='Values bound to the query file\'s %(name)s parameters, e.g. {"min_amount": 100}.',
+        ),
         "tables_per_task": Param(
             1,
             type="integer",
@@ -99,8 +116,11 @@ def params() -> dict[str, Any]:
 def settings(p: Mapping[str, Any]) -> ShardSettings:
     """Params -> validated settings (bad values are input errors before any query)."""
     processor = str(p.get("processor") or "aggregate")
-    if processor == "aggregate":
-        kwargs: dict[str, Any] = {
+    if p.get("query_file"):
+        processor = "sql_file"
+        kwargs: dict[str, Any] = {"file": p["query_file"], "params": dict(p.get("query_params") or {})}
+    elif processor == "aggregate":
+        kwargs = {
             "group": p.get("group_column") or None,
             "value": p.get("value_column"),
         }

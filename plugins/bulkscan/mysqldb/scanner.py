@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
+from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
 from bulkscan.mysqldb.source import TableSpec, all_columns
-from bulkscan.processors import AggregateByKey, ChunkContext, Processor
+from bulkscan.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.sqlfiles import Fragment, render
 
 log = logging.getLogger(__name__)
@@ -169,6 +171,30 @@ def _scan_rows(
             break
 
 
+def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, Any, str, Callable[[int, int], Any]]:
+    """(whole-table SQL, its parameters, key-range SQL, parameters for a range) of a pushed-down aggregate.
+
+    The built-in aggregate renders table_aggregate.sql / range_aggregate.sql with the spec's filters;
+    a user query file gets the quoted table and the key range, with its own named parameters bound.
+    """
+    if isinstance(processor, SqlFileAggregate):
+        if spec.filters:
+            raise BulkscanInputError("filters do not apply to a query file: put the conditions in the file")
+        q = processor.query
+        key = spec.key_sql()
+        ranged = q.render(spec.table_sql(), Fragment(f"{key} >= %(bulkscan_lo)s AND {key} < %(bulkscan_hi)s"))
+        return q.render(spec.table_sql(), Fragment("1=1")), q.bind(), ranged, q.bind
+    group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
+    parts = spec.parts(group_expr=group, value=spec.column_sql([processor.value]))
+    _, where_params = spec.where()
+    return (
+        render("table_aggregate", **parts),
+        where_params,
+        render("range_aggregate", **parts),
+        lambda lo, hi: (lo, hi, *where_params),
+    )
+
+
 def _scan_aggregate(
     db: ResilientConnection,
     spec: TableSpec,
@@ -178,18 +204,16 @@ def _scan_aggregate(
     stats: ChunkStats,
     progress: _Progress,
 ) -> None:
-    group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
     boundary_sql = render("key_boundary", **spec.parts())
-    agg_sql = render("range_aggregate", **spec.parts(group_expr=group, value=spec.column_sql([processor.value])))
     _, where_params = spec.where()
+    whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor)
     if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:
         # a whole table that fits one batch: one query, no key predicate to evaluate on every row
         t0 = time.monotonic()
-        table_sql = render("table_aggregate", **spec.parts(group_expr=group, value=spec.column_sql([processor.value])))
-        groups = db.query(table_sql, where_params)
+        groups = db.query(whole_sql, whole_params)
+        processor.add_groups(groups)  # checks the rows' shape first
         n = sum(int(g[2]) for g in groups)
         batch.observe(max(n, 1), time.monotonic() - t0)
-        processor.add_groups(groups)
         stats.rows, stats.batches = n, 1
         progress.update(stats.rows, chunk.hi, batch.size)
         return
@@ -202,10 +226,10 @@ def _scan_aggregate(
         else:
             found = db.query(boundary_sql, (cur, chunk.hi, *where_params, size))
             nxt = int(found[0][0]) if found else chunk.hi
-        groups = db.query(agg_sql, (cur, nxt, *where_params))
+        groups = db.query(range_sql, range_params(cur, nxt))
+        processor.add_groups(groups)
         n = sum(int(g[2]) for g in groups)
         batch.observe(max(n, 1), time.monotonic() - t0)
-        processor.add_groups(groups)
         stats.rows += n
         stats.batches += 1
         cur = nxt

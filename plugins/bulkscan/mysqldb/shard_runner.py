@@ -33,10 +33,10 @@ from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
 from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
 from bulkscan.mysqldb.planner import plan_balanced
 from bulkscan.mysqldb.results import MergedRun, ResultStore
-from bulkscan.mysqldb.scanner import scan_chunk
+from bulkscan.mysqldb.scanner import aggregate_queries, scan_chunk
 from bulkscan.mysqldb.slots import host_slot
 from bulkscan.mysqldb.source import TableSpec, parse_filters, resolve_table
-from bulkscan.processors import AggregateByKey, ChunkContext, load_processor
+from bulkscan.processors import AggregateByKey, ChunkContext, SqlFileAggregate, load_processor
 from bulkscan.sqlfiles import raw
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,16 @@ class ShardSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
-        load_processor(self.processor, **dict(self.processor_kwargs))  # bad processor: fail before queries
+        processor = load_processor(self.processor, **dict(self.processor_kwargs))  # fail before queries
+        if isinstance(processor, SqlFileAggregate) and self.filters:
+            raise BulkscanInputError("filters do not apply to a query file: put the conditions in the file")
 
     def batch(self) -> AdaptiveBatch | None:
         """Pushed-down aggregates return one row per group, so a sub-range may span many rows: a planned
         chunk or a whole small shard (at most 1.5 x `chunk_rows` rows) is one query with no index walk;
         anything bigger is walked in sub-ranges steered toward `batch_seconds` per query. Row processors
         keep the scanner's own default."""
-        if self.processor != "aggregate":
+        if self.processor not in ("aggregate", "sql_file"):
             return None
         size = max(self.batch_rows, 2 * self.chunk_rows)
         return AdaptiveBatch(size=size, target_seconds=self.batch_seconds, maximum=max(5_000_000, size), max_growth=4.0)
@@ -169,7 +171,8 @@ def plan_host(host: Host, connect: ConnectFactory, settings: ShardSettings) -> d
         for table in host.tables:
             shape = _shape(shapes, table, settings)
             if shape != reference:  # the first table, or one that differs: the full information_schema check
-                settings.resolve(conn, host.database, table)
+                spec = settings.resolve(conn, host.database, table)
+                dry_run(conn, spec, settings)
                 reference = reference or shape
             if round(estimates[table] / settings.chunk_rows) <= 1:
                 # no more than 1.5 chunks' worth: one whole-table range, no planning pass
@@ -181,6 +184,28 @@ def plan_host(host: Host, connect: ConnectFactory, settings: ShardSettings) -> d
         return plans
     finally:
         close_quietly(conn)
+
+
+def dry_run(conn: Any, spec: TableSpec, settings: ShardSettings) -> None:
+    """Run a query file against a shard with an empty key range, so a syntax error, an unknown column or
+    a wrong result shape fails the plan (naming the file) before any scan starts."""
+    processor = load_processor(settings.processor, **dict(settings.processor_kwargs))
+    if not isinstance(processor, SqlFileAggregate):
+        return
+    _, _, range_sql, range_params = aggregate_queries(spec, processor)
+    cur = conn.cursor()
+    try:
+        cur.execute(range_sql, range_params(0, 0))
+        cur.fetchall()
+    except MySQLdb.Error as exc:
+        if is_disconnect(exc):
+            raise
+        raise BulkscanInputError(f"query file {processor.query.name}.sql on {spec.table}: {exc}") from exc
+    if len(cur.description or ()) != 3:
+        raise BulkscanInputError(
+            f"query file {processor.query.name}.sql must return 3 columns (group, value, count), "
+            f"returns {len(cur.description or ())}"
+        )
 
 
 def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSettings) -> list[ShardUnit]:

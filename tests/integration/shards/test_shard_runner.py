@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Self
 
 import pytest
@@ -203,3 +204,59 @@ def test_host_down_fails_only_its_tables_then_rerun_completes_exactly(
     check_store(results_store, "it/down", answers)
     merge(results_store, "it/down", "test", answers)
     assert as_ints(results_store.result("it/down")) == shard_data.truth
+
+
+def test_query_file_over_two_hosts_exact(
+    shard_data: ShardData, connect_for: Callable[..., Any], results_store: Any
+) -> None:
+    """The user's own query (include/sql/shard_query_example.sql, a bound min_amount) over whole shards
+    and over the chunks of the big one equals the sums computed in Python from the generated rows."""
+    low = 400
+    truth: dict[str, tuple[int, int]] = {}
+    for rows in shard_data.tables.values():
+        for _, g, amount in rows:
+            if amount >= low:
+                s, n = truth.get(g, (0, 0))
+                truth[g] = (s + amount, n + 1)
+    topo = parse_topology(shard_data.topology)
+    settings = ShardSettings(
+        processor="sql_file",
+        processor_kwargs={"file": "shard_query_example.sql", "params": {"min_amount": low}},
+        chunk_rows=8_000,
+        max_per_host=2,
+    )
+    units = plan_units(topo, connect_for, settings)
+    assert any(i.parts > 1 for u in units for i in u.items)  # the big shard runs as key ranges
+    out = run_units(units, connect_for, settings, results_store, "it/query-file")
+    assert out.failures == {}
+    reconcile(topo, units, out.answers)
+    merge(results_store, "it/query-file", "test", out.answers)
+    assert as_ints(results_store.result("it/query-file")) == truth
+    assert sum(a.rows for a in out.answers) == sum(n for _, n in truth.values())
+
+
+def test_query_file_checked_on_the_hosts_before_any_scan(
+    shard_data: ShardData, connect_for: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulkscan import sqlfiles
+
+    for f in sqlfiles.SQL_DIR.glob("*.sql"):
+        (tmp_path / f.name).write_text(f.read_text())
+    (tmp_path / "bad_column.sql").write_text("SELECT grp, SUM(nope), COUNT(*) FROM {table} WHERE {range} GROUP BY grp")
+    (tmp_path / "two_columns.sql").write_text("SELECT grp, COUNT(*) FROM {table} WHERE {range} GROUP BY grp")
+    monkeypatch.setattr(sqlfiles, "SQL_DIR", tmp_path)
+    sqlfiles._template.cache_clear()
+    topo = parse_topology(shard_data.topology)
+    try:
+        for name, message in (("bad_column", r"bad_column\.sql on table_000: .*nope"), ("two_columns", "3 columns")):
+            settings = ShardSettings(processor="sql_file", processor_kwargs={"file": name})
+            with pytest.raises(BulkscanInputError, match=message):
+                plan_units(topo, connect_for, settings)
+        with pytest.raises(BulkscanInputError, match="filters do not apply"):
+            ShardSettings(
+                processor="sql_file",
+                processor_kwargs={"file": "shard_query_example", "params": {"min_amount": 1}},
+                filters=[["amount", ">", 1]],
+            )
+    finally:
+        sqlfiles._template.cache_clear()
