@@ -110,12 +110,7 @@ def test_host_down_confined_then_clear_failed_map_indexes(
 def test_dag_query_file_param_exact(dag: Any, shard_data: ShardData, results_store: Any) -> None:
     """The trigger form's 'Query file' + 'Query parameters' run the user's SQL file in every shard."""
     low = 250
-    truth: dict[str, tuple[int, int]] = {}
-    for rows in shard_data.tables.values():
-        for _, g, amount in rows:
-            if amount >= low:
-                s, n = truth.get(g, (0, 0))
-                truth[g] = (s + amount, n + 1)
+    truth = shard_data.truth_at_least(low)
     dr = dag.test(run_conf=conf(shard_data, query_file="shard_query_example.sql", query_params={"min_amount": low}))
     assert str(dr.state) == "success"
     assert as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == truth

@@ -47,6 +47,16 @@ class ShardData:
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
+    def truth_at_least(self, low: int) -> dict[str, tuple[int, int]]:
+        """(sum, count) per group over the generated rows with amount >= low (the example query file)."""
+        truth: dict[str, tuple[int, int]] = {}
+        for rows in self.tables.values():
+            for _, g, amount in rows:
+                if amount >= low:
+                    s, n = truth.get(g, (0, 0))
+                    truth[g] = (s + amount, n + 1)
+        return truth
+
 
 def _table_rows(rng: random.Random, n: int) -> list[tuple[int, str, int]]:
     out, key = [], rng.randint(1, 1000)

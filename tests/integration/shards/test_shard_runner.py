@@ -212,12 +212,7 @@ def test_query_file_over_two_hosts_exact(
     """The user's own query (include/sql/shard_query_example.sql, a bound min_amount) over whole shards
     and over the chunks of the big one equals the sums computed in Python from the generated rows."""
     low = 400
-    truth: dict[str, tuple[int, int]] = {}
-    for rows in shard_data.tables.values():
-        for _, g, amount in rows:
-            if amount >= low:
-                s, n = truth.get(g, (0, 0))
-                truth[g] = (s + amount, n + 1)
+    truth = shard_data.truth_at_least(low)
     topo = parse_topology(shard_data.topology)
     settings = ShardSettings(
         processor="sql_file",
