@@ -126,6 +126,11 @@ class SqlFileAggregate(AggregateByKey):
         self.columns = ()
         self.groups = {}
 
+    def refuse_filters(self, filters: Sequence[Any]) -> None:
+        """Filters are the built-in aggregate's: a query file says its own conditions, bound."""
+        if filters:
+            raise BulkscanInputError("filters do not apply to a query file: put the conditions in the file")
+
     def add_groups(self, rows: Sequence[tuple[Any, ...]]) -> None:
         for row in rows:
             if len(row) != 3 or isinstance(row[2], bool) or not isinstance(row[2], int):

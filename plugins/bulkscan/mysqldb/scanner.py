@@ -16,7 +16,6 @@ from typing import Any
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
-from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
 from bulkscan.mysqldb.source import TableSpec, all_columns
 from bulkscan.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
@@ -178,8 +177,7 @@ def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, 
     a user query file gets the quoted table and the key range, with its own named parameters bound.
     """
     if isinstance(processor, SqlFileAggregate):
-        if spec.filters:
-            raise BulkscanInputError("filters do not apply to a query file: put the conditions in the file")
+        processor.refuse_filters(spec.filters)
         q = processor.query
         key = spec.key_sql()
         ranged = q.render(spec.table_sql(), Fragment(f"{key} >= %(bulkscan_lo)s AND {key} < %(bulkscan_hi)s"))

@@ -78,8 +78,8 @@ class ShardSettings:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
         processor = load_processor(self.processor, **dict(self.processor_kwargs))  # fail before queries
-        if isinstance(processor, SqlFileAggregate) and self.filters:
-            raise BulkscanInputError("filters do not apply to a query file: put the conditions in the file")
+        if isinstance(processor, SqlFileAggregate):
+            processor.refuse_filters(self.filters)
 
     def batch(self) -> AdaptiveBatch | None:
         """Pushed-down aggregates return one row per group, so a sub-range may span many rows: a planned
@@ -331,7 +331,7 @@ def run_unit(
     with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
             pool.submit(_scan_item, unit, item, connect, settings, store, run_key, try_number, describe, logger, writer)
-            for item in biggest_first(unit.items)
+            for item in sorted(unit.items, key=_biggest_first)
         ]
         pool.shutdown()
         answers, errors = _collect(futures)
@@ -342,17 +342,10 @@ def run_unit(
     return answers
 
 
-def biggest_first(items: Sequence[ShardItem]) -> list[ShardItem]:
-    """Largest planned rows first, so no big table is left running alone while the cap sits idle.
-    An item not planned (its host was down at plan time) has no estimate and goes first too."""
-    return sorted(items, key=lambda i: -(i.chunk.rows or 0) if i.chunk is not None else -(2**62))
-
-
-def biggest_first_pairs(units: Sequence[ShardUnit]) -> list[tuple[ShardUnit, ShardItem]]:
-    """Every (unit, item) of a fan-out, largest planned rows first (see `biggest_first`)."""
-    pairs = [(u, i) for u in units for i in u.items]
-    order = {id(i): n for n, i in enumerate(biggest_first([i for _, i in pairs]))}
-    return sorted(pairs, key=lambda p: order[id(p[1])])
+def _biggest_first(item: ShardItem) -> int:
+    """Sort key: largest planned rows first, so no big table is left running alone while the cap sits
+    idle. An item not planned (its host was down at plan time) has no estimate and goes first too."""
+    return -(item.chunk.rows or 0) if item.chunk is not None else -(2**62)
 
 
 def _collect(futures: Sequence[Future[tuple[Answer, Future[None] | None]]]) -> tuple[list[Answer], list[BaseException]]:
@@ -397,7 +390,7 @@ def run_units(
     answers: list[Answer] = []
     failures: dict[str, str] = {}
     # Biggest items first on each host, so no big shard is left to run alone at the end.
-    pairs = biggest_first_pairs(units)
+    pairs = sorted(((u, i) for u in units for i in u.items), key=lambda p: _biggest_first(p[1]))
     try:
         futures_of: dict[int, list[Future[tuple[Answer, Future[None] | None]]]] = {id(u): [] for u in units}
         for unit, item in pairs:
