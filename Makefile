@@ -21,7 +21,7 @@ services: venv
 	@scripts/services.sh
 
 demo: services
-	@$(ENV) scripts/airflow_db.sh && python -m bulkscan.demo.table_scan
+	@$(ENV) scripts/airflow_db.sh && python -m devtools.demo.table_scan
 
 # Every tier: lint, unit + integration + DAG runs (.airflow-test), then the loopback CeleryExecutor
 # stack tier (UI in headless chromium, faults, security; one stack start, ~6 min; .airflow-stack).

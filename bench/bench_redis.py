@@ -31,11 +31,11 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
-from bulkscan.core.sweep_rules import SweepSpec  # noqa: E402
+from bulkscan.core.sweep import SweepSpec  # noqa: E402
 from bulkscan.redisnodes.audit import merge_audits  # noqa: E402
 from bulkscan.redisnodes.connect import RedisSettings, discover  # noqa: E402
-from bulkscan.redisnodes.localcluster import LocalCluster  # noqa: E402
 from bulkscan.redisnodes.sweeper import mop_up, sweep_node  # noqa: E402
+from devtools.localcluster import LocalCluster  # noqa: E402
 
 BASE_PORT = 7201
 PATTERN = "bench:*"

@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import bench_line, ensure_buffer_pool, table, timed
 
 from bulkscan.core.chunks import Chunk
-from bulkscan.demo.data import create_events
+from bulkscan.core.processors import AggregateByKey, ChunkContext
 from bulkscan.mysqldb.connect import direct
 from bulkscan.mysqldb.planner import iter_plan
 from bulkscan.mysqldb.scanner import scan_chunk
 from bulkscan.mysqldb.source import TableSpec, resolve_table
-from bulkscan.processors import AggregateByKey, ChunkContext
+from devtools.demo.data import create_events
 
 HOST = os.environ.get("BULKSCAN_MYSQL_HOST", "127.0.0.1")
 PORT = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
@@ -158,7 +158,7 @@ def _lib_chunk(args: tuple[TableSpec, dict[str, Any], bool]) -> tuple[dict[Any, 
     factory = direct(HOST, PORT, database=DB)
     proc = AggregateByKey("user_id", "amount", pushdown=pushdown)
     chunk = Chunk.from_dict(chunk_data)
-    scan_chunk(factory, spec, chunk, proc, ChunkContext("bench", chunk))
+    scan_chunk(factory, spec, proc, ChunkContext("bench", chunk))
     return proc.groups, _peak_rss_mb()
 
 

@@ -36,10 +36,12 @@ for p in (str(ROOT / "plugins"), str(ROOT)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from bulkscan.core.scoring import load_config  # noqa: E402
+from bulkscan.jobs.member_scoring.config import load_config  # noqa: E402
+from bulkscan.jobs.member_scoring.rebuild import rebuild, verify  # noqa: E402
+from bulkscan.jobs.member_scoring.sqlparts import SqlParts  # noqa: E402
+from bulkscan.jobs.member_scoring.store import ScoringStore  # noqa: E402
 from bulkscan.mysqldb.connect import close_quietly, direct  # noqa: E402
 from bulkscan.mysqldb.results import ResultStore  # noqa: E402
-from bulkscan.mysqldb.scoring_store import ScoringStore, SqlParts  # noqa: E402
 
 DAY0 = date(2026, 1, 1)
 CONFIG = load_config(ROOT / "include" / "scoring.yaml")
@@ -130,7 +132,7 @@ class Dataset:
                     (d, d, d + timedelta(days=1)),
                 )
             print(f"  {db}: day {d} loaded ({time.monotonic() - t0:.0f}s)", flush=True)
-        self.store.rebuild(self.target - timedelta(days=1), "bench-bootstrap")
+        rebuild(self.store, self.target - timedelta(days=1), "bench-bootstrap")
         self.q(f"CREATE TABLE `{db}`.member_score_base LIKE `{db}`.member_score")
         self.q(f"INSERT INTO `{db}`.member_score_base SELECT * FROM `{db}`.member_score")
         self.q(f"CREATE TABLE `{db}`.bench_meta (k VARCHAR(32) PRIMARY KEY, v TEXT)")
@@ -318,7 +320,7 @@ def main() -> None:
         flush=True,
     )
     t0 = time.monotonic()
-    check = long.store.verify()
+    check = verify(long.store)
     figures["summary_s"] = time.monotonic() - t0
     print(
         f"  {'summary_s':<12} {figures['summary_s']:8.2f} s  window from flow_day_sum + compare: {check}",

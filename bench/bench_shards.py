@@ -28,16 +28,16 @@ from typing import Any, Self
 
 import MySQLdb
 
-from bulkscan.core.topology import parse_topology, reconcile
-from bulkscan.mysqldb.connect import direct
-from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.shard_runner import (
+from bulkscan.jobs.shard_query.runner import (
     ShardSettings,
     check_store,
     merge,
     plan_units,
     run_units,
 )
+from bulkscan.jobs.shard_query.topology import parse_topology, reconcile
+from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.results import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))

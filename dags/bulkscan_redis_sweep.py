@@ -24,8 +24,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from bulkscan.glue import redis_sweep as rs
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+from bulkscan.jobs.redis_sweep import tasks as rs
 
 
 @dag(

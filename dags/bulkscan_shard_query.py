@@ -22,8 +22,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from bulkscan.glue import shard_query as sq
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+from bulkscan.jobs.shard_query import tasks as sq
 
 
 @dag(

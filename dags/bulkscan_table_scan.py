@@ -19,8 +19,11 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from bulkscan.glue import table_scan as ts
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+from bulkscan.core.chunks import ChunkPayload
+from bulkscan.core.values import run_key
+from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
+from bulkscan.jobs.table_scan import tasks as ts
+from bulkscan.jobs.table_scan.form import params
 
 
 @dag(
@@ -30,33 +33,30 @@ from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    params=ts.params(),
+    params=params(),
     tags=["bulkscan", "mysql", "chunked-scan"],
     doc_md=__doc__,
 )
 def bulkscan_table_scan() -> None:
     @task
-    def plan() -> list[dict[str, Any]]:
-        from airflow.configuration import conf
-
-        ctx = get_current_context()
-        return ts.plan(ctx["params"], conf.getint("core", "max_map_length", fallback=1024))
+    def plan() -> list[ChunkPayload]:
+        return ts.plan(get_current_context()["params"], max_map_length())
 
     @task(map_index_template="{{ chunk_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
-    def scan_chunk(chunk: dict[str, Any]) -> dict[str, Any]:
+    def scan_chunk(chunk: ChunkPayload) -> ts.ChunkResult:
         ctx = get_current_context()
-        ctx["chunk_label"] = chunk.get("label", f"chunk {chunk['index']}")  # type: ignore[typeddict-unknown-key]
+        ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
-        return ts.scan(chunk, ctx["params"], ts.run_key(ti.dag_id, ti.run_id), ti.try_number)
+        return ts.scan(chunk, ctx["params"], run_key(ti.dag_id, ti.run_id), ti.try_number)
 
     @task(trigger_rule="none_failed")
-    def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    def summarize(results: list[ts.ChunkResult]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
         # One slice of the lazy XCom sequence: one request, and no probing past its end.
-        return ts.summarize(results[: len(results)], ctx["params"], ts.run_key(ti.dag_id, ti.run_id))
+        return ts.summarize(results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
 
-    summarize(scan_chunk.expand(chunk=plan()))  # type: ignore[arg-type]
+    summarize(scan_chunk.expand(chunk=plan()))  # type: ignore[arg-type]  # XComArgs resolve at run time
 
 
 bulkscan_table_scan()

@@ -28,8 +28,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from bulkscan.glue import member_scoring as ms
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+from bulkscan.jobs.member_scoring import tasks as ms
 
 _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01"))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import MySQLdb
 
-from bulkscan.processors import AggregateByKey, ChunkContext
+from bulkscan.core.processors import AggregateByKey, ChunkContext
 
 
 class FaultyAggregate(AggregateByKey):

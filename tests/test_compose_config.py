@@ -105,7 +105,7 @@ def test_every_required_service_is_defined(
     init_mount = [v for v in mysql_volumes if "/docker-entrypoint-initdb.d" in str(v)]
     assert init_mount and (ROOT / "docker" / "mysql-init" / "10-bulkscan-schema.sql").exists()
     seed = config["services"]["bulkscan-seed"]
-    assert seed["entrypoint"] == ["python", "-m", "bulkscan.demo.seed"]
+    assert seed["entrypoint"] == ["python", "-m", "devtools.demo.seed"]
     assert seed["restart"] == "no"
 
 

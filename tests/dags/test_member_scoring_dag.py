@@ -10,9 +10,9 @@ from typing import Any
 import pendulum
 import pytest
 
-from bulkscan.core.scoring import ScoringConfig
+from bulkscan.jobs.member_scoring.config import ScoringConfig
+from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import direct
-from bulkscan.mysqldb.scoring_store import ScoringStore
 from tests.airflow_helpers import load_dag, ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 from tests.integration.scoring_truth import actual_state, expected_state

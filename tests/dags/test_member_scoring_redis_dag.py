@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import redis
 
-from bulkscan.core.scoring import ScoringConfig
+from bulkscan.jobs.member_scoring.config import ScoringConfig
+from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import direct
-from bulkscan.mysqldb.scoring_store import ScoringStore
 from tests.airflow_helpers import ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 from tests.dags.test_member_scoring_dag import CONFIG, DAYS, conf, dag  # noqa: F401 - the dag fixture

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bulkscan.core.sweep_rules import audit_run_prefix
+from bulkscan.core.sweep import audit_run_prefix
 from bulkscan.redisnodes.audit import merge_audits
 from tests.airflow_helpers import clear_map_indexes, load_dag, resume_run, ti_table
 from tests.integration.redis.conftest import (  # noqa: F401 - fixtures

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bulkscan.demo.data import create_events
 from bulkscan.mysqldb.connect import direct
+from devtools.demo.data import create_events
 from tests.airflow_helpers import clear_map_indexes, load_dag, resume_run, ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 
@@ -173,7 +173,7 @@ def test_bad_input_fails_in_plan_before_any_write(
 def test_summarize_fails_naming_the_chunk_whose_count_differs(source: Any) -> None:
     """Reconciliation: a chunk that reports fewer rows than its range holds fails the run, named."""
     from bulkscan.errors import ReconcileError
-    from bulkscan.glue import table_scan as ts
+    from bulkscan.jobs.table_scan import tasks as ts
 
     p = conf(rows_per_chunk=100_000)
     p.update(database=None, results_conn_id=None, processor_args={}, filters=[], batch_seconds=0.5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from bulkscan.core.scoring import ScoringConfig
+from bulkscan.jobs.member_scoring.config import ScoringConfig
 
 
 def flows_sql(db: str, extra: tuple[str, ...] = ()) -> str:

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from bulkscan.core.chunks import assert_partition, even_stride
-from bulkscan.demo.data import create_events
+from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.connect import direct
 from bulkscan.mysqldb.planner import count_range, plan_table
-from bulkscan.mysqldb.results import ResultStore, group_key
+from bulkscan.mysqldb.results import ChunkOutcome, ResultStore, group_key
 from bulkscan.mysqldb.scanner import scan_chunk
 from bulkscan.mysqldb.source import resolve_table
-from bulkscan.processors import AggregateByKey, ChunkContext, Processor
+from devtools.demo.data import create_events
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 
 pytestmark = pytest.mark.integration
@@ -103,7 +103,7 @@ def test_aggregate_with_filter_equals_sql_ground_truth(events: dict[str, Any], m
         from bulkscan.core.batching import AdaptiveBatch
 
         stats = scan_chunk(
-            connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=3_000, minimum=500)
+            connect, spec, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=3_000, minimum=500)
         )
         assert stats.rows == chunk.rows
         for g, (s, n) in p.groups.items():
@@ -137,7 +137,7 @@ def test_user_processor_sees_every_row_exactly_once(events: dict[str, Any], mysq
         p = SeenIds()
         from bulkscan.core.batching import AdaptiveBatch
 
-        scan_chunk(connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=7_000, minimum=1_000))
+        scan_chunk(connect, spec, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=7_000, minimum=1_000))
         assert p.batches > 1
         seen.extend(p.seen)
     cur = mysql_root(DB).cursor()
@@ -180,7 +180,7 @@ def test_lost_connection_resumes_from_last_key(events: dict[str, Any], mysql_roo
     from bulkscan.core.batching import AdaptiveBatch
 
     stats = scan_chunk(
-        connect, spec, chunk, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
+        connect, spec, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
     )
     assert p.killed and stats.reconnects >= 1
     assert stats.rows == chunk.rows == len(p.seen) == len(set(p.seen))
@@ -199,17 +199,9 @@ def test_result_store_replaces_a_retried_chunk(events: dict[str, Any], mysql_roo
         for attempt in (1, 2):  # the second attempt must replace, not add to, the first
             for chunk in plan.chunks:
                 p = AggregateByKey("user_id", "amount")
-                stats = scan_chunk(events["connect"], spec, chunk, p, ChunkContext("run1", chunk, attempt))
-                store.replace_chunk(
-                    "run1",
-                    chunk,
-                    job="t",
-                    source="s",
-                    rows=stats.rows,
-                    seconds=stats.seconds,
-                    try_number=attempt,
-                    groups=p.groups,
-                )
+                stats = scan_chunk(events["connect"], spec, p, ChunkContext("run1", chunk, attempt))
+                outcome = ChunkOutcome("t", "s", stats.rows, stats.seconds, attempt, groups=p.groups)
+                store.replace_chunk("run1", chunk, outcome)
         merged = store.merge("run1", job="t", source="s", chunks=len(plan.chunks), rows=plan.total_rows)
         truth = ground_truth(mysql_root)
         got = store.result("run1")
@@ -267,16 +259,8 @@ def test_concurrent_chunk_writes_do_not_deadlock(mysql_root: Any) -> None:
     def write(index: int, round_: int) -> None:
         try:
             groups = {f"g{k}": [Decimal(index * 1000 + k), 1] for k in range(2_000)}
-            store.replace_chunk(
-                "run-c",
-                Chunk(index, index * 10, index * 10 + 10, 2_000),
-                job="t",
-                source="s",
-                rows=2_000,
-                seconds=0.0,
-                try_number=round_,
-                groups=groups,
-            )
+            outcome = ChunkOutcome("t", "s", rows=2_000, seconds=0.0, try_number=round_, groups=groups)
+            store.replace_chunk("run-c", Chunk(index, index * 10, index * 10 + 10, 2_000), outcome)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
 

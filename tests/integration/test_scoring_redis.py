@@ -21,7 +21,9 @@ import pytest
 import redis
 
 from bulkscan.core.chunks import Chunk
-from bulkscan.redisnodes import points
+from bulkscan.jobs.member_scoring import points
+from bulkscan.jobs.member_scoring.rebuild import verify
+from bulkscan.mysqldb.results import ChunkOutcome
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.sweeper import SweepHooks
 from tests.integration.scoring_truth import actual_state, expected_state
@@ -78,11 +80,11 @@ class RedisHarness(Harness):
         step = self.store.check_next(day)
         self.runs += 1
         run_key = f"test/{day}/{self.runs}"
-        from bulkscan.mysqldb.scoring_flows import plan_day, produce_chunk
+        from bulkscan.jobs.member_scoring.flows import DayProducer, plan_day, produce_chunk
 
         spec, plan = plan_day(self.connect, self.db, day, 1000, 2)
         for chunk in plan.chunks:
-            produce_chunk(self.connect, spec, chunk, self.results, run_key)
+            produce_chunk(DayProducer(self.connect, spec, self.results, run_key), chunk)
         nodes = discover(self.settings).plan()
         sweep = points.points_spec(day, replay=step.value == "rerun", scan_count=10)
         for i, node in enumerate(nodes):
@@ -94,16 +96,8 @@ class RedisHarness(Harness):
                     _, groups = points.fold_node(self.settings, node, sweep, day, self.audit_dir, "points:", hooks)
                 except RuntimeError:
                     continue  # the killed attempt: its partials never reached the store
-                self.results.replace_chunk(
-                    f"{run_key}/redis",
-                    Chunk(i, 0, 0),
-                    job="member_scoring",
-                    source="redis",
-                    rows=0,
-                    seconds=0.0,
-                    try_number=attempt,
-                    groups=groups,  # type: ignore[arg-type]
-                )
+                outcome = ChunkOutcome("member_scoring", "redis", 0, 0.0, attempt, groups=groups)  # type: ignore[arg-type]
+                self.results.replace_chunk(f"{run_key}/redis", Chunk(i, 0, 0), outcome)
         return self.store.apply_day(
             day, run_key, expected_chunks=len(plan.chunks), more_producers=[(f"{run_key}/redis", len(nodes))]
         )
@@ -139,7 +133,7 @@ def check(h: RedisHarness, mysql_root: Callable[..., Any], days: list[date]) -> 
     got = actual_state(cur, h.db)
     assert got["scores"] == want["scores"]
     assert got["actions"] == want["actions"]
-    assert h.store.verify()["mismatches"] == 0
+    assert verify(h.store)["mismatches"] == 0
 
 
 def test_member_only_in_redis_gets_window_total_and_tier(rh: RedisHarness, mysql_root: Callable[..., Any]) -> None:

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from bulkscan.core.chunks import Chunk
-from bulkscan.core.scoring import ScoringConfig
 from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.jobs.member_scoring.config import ScoringConfig
+from bulkscan.jobs.member_scoring.flows import DayProducer, plan_day, produce_chunk, produce_chunk_on_server
+from bulkscan.jobs.member_scoring.rebuild import rebuild, verify
+from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import direct
-from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.scoring_flows import plan_day, produce_chunk, produce_chunk_on_server
-from bulkscan.mysqldb.scoring_store import ScoringStore
+from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 from tests.integration.scoring_truth import actual_state, expected_state
 
@@ -75,12 +76,13 @@ class Harness:
         self.runs += 1
         run_key = f"test/{day}/{self.runs}"
         spec, plan = plan_day(self.connect, self.db, day, target_rows, max_chunks)
+        producer = DayProducer(self.connect, spec, self.results, run_key)
         for chunk in plan.chunks:
             for attempt in (1, 2) if twice == chunk.index else (1,):  # a retried chunk replaces its first try
                 if on_server:
-                    produce_chunk_on_server(self.connect, spec, chunk, self.results, run_key, attempt)
+                    produce_chunk_on_server(producer, chunk, attempt)
                 else:
-                    produce_chunk(self.connect, spec, chunk, self.results, run_key, attempt)
+                    produce_chunk(producer, chunk, attempt)
         return self.store.apply_day(day, run_key, expected_chunks=len(plan.chunks))
 
 
@@ -110,7 +112,7 @@ def assert_matches_truth(h: Harness, mysql_root: Callable[..., Any], days: list[
     got = actual_state(cur, h.db)
     assert got["scores"] == want["scores"]
     assert got["actions"] == want["actions"]
-    assert h.store.verify()["mismatches"] == 0
+    assert verify(h.store)["mismatches"] == 0
 
 
 def snapshot(mysql_root: Callable[..., Any], db: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -213,7 +215,7 @@ def test_missing_chunk_refuses_to_merge(harness: Harness, mysql_root: Callable[.
     seed_all(harness, mysql_root)
     spec, plan = plan_day(harness.connect, harness.db, DAYS[0], 7, 4)
     assert len(plan.chunks) > 1
-    produce_chunk(harness.connect, spec, plan.chunks[0], harness.results, "partial-run")
+    produce_chunk(DayProducer(harness.connect, spec, harness.results, "partial-run"), plan.chunks[0])
     with pytest.raises(ReconcileError, match="1 of"):
         harness.store.apply_day(DAYS[0], "partial-run", expected_chunks=len(plan.chunks))
     assert harness.store.applied_range() == (None, None)
@@ -223,18 +225,10 @@ def test_member_only_in_another_producer(harness: Harness, mysql_root: Callable[
     """A shard or Redis producer writes its own chunk of the same run; its members are merged like any."""
     seed_all(harness, mysql_root)
     spec, plan = plan_day(harness.connect, harness.db, DAYS[0], 1000, 1)
-    produce_chunk(harness.connect, spec, plan.chunks[0], harness.results, "multi")
+    produce_chunk(DayProducer(harness.connect, spec, harness.results, "multi"), plan.chunks[0])
     extra = Chunk(index=100, lo=0, hi=1)
-    harness.results.replace_chunk(
-        "multi",
-        extra,
-        job="member_scoring",
-        source="redis:points",
-        rows=1,
-        seconds=0.0,
-        try_number=1,
-        groups={5001: [35, 1]},
-    )
+    outcome = ChunkOutcome("member_scoring", "redis:points", rows=1, seconds=0.0, try_number=1, groups={5001: [35, 1]})
+    harness.results.replace_chunk("multi", extra, outcome)
     harness.store.apply_day(DAYS[0], "multi", expected_chunks=2)
     cur = mysql_root().cursor()
     cur.execute(f"SELECT window_total, tier FROM `{harness.db}`.member_score WHERE uid = 5001")
@@ -248,7 +242,7 @@ def test_rebuild_agrees_with_incremental(harness: Harness, mysql_root: Callable[
     for day in DAYS:
         harness.run_day(day)
     before = snapshot(mysql_root, harness.db)["member_score"]
-    harness.store.rebuild(DAYS[-1])
+    rebuild(harness.store, DAYS[-1])
     assert snapshot(mysql_root, harness.db)["member_score"] == before
     with pytest.raises(BulkscanInputError, match="cannot rebuild"):
-        harness.store.rebuild(DAYS[2])
+        rebuild(harness.store, DAYS[2])

@@ -52,8 +52,8 @@ def mysql(db: str | None = None, port: int = sc.MYSQL_PORT) -> Any:
 
 def ensure_events(db: str, port: int = sc.MYSQL_PORT) -> None:
     """100,000 source rows (created once, reused while the table still holds exactly that many)."""
-    from bulkscan.demo.data import create_events
     from bulkscan.mysqldb.connect import direct
+    from devtools.demo.data import create_events
 
     create_events(direct(sc.MYSQL_HOST, port), db, "events", ROWS, users=500)
 
@@ -189,14 +189,14 @@ def mysql_restart(api: AirflowApi) -> tuple[Tally, dict[str, Any]]:
 
 
 def start_cluster() -> Any:
-    from bulkscan.redisnodes.localcluster import LocalCluster
+    from devtools.localcluster import LocalCluster
 
     return LocalCluster(base_port=sc.CLUSTER_BASE_PORT).start()
 
 
 def sweep_tally(cluster: Any, data: Any) -> Tally:
     """Every key's field_2 against the sweep rule applied once to the data as loaded."""
-    from bulkscan.core.sweep_rules import APPLIED
+    from bulkscan.core.sweep import APPLIED
     from tests.integration.redis.conftest import cluster_client
 
     rc = cluster_client(cluster)

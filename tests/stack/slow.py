@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bulkscan.processors import AggregateByKey, ChunkContext
+from bulkscan.core.processors import AggregateByKey, ChunkContext
 
 
 class SlowAggregate(AggregateByKey):

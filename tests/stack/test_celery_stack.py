@@ -93,8 +93,8 @@ def test_one_failed_chunk_retried_by_map_index(api: AirflowApi, tmp_path: Path) 
 @pytest.fixture(scope="module")
 def events(mysql_root: Any) -> Iterator[Any]:
     """200,000 source rows for bulkscan_table_scan, an attempts log, and a fresh results schema."""
-    from bulkscan.demo.data import create_events
     from bulkscan.mysqldb.connect import direct
+    from devtools.demo.data import create_events
 
     admin = mysql_root()
     admin.cursor().execute(f"DROP DATABASE IF EXISTS {SCAN_RESULTS}")
@@ -143,9 +143,9 @@ def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root:
     import random
     from datetime import date, datetime, timedelta
 
-    from bulkscan.core.scoring import ScoringConfig
+    from bulkscan.jobs.member_scoring.config import ScoringConfig
+    from bulkscan.jobs.member_scoring.store import ScoringStore
     from bulkscan.mysqldb.connect import direct
-    from bulkscan.mysqldb.scoring_store import ScoringStore
     from tests.integration.scoring_truth import actual_state, expected_state
 
     admin = mysql_root()

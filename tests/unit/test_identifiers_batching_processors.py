@@ -6,9 +6,9 @@ import pytest
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.identifiers import quote_identifier, quote_qualified, validate_identifier
+from bulkscan.core.processors import AggregateByKey, CountRows, load_processor
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.source import Filter
-from bulkscan.processors import AggregateByKey, CountRows, load_processor
 
 
 @pytest.mark.parametrize("name", ["events", "t_flow", "table_017", "_x", "a$b"])
@@ -91,8 +91,8 @@ def test_load_processor_builtins_and_dotted_paths(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(BulkscanInputError):
         load_processor("os:system")  # not an allowed module
     with pytest.raises(BulkscanInputError):
-        load_processor("bulkscan.processors:NoSuchThing")
+        load_processor("bulkscan.core.processors:NoSuchThing")
     with pytest.raises(BulkscanInputError):
         load_processor("not a path")
     monkeypatch.setenv("BULKSCAN_PROCESSOR_PREFIXES", "bulkscan.")
-    assert isinstance(load_processor("bulkscan.processors:CountRows"), CountRows)
+    assert isinstance(load_processor("bulkscan.core.processors:CountRows"), CountRows)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkscan import sqlfiles
+from bulkscan.core import sqlfiles
+from bulkscan.core.processors import SqlFileAggregate, load_processor
+from bulkscan.core.sqlfiles import Fragment, user_query
 from bulkscan.errors import BulkscanError, BulkscanInputError
-from bulkscan.processors import SqlFileAggregate, load_processor
-from bulkscan.sqlfiles import Fragment, user_query
 
 
 def test_example_file_loads_renders_and_binds() -> None:

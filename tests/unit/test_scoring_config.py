@@ -7,17 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from bulkscan.core.scoring import (
-    ScoringConfig,
+from bulkscan.errors import BulkscanInputError
+from bulkscan.jobs.member_scoring.config import ScoringConfig, load_config
+from bulkscan.jobs.member_scoring.rules import (
     Step,
     affected_action_days,
     classify_day,
     day_bounds,
     leaving_day,
-    load_config,
     window_bounds,
 )
-from bulkscan.errors import BulkscanInputError
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {
@@ -142,7 +141,7 @@ def test_window_algebra() -> None:
 
 def test_sql_rank_matches_python_rank() -> None:
     """The CASE expression the store uses agrees with ScoringConfig.rank (evaluated here in Python)."""
-    from bulkscan.mysqldb.scoring_store import SqlParts
+    from bulkscan.jobs.member_scoring.sqlparts import SqlParts
 
     c = cfg()
     expr = SqlParts(c).rank("t")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bulkscan.core import sweep_rules as r
+from bulkscan.core import sweep as r
 from bulkscan.errors import BulkscanInputError
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bulkscan.core.chunks import Chunk
-from bulkscan.core.topology import (
+from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.jobs.shard_query.topology import (
     Answer,
     ShardUnit,
     build_units,
@@ -20,7 +21,6 @@ from bulkscan.core.topology import (
     parse_topology,
     reconcile,
 )
-from bulkscan.errors import BulkscanInputError, ReconcileError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,16 +9,28 @@ striding Spark and Sqoop use, kept only as the known-bad baseline the tests comp
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from bulkscan.errors import BulkscanInputError
 
 NextBoundary = Callable[[int, int], "int | None"]
 # Every signed or unsigned 64-bit integer key: a chunk over [KEY_MIN, KEY_END) is the whole table.
 KEY_MIN, KEY_END = -(2**63), 2**64
+
+
+class ChunkPayload(TypedDict):
+    """A chunk as it travels through XCom to its mapped task (`Chunk.payload`)."""
+
+    index: int
+    lo: int
+    hi: int
+    rows: int | None
+    label: str
+    run_key: NotRequired[str]
+    day: NotRequired[str]
 
 
 @dataclass(frozen=True)
@@ -43,8 +55,12 @@ class Chunk:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def payload(self, label: str | None = None) -> ChunkPayload:
+        """The mapped task's input: the chunk and the label the Grid shows for it."""
+        return ChunkPayload(index=self.index, lo=self.lo, hi=self.hi, rows=self.rows, label=label or self.label)
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Chunk:
+    def from_dict(cls, data: Mapping[str, Any]) -> Chunk:
         return cls(int(data["index"]), int(data["lo"]), int(data["hi"]), data.get("rows"))
 
 

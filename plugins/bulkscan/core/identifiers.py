@@ -10,7 +10,8 @@ import re
 
 from bulkscan.errors import BulkscanInputError
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
+_IDENT = re.compile(IDENT_PATTERN)
 
 
 def validate_identifier(name: object, what: str = "identifier") -> str:

@@ -40,6 +40,13 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     return args
 
 
+def max_map_length() -> int:
+    """Airflow's cap on one mapped task's instances (core.max_map_length), read inside a task."""
+    from airflow.configuration import conf
+
+    return conf.getint("core", "max_map_length", fallback=1024)
+
+
 def fail_fast_on_bad_input(fn: Callable[P, R]) -> Callable[P, R]:
     """Bad input fails the task at once, without retries: retrying an unknown table cannot help.
 

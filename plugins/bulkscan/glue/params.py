@@ -1,91 +1,143 @@
 """Trigger-form fields shared by the DAGs, so the same field reads the same everywhere.
 
 Optional fields are nullable with a null default: the UI marks a non-nullable field as required
-and will not submit the form while it is empty.
+and will not submit the form while it is empty. Patterns come from bulkscan.core.values, the same
+rules the jobs' `from_params()` apply.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
-OPTIONAL_IDENT_PATTERN = r"^([A-Za-z_][A-Za-z0-9_$]{0,63})?$"
-PROCESSOR_PATTERN = r"^(aggregate|count|[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*)$"
+from bulkscan.core.identifiers import IDENT_PATTERN
+from bulkscan.core.values import OPTIONAL_IDENT_PATTERN, ROW_PROCESSOR_PATTERN
+
 FILTER_OPS = '= != < <= > >= in "is null" "is not null"'
+SOURCE = "Source"
+CHUNKS = "Chunks and parallelism"
+PROCESSING = "Processing"
+RESULTS = "Results"
 
 
-def _param(*args: Any, **kwargs: Any) -> Any:
+def param(*args: Any, **kwargs: Any) -> Any:
+    """airflow.sdk.Param, imported when a form is built (inside the DAG file's parse), never before."""
     from airflow.sdk import Param
 
     return Param(*args, **kwargs)
 
 
+def mysql_conn_id(description: str, default: str = "bulkscan_mysql") -> Any:
+    return param(
+        default, type="string", minLength=1, title="MySQL connection id", description=description, section=SOURCE
+    )
+
+
+def database(description: str) -> Any:
+    return param(
+        None,
+        type=["null", "string"],
+        pattern=OPTIONAL_IDENT_PATTERN,
+        title="Database",
+        description=description,
+        section=SOURCE,
+    )
+
+
 def key_column(description: str) -> Any:
-    return _param("id", type="string", pattern=IDENT_PATTERN, title="Integer key column", description=description)
+    return param(
+        "id", type="string", pattern=IDENT_PATTERN, title="Integer key column", description=description, section=SOURCE
+    )
+
+
+def rows_per_chunk(default: int, description: str, minimum: int = 1_000, title: str = "Rows per chunk") -> Any:
+    return param(
+        default,
+        type="integer",
+        minimum=minimum,
+        maximum=100_000_000,
+        title=title,
+        description=description,
+        section=CHUNKS,
+    )
+
+
+def max_chunks(default: int, description: str, title: str = "Maximum chunks") -> Any:
+    return param(
+        default, type="integer", minimum=1, maximum=1024, title=title, description=description, section=CHUNKS
+    )
+
+
+def max_parallel(default: int, description: str, title: str = "Maximum parallel chunks") -> Any:
+    return param(default, type="integer", minimum=1, maximum=64, title=title, description=description, section=CHUNKS)
 
 
 def processor_fields(group_default: str | None, value_default: str) -> dict[str, Any]:
     """processor, group_column, value_column and processor_args."""
     return {
-        "processor": _param(
+        "processor": param(
             "aggregate",
             type="string",
-            pattern=PROCESSOR_PATTERN,
+            pattern=ROW_PROCESSOR_PATTERN,
             title="Processor",
             description="'aggregate' (sum of value per group), 'count', or a user processor "
             "'package.module:factory' receiving batches of rows.",
             examples=["aggregate", "count"],
+            section=PROCESSING,
         ),
-        "group_column": _param(
+        "group_column": param(
             group_default,
             type=["null", "string"],
             pattern=OPTIONAL_IDENT_PATTERN,
             title="Group column",
             description="Aggregate processor: sum per value of this column (empty: one total).",
+            section=PROCESSING,
         ),
-        "value_column": _param(
+        "value_column": param(
             value_default,
             type="string",
             pattern=IDENT_PATTERN,
             title="Value column",
             description="Aggregate processor: the column that is summed.",
+            section=PROCESSING,
         ),
-        "processor_args": _param(
-            {},
-            type="object",
-            title="Processor arguments",
-            description="Keyword arguments for a user processor factory.",
-        ),
+        "processor_args": processor_args("Keyword arguments for a user processor factory."),
     }
 
 
+def processor_args(description: str) -> Any:
+    return param({}, type="object", title="Processor arguments", description=description, section=PROCESSING)
+
+
 def filters(scope: str) -> Any:
-    return _param(
+    return param(
         [],
         type="array",
         title="Filter",
         description=f"Rows to include{scope}, as [column, op, value] triples with op one of {FILTER_OPS}; "
         'values are bound, e.g. [["created_at", ">=", "2026-01-01"], ["created_at", "<", "2026-01-02"]].',
         items={"type": "array", "minItems": 2, "maxItems": 3},
+        section=SOURCE,
     )
 
 
 def batch_seconds() -> Any:
-    return _param(
+    return param(
         0.5,
         type="number",
         minimum=0.05,
         maximum=30,
         title="Target seconds per query",
         description="Keyset batches grow or shrink so one query takes about this long.",
+        section=CHUNKS,
     )
 
 
 def results_schema() -> Any:
-    return _param(
+    return param(
         "bulkscan",
         type="string",
         pattern=IDENT_PATTERN,
         title="Results schema",
         description="Schema of bulkscan's own tables (bulkscan_chunk, bulkscan_result, ...).",
+        section=RESULTS,
     )

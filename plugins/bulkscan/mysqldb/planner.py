@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkscan.core.chunks import Chunk, check_sizes, iter_boundaries, split_by_estimate
+from bulkscan.core.sqlfiles import raw, render
 from bulkscan.mysqldb.source import TableSpec
-from bulkscan.sqlfiles import raw, render
 
 
 @dataclass(frozen=True)
@@ -45,16 +45,16 @@ def iter_plan(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> 
     cur = conn.cursor()
     total: int | None = None
     if not spec.filters and _estimate(cur, spec) * 2 <= target_rows * max_chunks:
-        cur.execute(render("key_bounds", table=spec.table_sql(), key=spec.key_sql()))
+        cur.execute(render("common/key_bounds", table=spec.table_sql(), key=spec.key_sql()))
         first, last = cur.fetchone()
         if first is None:
             return
     else:
-        cur.execute(render("table_stats", **spec.parts()), params)
+        cur.execute(render("common/table_stats", **spec.parts()), params)
         total, first, last = cur.fetchone()
         if not total:
             return
-    boundary_sql = render("key_boundary", **spec.parts())
+    boundary_sql = render("common/key_boundary", **spec.parts())
 
     def next_boundary(lo: int, n: int) -> int | None:
         cur.execute(boundary_sql, (lo, last + 1, *params, n))
@@ -77,11 +77,11 @@ def plan_balanced(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int,
     cur = conn.cursor()
     if estimate is None:
         estimate = _estimate(cur, spec)
-    cur.execute(render("key_bounds", table=spec.table_sql(), key=spec.key_sql()))
+    cur.execute(render("common/key_bounds", table=spec.table_sql(), key=spec.key_sql()))
     first, last = cur.fetchone()
     if first is None:
         return Plan()
-    boundary_sql = render("key_boundary", **spec.parts())
+    boundary_sql = render("common/key_boundary", **spec.parts())
 
     def next_boundary(lo: int, n: int) -> int | None:
         cur.execute(boundary_sql, (lo, int(last) + 1, n))
@@ -93,7 +93,7 @@ def plan_balanced(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int,
 
 
 def _estimate(cur: Any, spec: TableSpec) -> int:
-    cur.execute(raw("table_estimate"), (spec.database, spec.table))
+    cur.execute(raw("common/table_estimate"), (spec.database, spec.table))
     row = cur.fetchone()
     return int(row[0]) if row and row[0] is not None else 1 << 62
 
@@ -102,5 +102,5 @@ def count_range(conn: Any, spec: TableSpec, lo: int, hi: int) -> int:
     """Rows of [lo, hi) that pass the filter, counted independently of any scan."""
     _, params = spec.where()
     cur = conn.cursor()
-    cur.execute(render("range_count", **spec.parts()), (lo, hi, *params))
+    cur.execute(render("common/range_count", **spec.parts()), (lo, hi, *params))
     return int(cur.fetchone()[0])

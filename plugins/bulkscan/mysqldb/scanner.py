@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
-from bulkscan.mysqldb.connect import ConnectFactory, close_quietly, is_disconnect
+from bulkscan.core.dbapi import ConnectFactory, Connection, Row
+from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
+from bulkscan.core.sqlfiles import Fragment, render
+from bulkscan.mysqldb.connect import close_quietly, is_disconnect
 from bulkscan.mysqldb.source import TableSpec, all_columns
-from bulkscan.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
-from bulkscan.sqlfiles import Fragment, render
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,15 @@ class ChunkStats:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScanOptions:
+    """How a chunk scan reports and how hard it tries to reconnect."""
+
+    logger: logging.Logger = log
+    progress_every: float = 5.0
+    max_reconnects: int = 8
+
+
 class ResilientConnection:
     """Runs read queries, reconnecting with back-off when the server went away (bounded attempts)."""
 
@@ -41,15 +51,18 @@ class ResilientConnection:
         self.max_reconnects = max_reconnects
         self.reconnects = 0
         self.log = logger
-        self.conn: Any = None
+        self.conn: Connection | None = None
 
-    def query(self, sql: str, params: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    def open(self) -> Connection:
+        if self.conn is None:
+            self.conn = self.connect()
+        return self.conn
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Sequence[Row]:
         failures = 0
         while True:
             try:
-                if self.conn is None:
-                    self.conn = self.connect()
-                cur = self.conn.cursor()
+                cur = self.open().cursor()
                 cur.execute(sql, params)
                 rows = cur.fetchall()
                 cur.close()
@@ -59,16 +72,14 @@ class ResilientConnection:
                     raise
                 failures += 1
                 self.reconnects += 1
-                close_quietly(self.conn)
-                self.conn = None
+                self.close()
                 delay = min(0.5 * 2 ** (failures - 1), 10.0)
                 self.log.warning("connection lost (%s); reconnecting in %.1fs (attempt %d)", exc, delay, failures)
                 time.sleep(delay)
 
     def close(self) -> None:
-        if self.conn is not None:
-            close_quietly(self.conn)
-            self.conn = None
+        close_quietly(self.conn)
+        self.conn = None
 
 
 class _Progress:
@@ -105,69 +116,30 @@ def pushdown_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
 def scan_chunk(
     connect: ConnectFactory,
     spec: TableSpec,
-    chunk: Chunk,
     processor: Processor,
     ctx: ChunkContext,
     *,
     batch: AdaptiveBatch | None = None,
-    logger: logging.Logger = log,
-    progress_every: float = 5.0,
-    max_reconnects: int = 8,
+    options: ScanOptions | None = None,
 ) -> ChunkStats:
-    """Scan [chunk.lo, chunk.hi) of `spec` through `processor`; return small statistics."""
+    """Scan [ctx.chunk.lo, ctx.chunk.hi) of `spec` through `processor`; return small statistics."""
     pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
-    batch = batch or (pushdown_batch() if pushdown else AdaptiveBatch())
-    db = ResilientConnection(connect, max_reconnects, logger)
-    progress = _Progress(chunk, logger, progress_every)
-    stats = ChunkStats()
+    scan = _ChunkScan(connect, spec, ctx.chunk, batch or (pushdown_batch() if pushdown else AdaptiveBatch()), options)
     started = time.monotonic()
     processor.open(ctx)
     try:
         if isinstance(processor, AggregateByKey) and pushdown:
-            _scan_aggregate(db, spec, chunk, processor, batch, stats, progress)
+            scan.aggregate(processor)
         else:
-            _scan_rows(db, spec, chunk, processor, batch, stats, progress)
+            scan.rows(processor)
     finally:
-        db.close()
-    stats.reconnects = db.reconnects
+        scan.db.close()
+    stats = scan.stats
+    stats.reconnects = scan.db.reconnects
     stats.seconds = time.monotonic() - started
     stats.summary = processor.finish()
-    progress.update(stats.rows, chunk.hi, batch.size, force=True)
+    scan.progress.update(stats.rows, ctx.chunk.hi, scan.batch.size, force=True)
     return stats
-
-
-def _scan_rows(
-    db: ResilientConnection,
-    spec: TableSpec,
-    chunk: Chunk,
-    processor: Processor,
-    batch: AdaptiveBatch,
-    stats: ChunkStats,
-    progress: _Progress,
-) -> None:
-    if processor.columns is None:
-        db.conn = db.connect() if db.conn is None else db.conn
-        spec = all_columns(db.conn, spec)
-        columns = spec.columns
-    else:
-        columns = tuple(dict.fromkeys([spec.key, *processor.columns]))
-    sql = render("keyset_batch", **spec.parts(columns=spec.column_sql(columns)))
-    _, where_params = spec.where()
-    last = chunk.lo - 1
-    while True:
-        size = batch.size
-        t0 = time.monotonic()
-        rows = db.query(sql, (last, chunk.hi, *where_params, size))
-        batch.observe(len(rows), time.monotonic() - t0)
-        if not rows:
-            break
-        processor.process(rows, columns)
-        last = rows[-1][0]
-        stats.rows += len(rows)
-        stats.batches += 1
-        progress.update(stats.rows, last, batch.size)
-        if len(rows) < size:
-            break
 
 
 def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, Any, str, Callable[[int, int], Any]]:
@@ -186,49 +158,77 @@ def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, 
     parts = spec.parts(group_expr=group, value=spec.column_sql([processor.value]))
     _, where_params = spec.where()
     return (
-        render("table_aggregate", **parts),
+        render("common/table_aggregate", **parts),
         where_params,
-        render("range_aggregate", **parts),
+        render("common/range_aggregate", **parts),
         lambda lo, hi: (lo, hi, *where_params),
     )
 
 
-def _scan_aggregate(
-    db: ResilientConnection,
-    spec: TableSpec,
-    chunk: Chunk,
-    processor: AggregateByKey,
-    batch: AdaptiveBatch,
-    stats: ChunkStats,
-    progress: _Progress,
-) -> None:
-    boundary_sql = render("key_boundary", **spec.parts())
-    _, where_params = spec.where()
-    whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor)
-    if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:
-        # a whole table that fits one batch: one query, no key predicate to evaluate on every row
-        t0 = time.monotonic()
-        groups = db.query(whole_sql, whole_params)
-        processor.add_groups(groups)  # checks the rows' shape first
-        n = sum(int(g[2]) for g in groups)
-        batch.observe(max(n, 1), time.monotonic() - t0)
-        stats.rows, stats.batches = n, 1
-        progress.update(stats.rows, chunk.hi, batch.size)
-        return
-    cur = chunk.lo
-    while cur < chunk.hi:
-        size = batch.size
-        t0 = time.monotonic()
-        if cur == chunk.lo and chunk.rows is not None and chunk.rows <= size:
-            nxt = chunk.hi  # the whole chunk fits one batch: skip the index walk (same result)
+class _ChunkScan:
+    """One chunk's scan state: the resilient connection, the adaptive batch, the counters."""
+
+    def __init__(
+        self, connect: ConnectFactory, spec: TableSpec, chunk: Chunk, batch: AdaptiveBatch, options: ScanOptions | None
+    ) -> None:
+        opts = options or ScanOptions()
+        self.spec, self.chunk, self.batch = spec, chunk, batch
+        self.db = ResilientConnection(connect, opts.max_reconnects, opts.logger)
+        self.progress = _Progress(chunk, opts.logger, opts.progress_every)
+        self.stats = ChunkStats()
+
+    def rows(self, processor: Processor) -> None:
+        """Keyset batches of rows into `processor.process` (never OFFSET, never the whole range)."""
+        spec, chunk, batch, stats = self.spec, self.chunk, self.batch, self.stats
+        if processor.columns is None:
+            spec = all_columns(self.db.open(), spec)
+            columns = spec.columns
         else:
-            found = db.query(boundary_sql, (cur, chunk.hi, *where_params, size))
-            nxt = int(found[0][0]) if found else chunk.hi
-        groups = db.query(range_sql, range_params(cur, nxt))
-        processor.add_groups(groups)
+            columns = tuple(dict.fromkeys([spec.key, *processor.columns]))
+        sql = render("common/keyset_batch", **spec.parts(columns=spec.column_sql(columns)))
+        _, where_params = spec.where()
+        last = chunk.lo - 1
+        while True:
+            size = batch.size
+            t0 = time.monotonic()
+            rows = self.db.query(sql, (last, chunk.hi, *where_params, size))
+            batch.observe(len(rows), time.monotonic() - t0)
+            if not rows:
+                break
+            processor.process(rows, columns)
+            last = rows[-1][0]
+            stats.rows += len(rows)
+            stats.batches += 1
+            self.progress.update(stats.rows, last, batch.size)
+            if len(rows) < size:
+                break
+
+    def aggregate(self, processor: AggregateByKey) -> None:
+        """Pushed-down (group, sum, count) per keyset sub-range: one row per group crosses the wire."""
+        spec, chunk, batch = self.spec, self.chunk, self.batch
+        whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor)
+        if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:
+            # a whole table that fits one batch: one query, no key predicate to evaluate on every row
+            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic())
+            return
+        boundary_sql = render("common/key_boundary", **spec.parts())
+        _, where_params = spec.where()
+        cur = chunk.lo
+        while cur < chunk.hi:
+            t0 = time.monotonic()  # the walk counts toward the batch's time, as it is part of its cost
+            if cur == chunk.lo and chunk.rows is not None and chunk.rows <= batch.size:
+                nxt = chunk.hi  # the whole chunk fits one batch: skip the index walk (same result)
+            else:
+                found = self.db.query(boundary_sql, (cur, chunk.hi, *where_params, batch.size))
+                nxt = int(found[0][0]) if found else chunk.hi
+            self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0)
+            cur = nxt
+
+    def _groups(self, processor: AggregateByKey, query: tuple[str, Any], position: int, t0: float) -> None:
+        groups = self.db.query(*query)
+        processor.add_groups(groups)  # type: ignore[arg-type]  # (group, sum, count) rows; a query file's are checked
         n = sum(int(g[2]) for g in groups)
-        batch.observe(max(n, 1), time.monotonic() - t0)
-        stats.rows += n
-        stats.batches += 1
-        cur = nxt
-        progress.update(stats.rows, cur, batch.size)
+        self.batch.observe(max(n, 1), time.monotonic() - t0)
+        self.stats.rows += n
+        self.stats.batches += 1
+        self.progress.update(self.stats.rows, position, self.batch.size)

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkscan.core.identifiers import quote_identifier, quote_qualified, validate_identifier
+from bulkscan.core.sqlfiles import Fragment, raw
 from bulkscan.errors import BulkscanInputError
-from bulkscan.sqlfiles import Fragment, raw
 
 INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "is null", "is not null")
@@ -123,7 +123,7 @@ def resolve_table(
         raise BulkscanInputError(f"no database given for table {table!r} and the connection has no default schema")
     validate_identifier(db, "database")
     cur = conn.cursor()
-    cur.execute(raw("table_columns"), (db, table))
+    cur.execute(raw("common/table_columns"), (db, table))
     found = {name: (dtype.lower(), bool(leads)) for name, dtype, leads in cur.fetchall()}
     if not found:
         raise BulkscanInputError(f"unknown table {db}.{table} (not in information_schema)")
@@ -144,6 +144,6 @@ def resolve_table(
 def all_columns(conn: Any, spec: TableSpec) -> TableSpec:
     """The same spec reading every column of the table (key first)."""
     cur = conn.cursor()
-    cur.execute(raw("table_columns"), (spec.database, spec.table))
+    cur.execute(raw("common/table_columns"), (spec.database, spec.table))
     names = [r[0] for r in cur.fetchall()]
     return TableSpec(spec.database, spec.table, spec.key, tuple(dict.fromkeys([spec.key, *names])), spec.filters)

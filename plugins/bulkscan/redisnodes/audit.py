@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bulkscan.core.sweep_rules import audit_file_name, audit_run_prefix
+from bulkscan.core.sweep import audit_file_name, audit_run_prefix
 from bulkscan.errors import ReconcileError
 
 HEADER = ("key", "increment", "new_value")

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import redis
 
-from bulkscan.core.sweep_rules import SweepSpec, validate_run_token
+from bulkscan.core.paths import LUA_DIR
+from bulkscan.core.sweep import SweepSpec, validate_run_token
 from bulkscan.errors import BulkscanError
-
-LUA_DIR = Path(os.environ.get("BULKSCAN_LUA_DIR", Path(__file__).resolve().parents[3] / "include" / "redis"))
 
 
 def run_marker(run_token: str) -> str:

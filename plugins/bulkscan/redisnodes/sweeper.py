@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from bulkscan.core.sweep_rules import (
+from bulkscan.core.sweep import (
     APPLIED,
     DONE_BEFORE,
     REDIRECT,

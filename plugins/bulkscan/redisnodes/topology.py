@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkscan.core.sweep_rules import format_slots, slot_ranges
+from bulkscan.core.sweep import format_slots, slot_ranges
 from bulkscan.errors import BulkscanError
 
 SLOTS = 16384

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from bulkscan.core.sweep_rules import APPLIED, expected_after
+from bulkscan.core.sweep import APPLIED, expected_after
 from bulkscan.redisnodes.connect import RedisSettings
-from bulkscan.redisnodes.localcluster import LocalCluster
+from devtools.localcluster import LocalCluster
 
 BASE_PORT = 7001
 

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from redis.crc import key_slot
 
-from bulkscan.core.sweep_rules import SweepSpec
+from bulkscan.core.sweep import SweepSpec
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover
-from bulkscan.redisnodes.localcluster import LocalCluster
 from bulkscan.redisnodes.pagescript import run_marker
 from bulkscan.redisnodes.sweeper import SweepHooks, mop_up, sweep_node
+from devtools.localcluster import LocalCluster
 from tests.integration.redis.conftest import Dataset, assert_exactly_once, load
 from tests.integration.redis.conftest import cluster_client as cluster_client_for
 
@@ -90,7 +90,7 @@ def test_sweep_applies_ground_truth_once_and_never_touches_replicas(
 
 CHILD = """
 import os, signal, sys
-from bulkscan.core.sweep_rules import SweepSpec
+from bulkscan.core.sweep import SweepSpec
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.sweeper import SweepHooks, sweep_node
 settings = RedisSettings(port={port}, cluster=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import MySQLdb
 
-from bulkscan.processors import ChunkContext, CountRows
+from bulkscan.core.processors import ChunkContext, CountRows
 
 PORTS: dict[str, int] = {}  # conn id -> port, set by the test
 MARK = "bs_shard_probe"

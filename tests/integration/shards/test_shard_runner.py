@@ -12,9 +12,8 @@ from typing import Any, Self
 
 import pytest
 
-from bulkscan.core.topology import parse_topology, reconcile
 from bulkscan.errors import BulkscanInputError
-from bulkscan.mysqldb.shard_runner import (
+from bulkscan.jobs.shard_query.runner import (
     ShardSettings,
     check_store,
     merge,
@@ -22,6 +21,7 @@ from bulkscan.mysqldb.shard_runner import (
     run_unit,
     run_units,
 )
+from bulkscan.jobs.shard_query.topology import parse_topology, reconcile
 
 from . import probe
 from .conftest import CONN_A, CONN_B, DB, PORT_A, ShardData, as_ints, connect, mysql2
@@ -233,7 +233,7 @@ def test_query_file_over_two_hosts_exact(
 def test_query_file_checked_on_the_hosts_before_any_scan(
     shard_data: ShardData, connect_for: Callable[..., Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bulkscan import sqlfiles
+    from bulkscan.core import sqlfiles
 
     for f in sqlfiles.SQL_DIR.glob("*.sql"):
         (tmp_path / f.name).write_text(f.read_text())

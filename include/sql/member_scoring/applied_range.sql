@@ -1,0 +1,2 @@
+-- First and last applied day.
+SELECT MIN(day), MAX(day) FROM {db}.scoring_ledger

@@ -1,0 +1,1 @@
+SELECT actions FROM {db}.scoring_ledger WHERE day = %s

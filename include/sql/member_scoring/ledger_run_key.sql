@@ -1,0 +1,1 @@
+SELECT run_key FROM {db}.scoring_ledger WHERE day = %s

@@ -1,0 +1,1 @@
+UPDATE {db}.scoring_ledger SET actions = %s WHERE day = %s

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM {db}.member_score

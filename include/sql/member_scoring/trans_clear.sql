@@ -1,0 +1,1 @@
+DELETE FROM sc_trans

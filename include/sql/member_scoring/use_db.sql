@@ -1,0 +1,2 @@
+-- Multi-table DELETEs need a default schema.
+USE {db}

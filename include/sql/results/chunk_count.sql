@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM {schema}.bulkscan_chunk WHERE run_key = %s

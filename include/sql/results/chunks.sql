@@ -1,0 +1,2 @@
+SELECT chunk_index, lo, hi, planned_rows, rows_scanned, groups_count, try_number, writes, seconds
+FROM {schema}.bulkscan_chunk WHERE run_key = %s ORDER BY chunk_index

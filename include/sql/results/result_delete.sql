@@ -1,0 +1,1 @@
+DELETE FROM {schema}.bulkscan_result WHERE run_key = %s

@@ -1,0 +1,2 @@
+SELECT group_key, value_sum, row_count FROM {schema}.bulkscan_result WHERE run_key = %s
+ORDER BY value_sum DESC, group_key LIMIT %s

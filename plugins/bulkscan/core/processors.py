@@ -1,0 +1,184 @@
+"""Per-batch processors a chunk scan feeds: the built-ins and user processors by dotted path.
+
+A processor sees batches, never a whole range, and returns a small summary: rows never travel
+through XCom. Results that must survive the task are keyed by run and chunk (see ChunkContext), so
+a retried chunk replaces what its earlier attempt wrote.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from bulkscan.core.chunks import Chunk
+from bulkscan.core.identifiers import validate_identifier
+from bulkscan.core.sqlfiles import UserQuery, user_query
+from bulkscan.errors import BulkscanError, BulkscanInputError
+
+GroupSums = dict[Any, list[Any]]  # group value -> [sum, count]
+
+
+@dataclass(frozen=True)
+class ChunkContext:
+    """Who is scanning: the run (e.g. 'dag_id/run_id'), the chunk and the attempt."""
+
+    run_key: str
+    chunk: Chunk
+    try_number: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Processor:
+    """Base class. `mode = "rows"`: `process` gets keyset batches of tuples in `columns` order."""
+
+    mode: ClassVar[str] = "rows"
+    #: Columns to read (the key is always first). None means every column of the table.
+    columns: tuple[str, ...] | None = None
+
+    def open(self, ctx: ChunkContext) -> None:
+        self.ctx = ctx
+
+    def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, Any]:
+        return {}
+
+
+class CountRows(Processor):
+    """Counts rows; reads only the key column."""
+
+    columns = ()
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+        self.rows += len(rows)
+
+    def finish(self) -> dict[str, Any]:
+        return {"rows": self.rows}
+
+
+class AggregateByKey(Processor):
+    """Sum of `value` and row count per `group` value (one total when `group` is None).
+
+    In "aggregate" mode the scanner pushes SUM/COUNT ... GROUP BY down to the server for each keyset
+    sub-range, so only one row per group crosses the wire; `pushdown=False` streams the rows and sums
+    in Python instead (kept for comparison and for servers where GROUP BY is not wanted).
+    """
+
+    mode: ClassVar[str] = "aggregate"
+
+    def __init__(self, group: str | None, value: str, pushdown: bool = True) -> None:
+        self.group = validate_identifier(group, "group column") if group else None
+        self.value = validate_identifier(value, "value column")
+        self.pushdown = pushdown
+        self.columns = tuple(c for c in (self.group, self.value) if c)
+        self.groups: GroupSums = {}
+
+    def add_groups(self, rows: Sequence[tuple[Any, Any, Any]]) -> None:
+        """Merge (group, sum, count) rows from one pushed-down sub-range."""
+        groups = self.groups
+        for g, s, n in rows:
+            acc = groups.get(g)
+            if acc is None:
+                groups[g] = [s if s is not None else 0, n]
+            else:
+                acc[0] += s if s is not None else 0
+                acc[1] += n
+
+    def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+        gi = columns.index(self.group) if self.group else None
+        vi = columns.index(self.value)
+        groups = self.groups
+        for row in rows:
+            g = row[gi] if gi is not None else None
+            v = row[vi]
+            acc = groups.get(g)
+            if acc is None:
+                groups[g] = [v if v is not None else 0, 1]
+            else:
+                if v is not None:
+                    acc[0] += v
+                acc[1] += 1
+
+    def finish(self) -> dict[str, Any]:
+        total = sum((Decimal(s) for s, _ in self.groups.values()), Decimal(0))
+        return {"groups": len(self.groups), "value_sum": str(total)}
+
+
+class SqlFileAggregate(AggregateByKey):
+    """The user's own query per item, from a file under include/sql/ (see `bulkscan.core.sqlfiles.user_query`).
+
+    The file returns (group, value, count) rows for `{table}` rows in `{range}`; the scanner runs it
+    server-side per item (or per key sub-range of a big one) exactly like the built-in aggregate, so
+    results merge, reconcile and replace on retry the same way.
+    """
+
+    def __init__(self, file: str, params: Mapping[str, Any] | None = None) -> None:
+        self.query: UserQuery = user_query(file, params)
+        self.group, self.value, self.pushdown = None, "", True
+        self.columns = ()
+        self.groups = {}
+
+    def refuse_filters(self, filters: Sequence[Any]) -> None:
+        """Filters are the built-in aggregate's: a query file says its own conditions, bound."""
+        if filters:
+            raise BulkscanInputError("filters do not apply to a query file: put the conditions in the file")
+
+    def add_groups(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        for row in rows:
+            if len(row) != 3 or isinstance(row[2], bool) or not isinstance(row[2], int):
+                raise BulkscanError(
+                    f"query file {self.query.name}.sql must return (group, value, count) rows, got {row!r}"
+                )
+        super().add_groups(rows)  # type: ignore[arg-type]
+
+
+BUILTINS: dict[str, type[Processor]] = {"aggregate": AggregateByKey, "count": CountRows, "sql_file": SqlFileAggregate}
+DEFAULT_PREFIXES = "bulkscan.,processors."
+
+
+def allowed_prefixes() -> tuple[str, ...]:
+    """Modules a dotted-path processor may come from (BULKSCAN_PROCESSOR_PREFIXES, comma separated).
+
+    A trigger form must not be a way to import arbitrary modules on the workers.
+    """
+    raw = os.environ.get("BULKSCAN_PROCESSOR_PREFIXES", DEFAULT_PREFIXES)
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def load_processor(spec: str, **kwargs: Any) -> Processor:
+    """'aggregate' (kwargs group, value), 'count', or 'package.module:factory' (kwargs passed on)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise BulkscanInputError("processor must be 'aggregate', 'count' or 'package.module:factory'")
+    spec = spec.strip()
+    if spec in BUILTINS:
+        if spec == "count":
+            return CountRows()
+        if spec == "sql_file":
+            return SqlFileAggregate(kwargs.get("file"), kwargs.get("params"))  # type: ignore[arg-type]
+        if not kwargs.get("value"):
+            raise BulkscanInputError("the aggregate processor needs a value column")
+        return AggregateByKey(kwargs.get("group") or None, kwargs["value"], bool(kwargs.get("pushdown", True)))
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise BulkscanInputError(f"processor {spec!r} is not 'aggregate', 'count' or 'package.module:factory'")
+    if not any(module_name.startswith(p) or module_name == p.rstrip(".") for p in allowed_prefixes()):
+        raise BulkscanInputError(
+            f"processor module {module_name!r} is not under an allowed prefix {allowed_prefixes()} "
+            "(set BULKSCAN_PROCESSOR_PREFIXES)"
+        )
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise BulkscanInputError(f"cannot load processor {spec!r}: {exc}") from exc
+    processor = factory(**kwargs)
+    if not isinstance(processor, Processor):
+        raise BulkscanInputError(f"processor {spec!r} returned {type(processor).__name__}, not a Processor")
+    return processor

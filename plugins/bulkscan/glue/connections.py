@@ -1,0 +1,79 @@
+"""Connections from Airflow connection ids: MySQL through the MySQL provider's hook, Redis through
+the Redis provider's connection.
+
+Called inside tasks only: the hooks resolve the connection (env AIRFLOW_CONN_*, a secrets backend or
+the metadata DB) when the task runs, never when the DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import MySQLdb
+
+from bulkscan.core.dbapi import ConnectFactory, Connection
+from bulkscan.core.identifiers import validate_identifier
+from bulkscan.errors import BulkscanError, BulkscanInputError
+from bulkscan.redisnodes.connect import RedisSettings
+
+
+def connect_factory(conn_id: str, database: str | None = None) -> ConnectFactory:
+    """A factory of autocommit mysqlclient connections for `conn_id` (optionally another schema)."""
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    if not isinstance(conn_id, str) or not conn_id.strip():
+        raise BulkscanInputError("a MySQL connection id is required")
+    hook = MySqlHook(mysql_conn_id=conn_id)
+    try:
+        hook.connection = hook.get_connection(conn_id)
+    except Exception as exc:  # AirflowNotFoundException and friends
+        raise BulkscanInputError(f"unknown Airflow connection id {conn_id!r}: {exc}") from exc
+    if database:
+        validate_identifier(database, "database")
+        hook.schema = database
+
+    def connect() -> Connection:
+        conn: Connection = hook.get_conn()
+        conn.autocommit(True)
+        return conn
+
+    return connect
+
+
+def describe(conn_id: str) -> str:
+    """host:port of a connection id, for error messages (no credentials)."""
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    c = MySqlHook(mysql_conn_id=conn_id).get_connection(conn_id)
+    return f"{c.host}:{c.port or 3306}"
+
+
+def describe_or_unknown(conn_id: str) -> str:
+    """`describe`, or '?' when even that fails (it only enriches an error message)."""
+    try:
+        return describe(conn_id)
+    except Exception:  # noqa: BLE001 - only used to enrich an error message
+        return "?"
+
+
+def reachable(connect: ConnectFactory, conn_id: str) -> ConnectFactory:
+    """`connect`, with an unreachable host turned into a clear error naming the connection id, so a
+    task that opens it first (`with connection(reachable(...))`) fails before any work starts."""
+
+    def connect_checked() -> Connection:
+        try:
+            return connect()
+        except MySQLdb.OperationalError as exc:
+            raise BulkscanError(
+                f"cannot reach MySQL for connection {conn_id!r} ({describe(conn_id)}): {exc}"
+            ) from exc
+
+    return connect_checked
+
+
+def redis_settings(conn_id: str) -> RedisSettings:
+    """Connection details from Airflow (read the way the redis provider's RedisHook reads them)."""
+    from airflow.providers.redis.hooks.redis import RedisHook
+
+    return RedisSettings.from_connection(RedisHook.get_connection(conn_id))
+
+
+__all__ = ["connect_factory", "describe", "describe_or_unknown", "reachable", "redis_settings"]

@@ -1,0 +1,298 @@
+"""Member scoring state in MySQL: apply one day's partial sums incrementally.
+
+Everything is set-based SQL over session temporary tables (include/sql/member_scoring/), so memory
+stays flat for a million members: Python only ever holds counts. One apply is one transaction (plus
+a server-side lock so two applies of the same state never interleave):
+
+* forward (the day after the last applied one): transitions = members active on the day (their total
+  plus the day's sum) and members whose day leaves the window (total minus that day's sum); tiers,
+  actions and member_score come from those transitions, then the day's block of flow_day_sum.
+* re-run (an applied day again, e.g. late flows): only the members whose day sums changed are touched;
+  their flow_day_sum rows are replaced, their member_score rows recomputed from flow_day_sum, and their
+  actions recomputed for every later applied day the change reaches (the day .. day + W). The result is
+  the state an in-order run over the final data gives, by construction (see docs/member-scoring.md).
+
+Rebuild and verify (recompute from flow_day_sum alone) are in `rebuild`; the producers' partial sums
+are read through `ResultStore`, which owns bulkscan_chunk / bulkscan_partial.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import date, timedelta
+from typing import Any
+
+from bulkscan.core.dbapi import ConnectFactory, Cursor, Params
+from bulkscan.core.identifiers import quote_identifier
+from bulkscan.core.sqlfiles import Fragment, render, statements
+from bulkscan.errors import BulkscanError, ReconcileError
+from bulkscan.jobs.member_scoring.config import ScoringConfig
+from bulkscan.jobs.member_scoring.rules import Step, affected_action_days, classify_day, leaving_day, window_bounds
+from bulkscan.jobs.member_scoring.sqlparts import SqlParts, TimedCursor
+from bulkscan.mysqldb.connect import begin, connection, cursor
+from bulkscan.mysqldb.results import ResultStore
+from bulkscan.mysqldb.slots import host_slot
+
+log = logging.getLogger(__name__)
+
+TABLES = ("flow_day_sum", "member_score", "member_action", "scoring_ledger")
+LOCK_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """What one apply did (small: it goes to XCom and the task log)."""
+
+    day: str
+    step: str
+    run_key: str
+    members: int = 0
+    flows: int = 0
+    changed_members: int = 0
+    actions: int = 0
+    action_days: int = 0
+    skipped: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One scoring_ledger row: what a day's apply (or a rebuild) left behind."""
+
+    day: date
+    step: str
+    run_key: str
+    flows: int
+    members: int
+    changed: int
+    actions: int | None = None  # None: counted from member_action
+
+
+class ScoringStore:
+    """The scoring tables of one database; `results_db` holds the producers' partial sums."""
+
+    def __init__(
+        self,
+        connect: ConnectFactory,
+        database: str,
+        config: ScoringConfig,
+        results_db: str | None = None,
+    ):
+        self.connect = connect
+        self.database = database
+        self.db = Fragment(quote_identifier(database, "database"))
+        self.partials = ResultStore(connect, results_db or database)
+        self.config = config
+        self.sql = SqlParts(config)
+
+    # --- statements ----------------------------------------------------------------------------
+    def stmt(self, name: str, **parts: Fragment) -> str:
+        """include/sql/member_scoring/<name>.sql with this store's database filled in."""
+        return render(f"member_scoring/{name}", db=self.db, **parts)
+
+    def run(self, cur: Cursor, name: str, params: Params = None, **parts: Fragment) -> None:
+        cur.execute(self.stmt(name, **parts), params)
+
+    def one(self, cur: Cursor, name: str, params: Params = None, **parts: Fragment) -> tuple[Any, ...]:
+        cur.execute(self.stmt(name, **parts), params)
+        row = cur.fetchone()
+        if row is None:
+            raise BulkscanError(f"member_scoring/{name}.sql returned no row")
+        return tuple(row)
+
+    def count(self, cur: Cursor, name: str, params: Params = None) -> int:
+        return int(self.one(cur, name, params)[0])
+
+    # --- set-up --------------------------------------------------------------------------------
+    def ensure(self, with_flow_table: bool = False) -> None:
+        """Create the state tables (and t_flow when asked: demo, tests, bench)."""
+        with cursor(self.connect) as cur:
+            cur.execute(render("common/create_database", database=self.db))
+            for name in ["schema", *(["flow_schema"] if with_flow_table else [])]:
+                for stmt in statements(f"member_scoring/{name}", db=self.db):
+                    cur.execute(stmt)
+
+    def applied_range(self, cur: Cursor | None = None) -> tuple[date | None, date | None]:
+        """First and last applied day (from the ledger), on `cur` or a connection of its own."""
+        if cur is None:
+            with cursor(self.connect) as own:
+                return self.applied_range(own)
+        first, last = self.one(cur, "applied_range")
+        return first, last
+
+    def check_next(self, day: date) -> Step:
+        """Refuse a day that cannot be applied (gap, before the state) before any scanning starts."""
+        first, last = self.applied_range()
+        return classify_day(day, first, last)
+
+    # --- the daily apply -----------------------------------------------------------------------
+    def apply_day(
+        self,
+        day: date,
+        run_key: str,
+        *,
+        expected_chunks: int | None = None,
+        more_producers: Sequence[tuple[str, int | None]] = (),
+    ) -> DayResult:
+        """Merge run `run_key`'s partials into `day` and bring every table up to date, in one transaction.
+
+        `more_producers` are further (run key, expected chunk count) pairs whose partials belong to the
+        same day (shard tables, Redis nodes); every producer must have written all its chunks.
+        """
+        producers = [(run_key, expected_chunks), *more_producers]
+        started = time.monotonic()
+        with self.locked(), connection(self.connect) as conn:
+            cur = TimedCursor(conn.cursor())
+            self.run(cur, "use_db")  # multi-table DELETEs need a default schema
+            first, last = self.applied_range(cur)
+            step = classify_day(day, first, last)
+            cur.execute(self.stmt("ledger_run_key"), (day,))
+            row = cur.fetchone()
+            if row and row[0] == run_key:
+                log.info("day %s already applied from run %s; nothing to do", day, run_key)
+                return DayResult(str(day), "skip", run_key, skipped=True)
+            for key, expected in producers:
+                if expected is not None:
+                    self._check_chunks(cur, key, expected)
+            self._work_tables(cur)
+            with begin(conn):
+                for key, _ in producers:
+                    self.partials.copy_partials(cur, key, "member_scoring/load_partials")
+                result = self._apply_step(cur, day, run_key, step, last)
+        result = replace(result, seconds=round(time.monotonic() - started, 3))
+        log.info("applied %s", result)
+        return result
+
+    def _apply_step(self, cur: Cursor, day: date, run_key: str, step: Step, last: date | None) -> DayResult:
+        if step is Step.RERUN:
+            assert last is not None
+            return self._rerun(cur, day, last, run_key)
+        if step is Step.FIRST:
+            # The state starts from whatever flow_day_sum already holds before the day.
+            self.run(cur, "score_clear")
+            self.rebuild_into(cur, Fragment(f"{self.db}.member_score"), day - timedelta(days=1))
+        return self._forward(cur, day, run_key, step)
+
+    def _forward(self, cur: Cursor, day: date, run_key: str, step: Step) -> DayResult:
+        self.run(cur, "trans_enter")
+        self.run(cur, "trans_leave", (leaving_day(day, self.config.window_days),))
+        self._rank_transitions(cur)
+        changed = self.count(cur, "trans_count")
+        actions = self._write_actions(cur, day, scoped=False)
+        self.run(cur, "score_upsert", (day,), to_tier=self.sql.tier("cur_rank"))
+        self.run(cur, "day_delete", (day,))
+        self.run(cur, "day_insert", (day,))
+        members, flows = self.day_counts(cur, day)
+        self.ledger(cur, LedgerEntry(day, step.value, run_key, flows, members, changed, actions))
+        return DayResult(str(day), step.value, run_key, members, flows, changed, actions, 1)
+
+    def _rerun(self, cur: Cursor, day: date, last: date, run_key: str) -> DayResult:
+        for stmt in statements("member_scoring/affected", db=self.db):
+            cur.execute(stmt, (day,))
+        changed = self.count(cur, "affected_count")
+        days: list[date] = []
+        if changed:
+            self.run(cur, "day_delete_affected", (day,))
+            self.run(cur, "day_insert_affected", (day,))
+            self.run(cur, "score_delete_affected")
+            self.rebuild_into(cur, Fragment(f"{self.db}.member_score"), last, scoped=True)
+            candidates = affected_action_days(day, last, self.config.window_days)
+            cur.execute(self.stmt("ledger_action_days"), (candidates[0], candidates[-1]))
+            days = [r[0] for r in cur.fetchall()]
+            for later in days:
+                self._recompute_actions(cur, later)
+        members, flows = self.day_counts(cur, day)
+        self.ledger(cur, LedgerEntry(day, Step.RERUN.value, run_key, flows, members, changed))
+        day_actions = self.count(cur, "ledger_actions", (day,))
+        log.info("re-run of %s: %d members changed, actions recomputed for %d days", day, changed, len(days))
+        return DayResult(str(day), Step.RERUN.value, run_key, members, flows, changed, day_actions, len(days))
+
+    def _recompute_actions(self, cur: Cursor, later: date) -> int:
+        """Actions of a later day for the affected members, from flow_day_sum (their totals on day-1 and day)."""
+        start = later - timedelta(days=self.config.window_days)
+        self.run(cur, "trans_clear")
+        self.run(cur, "trans_recompute", (later, start, later, later, start, later))
+        self._rank_transitions(cur)
+        self.run(cur, "action_delete_affected", (later,))
+        self._write_actions(cur, later, scoped=True)
+        n = self.count(cur, "action_count", (later,))
+        self.run(cur, "ledger_set_actions", (n, later))
+        return n
+
+    def _write_actions(self, cur: Cursor, day: date, *, scoped: bool) -> int:
+        if not scoped:
+            self.run(cur, "action_delete", (day,))
+        n = 0
+        for parts in self.sql.actions():
+            self.run(cur, "action_insert", (day,), **parts)
+            n += cur.rowcount
+        return n
+
+    def day_counts(self, cur: Cursor, day: date) -> tuple[int, int]:
+        members, flows = self.one(cur, "day_counts", (day,))
+        return int(members), int(flows)
+
+    def ledger(self, cur: Cursor, entry: LedgerEntry) -> None:
+        actions = entry.actions
+        if actions is None:
+            actions = self.count(cur, "action_count", (entry.day,))
+        self.run(
+            cur,
+            "ledger_upsert",
+            (
+                entry.day,
+                entry.step,
+                entry.step,
+                entry.run_key,
+                self.config.window_days,
+                self.config.digest,
+                entry.flows,
+                entry.members,
+                entry.changed,
+                actions,
+            ),
+        )
+
+    def rebuild_into(self, cur: Cursor, target: Fragment, as_of: date, scoped: bool = False) -> None:
+        """Every member's state as of `as_of` from flow_day_sum alone, into `target` (scoped: sc_aff only)."""
+        w = self.config.window_days
+        lo, _ = window_bounds(as_of, w)
+        self.run(
+            cur,
+            "rebuild",
+            (lo, as_of - timedelta(days=w), w, as_of),
+            target=target,
+            tier=self.sql.tier(self.sql.rank("total")),
+            scope=Fragment("JOIN sc_aff a ON a.uid = f.uid" if scoped else ""),
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _work_tables(self, cur: Cursor) -> None:
+        for stmt in [*statements("member_scoring/drop_work_tables"), *statements("member_scoring/work_tables")]:
+            cur.execute(stmt)
+
+    def _rank_transitions(self, cur: Cursor) -> None:
+        self.run(cur, "trans_rank", prev_rank=self.sql.rank("prev_total"), cur_rank=self.sql.rank("cur_total"))
+
+    def _check_chunks(self, cur: Cursor, run_key: str, expected: int) -> None:
+        """Every producer of the run must have written before the day is merged."""
+        got = self.partials.chunk_count(run_key, cur)
+        if got != expected:
+            raise ReconcileError(f"run {run_key}: {got} of {expected} producers wrote partial sums; refusing to merge")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """One apply/rebuild at a time per scoring database (held on the server, freed if we die)."""
+        with host_slot(self.connect, f"bulkscan_scoring:{self.database}", 1, LOCK_TIMEOUT_S):
+            yield
+
+    def drop_partials(self, run_key: str) -> None:
+        """Forget a run's partial sums once its day is applied (they are re-creatable from the source)."""
+        self.partials.forget(run_key)

@@ -1,0 +1,44 @@
+"""The table scan's trigger form: every field typed, bounded, titled and explained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bulkscan.core.identifiers import IDENT_PATTERN
+from bulkscan.glue import params as fields
+
+
+def params() -> dict[str, Any]:
+    return {
+        "conn_id": fields.mysql_conn_id("Airflow connection of the server holding the table."),
+        "database": fields.database("Schema of the table; empty means the connection's default schema."),
+        "table": fields.param(
+            "events",
+            type="string",
+            pattern=IDENT_PATTERN,
+            title="Table",
+            description="Table to scan. Checked against information_schema before anything runs.",
+            section=fields.SOURCE,
+        ),
+        "key_column": fields.key_column("Indexed integer column (usually the primary key) the table is chunked on."),
+        "filters": fields.filters(""),
+        "rows_per_chunk": fields.rows_per_chunk(
+            1_250_000, "Target rows in one mapped task (raised if the chunk count would exceed 'Maximum chunks')."
+        ),
+        "max_chunks": fields.max_chunks(64, "Upper bound on mapped scan tasks (Airflow's max_map_length is 1024)."),
+        "max_parallel_chunks": fields.max_parallel(
+            4,
+            "At most this many chunks query the server at once in this run "
+            "(a slot semaphore held on the server), whatever the workers.",
+        ),
+        "batch_seconds": fields.batch_seconds(),
+        **fields.processor_fields("user_id", "amount"),
+        "results_conn_id": fields.param(
+            None,
+            type=["null", "string"],
+            title="Results connection id",
+            description="Where bulkscan writes its own result tables (empty: same as the source).",
+            section=fields.RESULTS,
+        ),
+        "results_schema": fields.results_schema(),
+    }

@@ -1,0 +1,77 @@
+"""The table scan's settings: the trigger form's values, validated once (pure, no I/O, no Airflow)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkscan.core.identifiers import validate_identifier
+from bulkscan.core.processors import Processor, load_processor
+from bulkscan.core.values import optional_str, positive_int
+from bulkscan.errors import BulkscanInputError
+
+JOB = "table_scan"
+
+
+@dataclass(frozen=True)
+class TableScanSettings:
+    """One run's settings; `from_params` refuses a bad value before any query runs."""
+
+    conn_id: str
+    table: str
+    key_column: str
+    database: str | None = None
+    group_column: str | None = None
+    value_column: str | None = None
+    filters: tuple[Any, ...] = ()
+    rows_per_chunk: int = 1_250_000
+    max_chunks: int = 64
+    max_parallel_chunks: int = 4
+    batch_seconds: float = 0.5
+    processor: str = "aggregate"
+    processor_args: Mapping[str, Any] = field(default_factory=dict)
+    results_conn_id: str | None = None
+    results_schema: str = "bulkscan"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TableScanSettings:
+        group, value = params.get("group_column"), params.get("value_column")
+        return cls(
+            conn_id=str(params["conn_id"]),
+            database=optional_str(params.get("database")),
+            table=validate_identifier(params["table"], "table"),
+            key_column=validate_identifier(params["key_column"], "key column"),
+            group_column=validate_identifier(group, "group column") if group else None,
+            value_column=validate_identifier(value, "value column") if value else None,
+            filters=tuple(params.get("filters") or ()),
+            rows_per_chunk=positive_int(params["rows_per_chunk"], "rows per chunk"),
+            max_chunks=positive_int(params["max_chunks"], "maximum chunks"),
+            max_parallel_chunks=positive_int(params["max_parallel_chunks"], "maximum parallel chunks"),
+            batch_seconds=float(params.get("batch_seconds") or 0.5),
+            processor=str(params.get("processor") or "aggregate"),
+            processor_args=dict(params.get("processor_args") or {}),
+            results_conn_id=optional_str(params.get("results_conn_id")),
+            results_schema=validate_identifier(params.get("results_schema") or "bulkscan", "results schema"),
+        )
+
+    @property
+    def results_conn(self) -> str:
+        """Where the result tables live (the source connection unless another is given)."""
+        return self.results_conn_id or self.conn_id
+
+    def check_fan_out(self, max_map_length: int) -> None:
+        if self.max_chunks > max_map_length:
+            raise BulkscanInputError(
+                f"maximum chunks {self.max_chunks} is above Airflow's max_map_length {max_map_length}"
+            )
+
+    def make_processor(self) -> Processor:
+        if self.processor == "aggregate":
+            return load_processor("aggregate", group=self.group_column, value=self.value_column)
+        if self.processor == "count":
+            return load_processor("count")
+        return load_processor(self.processor, **dict(self.processor_args))
+
+    def source(self, table_name: str) -> str:
+        return f"{self.conn_id}:{table_name}"

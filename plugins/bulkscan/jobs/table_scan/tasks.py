@@ -1,0 +1,159 @@
+"""Task bodies of `bulkscan_table_scan`: plan, scan one chunk, summarize.
+
+The DAG file only wires these together; the rules are in `settings` (and bulkscan.core), the I/O in
+bulkscan.mysqldb.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
+
+from bulkscan.core.batching import AdaptiveBatch
+from bulkscan.core.chunks import Chunk, ChunkPayload
+from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
+from bulkscan.errors import ReconcileError
+from bulkscan.glue.connections import connect_factory, reachable
+from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
+from bulkscan.mysqldb.connect import connection
+from bulkscan.mysqldb.planner import count_range, plan_table
+from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
+from bulkscan.mysqldb.scanner import pushdown_batch, scan_chunk
+from bulkscan.mysqldb.slots import host_slot
+from bulkscan.mysqldb.source import TableSpec, resolve_table
+
+log = logging.getLogger(__name__)
+
+
+class ChunkResult(TypedDict):
+    """What a scanned chunk reports through XCom (the rows themselves are in the result tables)."""
+
+    index: int
+    lo: int
+    hi: int
+    planned_rows: int | None
+    rows: int
+    batches: int
+    seconds: float
+    reconnects: int
+    try_number: int
+    summary: dict[str, Any]
+
+
+def _spec(settings: TableScanSettings, conn: Any, processor: Processor) -> TableSpec:
+    return resolve_table(
+        conn, settings.database, settings.table, settings.key_column, processor.columns or (), settings.filters
+    )
+
+
+def _store(settings: TableScanSettings) -> ResultStore:
+    return ResultStore(connect_factory(settings.results_conn), settings.results_schema)
+
+
+@fail_fast_on_bad_input
+def plan(params: Mapping[str, Any], max_map_length: int) -> list[ChunkPayload]:
+    """Validate everything, then plan. Returns small chunk dicts (the mapped tasks' input)."""
+    settings = TableScanSettings.from_params(params)
+    settings.check_fan_out(max_map_length)
+    processor = settings.make_processor()
+    connect = connect_factory(settings.conn_id, settings.database)
+    with connection(reachable(connect, settings.conn_id)) as conn:
+        spec = _spec(settings, conn, processor)
+        _store(settings).ensure()
+        planned = plan_table(conn, spec, settings.rows_per_chunk, settings.max_chunks)
+    log.info(
+        "planned %s rows of %s into %d chunks (%s rows per chunk target)",
+        f"{planned.total_rows:,}",
+        spec.name,
+        len(planned.chunks),
+        f"{settings.rows_per_chunk:,}",
+    )
+    return [c.payload() for c in planned.chunks]
+
+
+def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int) -> ChunkResult:
+    """Scan one chunk under the run's parallel cap; store its result keyed by run and chunk."""
+    settings = TableScanSettings.from_params(params)
+    chunk = Chunk.from_dict(payload)
+    processor = settings.make_processor()
+    connect = connect_factory(settings.conn_id, settings.database)
+    with connection(reachable(connect, settings.conn_id)) as conn:
+        spec = _spec(settings, conn, processor)
+    ctx = ChunkContext(run_key, chunk, try_number)
+    with host_slot(connect, f"scan:{run_key}", settings.max_parallel_chunks):
+        pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
+        target = settings.batch_seconds
+        batch = pushdown_batch(target) if pushdown else AdaptiveBatch(target_seconds=target)
+        stats = scan_chunk(connect, spec, processor, ctx, batch=batch)
+    outcome = ChunkOutcome(
+        JOB,
+        settings.source(spec.name),
+        stats.rows,
+        stats.seconds,
+        try_number,
+        groups=processor.groups if isinstance(processor, AggregateByKey) else None,
+        summary=json.dumps(stats.summary, default=str),
+    )
+    _store(settings).replace_chunk(run_key, chunk, outcome)
+    return ChunkResult(
+        index=chunk.index,
+        lo=chunk.lo,
+        hi=chunk.hi,
+        planned_rows=chunk.rows,
+        rows=stats.rows,
+        batches=stats.batches,
+        seconds=round(stats.seconds, 3),
+        reconnects=stats.reconnects,
+        try_number=try_number,
+        summary=stats.summary,
+    )
+
+
+def reconcile(conn: Any, spec: TableSpec, results: Sequence[Mapping[str, Any]]) -> None:
+    """Every chunk exactly once, and each one's rows equal to an independent count of its range."""
+    indices = [r["index"] for r in results]
+    if indices != list(range(len(results))):
+        raise ReconcileError(f"chunk results are not exactly one per chunk: indices {indices}")
+    problems = []
+    for r in results:
+        expected = count_range(conn, spec, r["lo"], r["hi"])
+        if expected != r["rows"]:
+            problems.append(
+                f"chunk {r['index']} (ids {r['lo']:,}-{r['hi'] - 1:,}) scanned {r['rows']:,} rows "
+                f"but its range holds {expected:,}"
+            )
+    if problems:
+        raise ReconcileError("; ".join(problems))
+
+
+def summarize(results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], run_key: str) -> dict[str, Any]:
+    """Reconcile every chunk against an independent count of its range, then merge the partial sums."""
+    settings = TableScanSettings.from_params(params)
+    processor = settings.make_processor()
+    connect = connect_factory(settings.conn_id, settings.database)
+    out = sorted((dict(r) for r in results), key=lambda r: r["index"])
+    with connection(reachable(connect, settings.conn_id)) as conn:
+        spec = _spec(settings, conn, processor)
+        reconcile(conn, spec, out)
+    store = _store(settings)
+    stored = store.chunks(run_key)
+    if [c["chunk_index"] for c in stored] != list(range(len(out))):
+        raise ReconcileError(f"stored chunk rows {[c['chunk_index'] for c in stored]} do not match {len(out)} chunks")
+    rows = sum(r["rows"] for r in out)
+    merged = store.merge(run_key, job=JOB, source=settings.source(spec.name), chunks=len(out), rows=rows)
+    summary = {
+        "run_key": run_key,
+        "table": spec.name,
+        "chunks": len(out),
+        "rows": rows,
+        "groups": merged.groups,
+        "value_sum": str(merged.value_sum) if merged.value_sum is not None else None,
+        "retried_chunks": [r["index"] for r in out if r["try_number"] > 1],
+        "reconnects": sum(r["reconnects"] for r in out),
+        "slowest_chunk_s": max((r["seconds"] for r in out), default=0.0),
+    }
+    log.info("bulkscan summary: %s", json.dumps(summary))
+    return summary
