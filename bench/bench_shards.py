@@ -28,14 +28,11 @@ from typing import Any, Self
 
 import MySQLdb
 
-from bulkscan.jobs.shard_query.runner import (
-    ShardSettings,
-    check_store,
-    merge,
-    plan_units,
-    run_units,
-)
-from bulkscan.jobs.shard_query.topology import parse_topology, reconcile
+from bulkscan.jobs.shard_query.hostplan import plan_units
+from bulkscan.jobs.shard_query.packing import reconcile
+from bulkscan.jobs.shard_query.runner import check_store, merge, run_units
+from bulkscan.jobs.shard_query.settings import ShardSettings
+from bulkscan.jobs.shard_query.topology import parse_topology
 from bulkscan.mysqldb.connect import direct
 from bulkscan.mysqldb.results import ResultStore
 
@@ -186,7 +183,7 @@ def settings() -> ShardSettings:
     return ShardSettings(
         processor="aggregate",
         processor_kwargs={"group": "grp", "value": "amount"},
-        max_per_host=CAP,
+        max_queries_per_host=CAP,
     )  # everything else: bulkscan's defaults (a shard of more than 7.5M rows is chunked, 5M rows a chunk)
 
 

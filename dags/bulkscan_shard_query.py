@@ -22,8 +22,10 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+from bulkscan.core.values import run_key
+from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
 from bulkscan.jobs.shard_query import tasks as sq
+from bulkscan.jobs.shard_query.form import params
 
 
 @dag(
@@ -33,17 +35,14 @@ from bulkscan.jobs.shard_query import tasks as sq
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    params=sq.params(),
+    params=params(),
     tags=["bulkscan", "mysql", "shards"],
     doc_md=__doc__,
 )
 def bulkscan_shard_query() -> None:
     @task
     def plan() -> list[dict[str, Any]]:
-        from airflow.configuration import conf
-
-        ctx = get_current_context()
-        return sq.plan(ctx["params"], conf.getint("core", "max_map_length", fallback=1024))
+        return sq.plan(get_current_context()["params"], max_map_length())
 
     @task(
         map_index_template="{{ shard_label }}",
@@ -51,16 +50,16 @@ def bulkscan_shard_query() -> None:
     )
     def scan_shard(unit: dict[str, Any]) -> list[dict[str, Any]]:
         ctx = get_current_context()
-        ctx["shard_label"] = unit.get("label", unit["conn_id"])  # type: ignore[typeddict-unknown-key]
+        ctx["shard_label"] = unit["label"]  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
-        return sq.scan(unit, ctx["params"], sq.run_key(ti.dag_id, ti.run_id), ti.try_number)
+        return sq.scan(unit, ctx["params"], run_key(ti.dag_id, ti.run_id), ti.try_number)
 
     @task
     def merge(units: list[dict[str, Any]], results: list[list[dict[str, Any]]]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
         # One slice of the lazy XCom sequence: one request, and no probing past its end.
-        return sq.summarize(units, results[: len(results)], ctx["params"], sq.run_key(ti.dag_id, ti.run_id))
+        return sq.summarize(units, results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
 
     units = plan()
     merge(units, scan_shard.expand(unit=units))  # type: ignore[arg-type]  # XComArgs resolve at run time

@@ -102,9 +102,7 @@ def test_aggregate_with_filter_equals_sql_ground_truth(events: dict[str, Any], m
         p = AggregateByKey("user_id", "amount", pushdown=pushdown)
         from bulkscan.core.batching import AdaptiveBatch
 
-        stats = scan_chunk(
-            connect, spec, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=3_000, minimum=500)
-        )
+        stats = scan_chunk(connect, spec, p, ChunkContext("t", chunk), batch=AdaptiveBatch(size=3_000, minimum=500))
         assert stats.rows == chunk.rows
         for g, (s, n) in p.groups.items():
             merged[group_key(g)] += s

@@ -9,18 +9,8 @@ import pytest
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.errors import BulkscanInputError, ReconcileError
-from bulkscan.jobs.shard_query.topology import (
-    Answer,
-    ShardUnit,
-    build_units,
-    check_connections,
-    expand_range,
-    group_label,
-    group_tables,
-    load_topology,
-    parse_topology,
-    reconcile,
-)
+from bulkscan.jobs.shard_query.packing import Answer, ShardUnit, build_units, group_label, group_tables, reconcile
+from bulkscan.jobs.shard_query.topology import check_connections, expand_range, load_topology, parse_topology
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -62,9 +62,7 @@ def reachable(connect: ConnectFactory, conn_id: str) -> ConnectFactory:
         try:
             return connect()
         except MySQLdb.OperationalError as exc:
-            raise BulkscanError(
-                f"cannot reach MySQL for connection {conn_id!r} ({describe(conn_id)}): {exc}"
-            ) from exc
+            raise BulkscanError(f"cannot reach MySQL for connection {conn_id!r} ({describe(conn_id)}): {exc}") from exc
 
     return connect_checked
 

@@ -26,10 +26,10 @@ def param(*args: Any, **kwargs: Any) -> Any:
     return Param(*args, **kwargs)
 
 
-def mysql_conn_id(description: str, default: str = "bulkscan_mysql") -> Any:
-    return param(
-        default, type="string", minLength=1, title="MySQL connection id", description=description, section=SOURCE
-    )
+def mysql_conn_id(
+    description: str, title: str = "MySQL connection id", section: str = SOURCE, default: str = "bulkscan_mysql"
+) -> Any:
+    return param(default, type="string", minLength=1, title=title, description=description, section=section)
 
 
 def database(description: str) -> Any:
@@ -62,9 +62,7 @@ def rows_per_chunk(default: int, description: str, minimum: int = 1_000, title: 
 
 
 def max_chunks(default: int, description: str, title: str = "Maximum chunks") -> Any:
-    return param(
-        default, type="integer", minimum=1, maximum=1024, title=title, description=description, section=CHUNKS
-    )
+    return param(default, type="integer", minimum=1, maximum=1024, title=title, description=description, section=CHUNKS)
 
 
 def max_parallel(default: int, description: str, title: str = "Maximum parallel chunks") -> Any:

@@ -3,6 +3,7 @@ and a host that is down failing only its own tables until it is back."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -13,15 +14,11 @@ from typing import Any, Self
 import pytest
 
 from bulkscan.errors import BulkscanInputError
-from bulkscan.jobs.shard_query.runner import (
-    ShardSettings,
-    check_store,
-    merge,
-    plan_units,
-    run_unit,
-    run_units,
-)
-from bulkscan.jobs.shard_query.topology import parse_topology, reconcile
+from bulkscan.jobs.shard_query.hostplan import plan_units
+from bulkscan.jobs.shard_query.packing import reconcile
+from bulkscan.jobs.shard_query.runner import ShardRun, check_store, merge, run_unit, run_units
+from bulkscan.jobs.shard_query.settings import ShardSettings
+from bulkscan.jobs.shard_query.topology import parse_topology
 
 from . import probe
 from .conftest import CONN_A, CONN_B, DB, PORT_A, ShardData, as_ints, connect, mysql2
@@ -37,7 +34,7 @@ def test_library_path_exact_over_two_hosts(
     shard_data: ShardData, connect_for: Callable[..., Any], results_store: Any
 ) -> None:
     topo = parse_topology(shard_data.topology)
-    settings = ShardSettings(chunk_rows=8_000, group_size=4, max_per_host=3, **AGG)  # type: ignore[arg-type]
+    settings = ShardSettings(rows_per_chunk=8_000, tables_per_task=4, max_queries_per_host=3, **AGG)  # type: ignore[arg-type]
     units = plan_units(topo, connect_for, settings)
     labels = [u.label for u in units]
     big = next(n for n, r in shard_data.rows.items() if r == 30_000)
@@ -121,14 +118,7 @@ def _one_thread_per_unit(units: list[Any], connect_for: Callable[..., Any], sett
     """Every unit in its own thread at once (as many ready tasks would be): only the slots limit them."""
     with ThreadPoolExecutor(max_workers=len(units)) as pool:
         futures = [
-            pool.submit(
-                run_unit,
-                u,
-                connect_for(u.conn_id, u.database),
-                settings,
-                None,
-                "it/cap",
-            )
+            pool.submit(run_unit, u, connect_for(u.conn_id, u.database), ShardRun(settings, None, "it/cap"))
             for u in units
         ]
     return [a for f in futures for a in f.result()]
@@ -153,8 +143,8 @@ def test_per_host_cap_observed_on_the_hosts(
     settings = ShardSettings(
         processor="tests.integration.shards.probe:factory",
         processor_kwargs={"sleep": 0.12},
-        group_size=2,
-        max_per_host=cap,
+        tables_per_task=2,
+        max_queries_per_host=cap,
     )
     units = plan_units(topo, connect_for, settings)
     with ProcesslistWatch(ports) as watch:  # 16 units, each running 2 tables at once: 32 ready at once
@@ -181,7 +171,7 @@ def test_host_down_fails_only_its_tables_then_rerun_completes_exactly(
     shard_data: ShardData, connect_for: Callable[..., Any], results_store: Any
 ) -> None:
     topo = parse_topology(shard_data.topology)
-    settings = ShardSettings(chunk_rows=8_000, group_size=3, max_per_host=2, **AGG)  # type: ignore[arg-type]
+    settings = ShardSettings(rows_per_chunk=8_000, tables_per_task=3, max_queries_per_host=2, **AGG)  # type: ignore[arg-type]
     mysql2("stop")
     try:
         units = plan_units(topo, connect_for, settings)  # host B unplanned: its tables run whole
@@ -217,8 +207,8 @@ def test_query_file_over_two_hosts_exact(
     settings = ShardSettings(
         processor="sql_file",
         processor_kwargs={"file": "shard_query_example.sql", "params": {"min_amount": low}},
-        chunk_rows=8_000,
-        max_per_host=2,
+        rows_per_chunk=8_000,
+        max_queries_per_host=2,
     )
     units = plan_units(topo, connect_for, settings)
     assert any(i.parts > 1 for u in units for i in u.items)  # the big shard runs as key ranges
@@ -235,8 +225,7 @@ def test_query_file_checked_on_the_hosts_before_any_scan(
 ) -> None:
     from bulkscan.core import sqlfiles
 
-    for f in sqlfiles.SQL_DIR.glob("*.sql"):
-        (tmp_path / f.name).write_text(f.read_text())
+    shutil.copytree(sqlfiles.SQL_DIR, tmp_path, dirs_exist_ok=True)
     (tmp_path / "bad_column.sql").write_text("SELECT grp, SUM(nope), COUNT(*) FROM {table} WHERE {range} GROUP BY grp")
     (tmp_path / "two_columns.sql").write_text("SELECT grp, COUNT(*) FROM {table} WHERE {range} GROUP BY grp")
     monkeypatch.setattr(sqlfiles, "SQL_DIR", tmp_path)

@@ -1,0 +1,99 @@
+"""What a scan reads: a table, its integer key, the columns and an optional filter (pure: no I/O).
+
+Build a `TableSpec` with bulkscan.mysqldb.source.resolve_table, which checks it against the server.
+
+Every identifier is checked against information_schema before any scan starts, and filter values are
+always bound parameters, so neither a table name nor a filter can carry SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkscan.core.identifiers import quote_identifier, quote_qualified, validate_identifier
+from bulkscan.core.sqlfiles import Fragment
+from bulkscan.errors import BulkscanInputError
+
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "is null", "is not null")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """`column op value`; the value is always bound. `in` takes a non-empty list."""
+
+    column: str
+    op: str
+    value: Any = None
+
+    @classmethod
+    def parse(cls, item: object) -> Filter:
+        """From a [column, op, value] list (the Params form) or a {column, op, value} dict."""
+        if isinstance(item, dict):
+            item = [item.get("column"), item.get("op"), item.get("value")]
+        if not isinstance(item, list | tuple) or len(item) not in (2, 3):
+            raise BulkscanInputError(f"a filter is [column, op, value], got {item!r}")
+        column, op, *rest = item
+        op_norm = str(op).strip().lower()
+        if op_norm not in OPERATORS:
+            raise BulkscanInputError(f"filter operator {op!r} is not one of {', '.join(OPERATORS)}")
+        value = rest[0] if rest else None
+        if op_norm == "in" and (not isinstance(value, list | tuple) or not value):
+            raise BulkscanInputError(f"filter 'in' on {column!r} needs a non-empty list, got {value!r}")
+        if op_norm not in ("is null", "is not null", "in") and (value is None or isinstance(value, list | dict)):
+            raise BulkscanInputError(f"filter {column!r} {op_norm} needs a single value, got {value!r}")
+        return cls(validate_identifier(column, "filter column"), op_norm, value)
+
+    def sql(self) -> tuple[str, tuple[Any, ...]]:
+        col = quote_identifier(self.column)
+        if self.op in ("is null", "is not null"):
+            return f"{col} {self.op.upper()}", ()
+        if self.op == "in":
+            return f"{col} IN ({', '.join(['%s'] * len(self.value))})", tuple(self.value)
+        return f"{col} {self.op} %s", (self.value,)
+
+
+def parse_filters(items: Iterable[object] | None) -> tuple[Filter, ...]:
+    return tuple(f if isinstance(f, Filter) else Filter.parse(f) for f in (items or ()))
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A validated table to scan. Build it with `resolve_table`, not by hand."""
+
+    database: str
+    table: str
+    key: str
+    columns: tuple[str, ...]
+    filters: tuple[Filter, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return f"{self.database}.{self.table}"
+
+    def table_sql(self) -> Fragment:
+        return Fragment(quote_qualified(self.database, self.table))
+
+    def key_sql(self) -> Fragment:
+        return Fragment(quote_identifier(self.key))
+
+    def column_sql(self, columns: Sequence[str]) -> Fragment:
+        return Fragment(", ".join(quote_identifier(c) for c in columns))
+
+    def where(self) -> tuple[Fragment, tuple[Any, ...]]:
+        """The filter as SQL with %s placeholders, and its bound values ('1=1' when unfiltered)."""
+        if not self.filters:
+            return Fragment("1=1"), ()
+        parts: list[str] = []
+        params: list[Any] = []
+        for f in self.filters:
+            sql, values = f.sql()
+            parts.append(sql)
+            params.extend(values)
+        return Fragment(" AND ".join(parts)), tuple(params)
+
+    def parts(self, **extra: Fragment) -> dict[str, Fragment]:
+        where, _ = self.where()
+        return {"table": self.table_sql(), "key": self.key_sql(), "where": where, **extra}
