@@ -26,6 +26,8 @@ from airflow.sdk import dag, get_current_context, task
 
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
 from bulkscan.jobs.redis_sweep import tasks as rs
+from bulkscan.jobs.redis_sweep.form import params
+from bulkscan.jobs.redis_sweep.settings import run_token
 
 
 @dag(
@@ -35,7 +37,7 @@ from bulkscan.jobs.redis_sweep import tasks as rs
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
-    params=rs.params(),
+    params=params(),
     tags=["bulkscan", "redis", "cluster"],
     doc_md=__doc__,
 )
@@ -49,7 +51,7 @@ def bulkscan_redis_sweep() -> None:
         ctx = get_current_context()
         ctx["node_label"] = node["label"]  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
-        return rs.sweep(node, ctx["params"], rs.run_token(ti.dag_id, ti.run_id))
+        return rs.sweep(node, ctx["params"], run_token(ti.dag_id, ti.run_id))
 
     @task
     def finalize(nodes: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -57,7 +59,7 @@ def bulkscan_redis_sweep() -> None:
         ti = ctx["ti"]
         # Index the lazy XCom sequence (iterating it probes one offset past the end and logs a 404).
         done = [results[i] for i in range(len(results))]
-        return rs.finalize(nodes, done, ctx["params"], rs.run_token(ti.dag_id, ti.run_id))
+        return rs.finalize(nodes, done, ctx["params"], run_token(ti.dag_id, ti.run_id))
 
     nodes = plan()
     finalize(nodes, sweep_node.expand(node=nodes))  # type: ignore[arg-type]  # XComArgs resolve at run time

@@ -15,8 +15,9 @@ with a ledger row per day, in one transaction.
 * A day after a gap is refused in `plan` before anything is scanned. Mode *rebuild* recomputes
   `member_score` from `flow_day_sum`; mode *verify* checks the incremental state against it.
 * Retry one failed chunk by clearing its map index: its partials replace the failed attempt's.
-* With a shard topology (`shards`), every shard chunk is one more mapped producer (`scan_shards`,
-  via the shard fan-out) writing per-member partials for the same day.
+* Producers sit in task groups: `flows` (the day's chunks of t_flow), `shards` (with a shard topology,
+  every shard chunk is one more mapped producer via the shard fan-out) and `redis` (with a Redis points
+  connection, one producer per primary); all write per-member partials for the same day.
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ from datetime import date
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, get_current_context, task
+from airflow.sdk import TaskGroup, dag, get_current_context, task
 
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+from bulkscan.core.chunks import ChunkPayload
+from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
+from bulkscan.jobs.member_scoring import points_tasks, shard_tasks
 from bulkscan.jobs.member_scoring import tasks as ms
+from bulkscan.jobs.member_scoring.form import params
+from bulkscan.jobs.member_scoring.settings import DayPlan
 
 _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01"))
 
@@ -41,80 +46,66 @@ _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01
     catchup=True,
     max_active_runs=1,
     default_args=default_args(),
-    params=ms.params(),
+    params=params(),
     tags=["bulkscan", "mysql", "member-scoring", "incremental"],
     doc_md=__doc__,
 )
 def member_scoring() -> None:
     @task
-    def plan() -> list[dict[str, Any]]:
-        from airflow.configuration import conf
-
+    def plan() -> list[ChunkPayload]:
         ctx = get_current_context()
-        planned = ms.plan(
-            ctx["params"],
-            ctx.get("data_interval_start"),
-            ctx["dag_run"].run_id,
-            conf.getint("core", "max_map_length", fallback=1024),
-        )
-        chunks = planned.pop("chunks")
-        ctx["ti"].xcom_push(key="day", value={**planned, "chunk_count": len(chunks)})
-        return chunks
+        planned = ms.plan(ctx["params"], ctx.get("data_interval_start"), ctx["dag_run"].run_id, max_map_length())
+        ctx["ti"].xcom_push(key="day", value=planned["day"])  # read downstream as the XComArg planned["day"]
+        return planned["chunks"]
 
-    @task(
-        map_index_template="{{ chunk_label }}",
-        max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN,
-    )
-    def scan_flows(chunk: dict[str, Any]) -> dict[str, Any]:
+    @task(map_index_template="{{ chunk_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    def scan_flows(chunk: ChunkPayload) -> dict[str, Any]:
         ctx = get_current_context()
-        ctx["chunk_label"] = chunk.get("label", f"chunk {chunk['index']}")  # type: ignore[typeddict-unknown-key]
+        ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
         return ms.scan(chunk, ctx["params"], ctx["ti"].try_number)
 
     @task
-    def plan_shards() -> list[dict[str, Any]]:
-        ctx = get_current_context()
-        planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
-        return ms.plan_shards(ctx["params"], planned)
+    def plan_shards(day: DayPlan) -> list[dict[str, Any]]:
+        return shard_tasks.plan_shards(get_current_context()["params"], day)
 
     @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
     def scan_shards(unit: dict[str, Any]) -> dict[str, Any]:
         ctx = get_current_context()
-        ctx["unit_label"] = unit.get("label", "shard unit")  # type: ignore[typeddict-unknown-key]
-        return ms.scan_shard(unit, ctx["params"], ctx["ti"].try_number)
+        ctx["unit_label"] = unit["label"]  # type: ignore[typeddict-unknown-key]
+        return shard_tasks.scan_shard(unit, ctx["params"], ctx["ti"].try_number)
 
     @task
-    def plan_redis() -> list[dict[str, Any]]:
-        ctx = get_current_context()
-        planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
-        return ms.plan_redis(ctx["params"], planned)
+    def plan_redis(day: DayPlan) -> list[dict[str, Any]]:
+        return points_tasks.plan_redis(get_current_context()["params"], day)
 
     @task(map_index_template="{{ node_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
     def scan_redis(node: dict[str, Any]) -> dict[str, Any]:
         ctx = get_current_context()
-        ctx["node_label"] = node.get("ui_label", "redis node")  # type: ignore[typeddict-unknown-key]
-        return ms.scan_redis(node, ctx["params"], ctx["ti"].try_number)
+        ctx["node_label"] = node["ui_label"]  # type: ignore[typeddict-unknown-key]
+        return points_tasks.scan_redis(node, ctx["params"], ctx["ti"].try_number)
 
     @task(trigger_rule="none_failed")
-    def apply(results: Any, shard_results: Any, redis_results: Any) -> dict[str, Any]:
-        ctx = get_current_context()
-        planned = ctx["ti"].xcom_pull(task_ids="plan", key="day")
-        units = ctx["ti"].xcom_pull(task_ids="plan_shards") or []
-        got = 0 if shard_results is None else len(shard_results)
-        if got != len(units):
-            raise RuntimeError(f"{got} of {len(units)} shard units reported; refusing to merge")
-        nodes = ctx["ti"].xcom_pull(task_ids="plan_redis") or []
-        folded = [] if not nodes or redis_results is None else list(redis_results)
-        return ms.apply(planned, results, ctx["params"], units, nodes, folded)
+    def apply(day: DayPlan, results: Any, units: Any, shard_results: Any, nodes: Any, redis_results: Any) -> Any:
+        producers = ms.Producers(
+            shard_units=units or [], shard_results=shard_results, redis_nodes=nodes or [], redis_results=redis_results
+        )
+        return ms.apply(day, results, get_current_context()["params"], producers)
 
+    # plan's return value is the chunks to map over (Airflow maps only over a return value); the day it
+    # decided travels beside them as its "day" XCom, passed on as an XComArg like any other.
     chunks = plan()
-    units = plan_shards()
-    nodes = plan_redis()
-    chunks >> [units, nodes]
-    apply(
-        scan_flows.expand(chunk=chunks),
-        scan_shards.expand(unit=units),
-        scan_redis.expand(node=nodes),
-    )
+    day = chunks["day"]  # type: ignore[index]  # PlainXComArg of plan's "day" key
+    # Task groups show the producers apart in the Grid; task ids stay unprefixed (scan_flows, ...), so
+    # clearing one map index (`make retry-chunk TASK=scan_flows`) reads as before.
+    with TaskGroup("flows", prefix_group_id=False):
+        flow_results = scan_flows.expand(chunk=chunks)
+    with TaskGroup("shards", prefix_group_id=False):
+        units = plan_shards(day)
+        shard_results = scan_shards.expand(unit=units)
+    with TaskGroup("redis", prefix_group_id=False):
+        nodes = plan_redis(day)
+        redis_results = scan_redis.expand(node=nodes)
+    apply(day, flow_results, units, shard_results, nodes, redis_results)
 
 
 member_scoring()

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from bulkscan.core.chunks import Chunk
-from bulkscan.jobs.member_scoring import points
+from bulkscan.jobs.member_scoring import points, rules
 from bulkscan.jobs.member_scoring.rebuild import verify
 from bulkscan.mysqldb.results import ChunkOutcome
 from bulkscan.redisnodes.connect import RedisSettings, discover
@@ -86,14 +86,16 @@ class RedisHarness(Harness):
         for chunk in plan.chunks:
             produce_chunk(DayProducer(self.connect, spec, self.results, run_key), chunk)
         nodes = discover(self.settings).plan()
-        sweep = points.points_spec(day, replay=step.value == "rerun", scan_count=10)
+        sweep = rules.points_spec(day, replay=step.value == "rerun", scan_count=10)
         for i, node in enumerate(nodes):
             attempts: list[SweepHooks | None] = [None]
             if fail_first_attempt:
                 attempts.insert(0, SweepHooks(after_apply=_die_after_page(2)))
             for attempt, hooks in enumerate(attempts, start=1):
                 try:
-                    _, groups = points.fold_node(self.settings, node, sweep, day, self.audit_dir, "points:", hooks)
+                    _, groups = points.fold_node(
+                        points.PointsFold(self.settings, sweep, day, self.audit_dir), node, hooks
+                    )
                 except RuntimeError:
                     continue  # the killed attempt: its partials never reached the store
                 outcome = ChunkOutcome("member_scoring", "redis", 0, 0.0, attempt, groups=groups)  # type: ignore[arg-type]

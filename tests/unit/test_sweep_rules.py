@@ -6,6 +6,8 @@ import pytest
 
 from bulkscan.core import sweep as r
 from bulkscan.errors import BulkscanInputError
+from bulkscan.jobs.redis_sweep import rules
+from bulkscan.jobs.redis_sweep.settings import SweepSettings
 
 
 @pytest.mark.parametrize(
@@ -29,19 +31,22 @@ from bulkscan.errors import BulkscanInputError
     ],
 )
 def test_increment_rule(value: str | bytes | None, status: str, incr: int) -> None:
-    assert r.classify_source(value) == (status, incr)
+    assert rules.classify_source(value) == (status, incr)
 
 
 def test_expected_after_covers_target_errors() -> None:
-    assert r.expected_after("5", None) == (r.APPLIED, 5)
-    assert r.expected_after("5", "-10") == (r.APPLIED, -5)
-    assert r.expected_after("5", "x") == (r.TARGET_NOT_INTEGER, None)
-    assert r.expected_after("5", str(2**63 - 3)) == (r.OVERFLOW, None)
-    assert r.expected_after("-5", "1") == (r.NEGATIVE, None)
+    assert rules.expected_after("5", None) == (r.APPLIED, 5)
+    assert rules.expected_after("5", "-10") == (r.APPLIED, -5)
+    assert rules.expected_after("5", "x") == (r.TARGET_NOT_INTEGER, None)
+    assert rules.expected_after("5", str(2**63 - 3)) == (r.OVERFLOW, None)
+    assert rules.expected_after("-5", "1") == (r.NEGATIVE, None)
 
 
 def test_spec_validation_rejects_bad_input_before_any_io() -> None:
-    assert r.SweepSpec.from_params({"pattern": "user:*", "scan_count": 500, "unrelated": 1}).pattern == "user:*"
+    params = {"redis_conn_id": "c", "pattern": "user:*", "scan_count": 500, "unrelated": 1}
+    assert SweepSettings.from_params(params).spec.pattern == "user:*"
+    with pytest.raises(BulkscanInputError, match="redis_conn_id"):
+        SweepSettings.from_params({"pattern": "user:*"})
     with pytest.raises(BulkscanInputError):
         r.SweepSpec(marker_field="field_2")
     with pytest.raises(BulkscanInputError):

@@ -1,9 +1,9 @@
-"""Rules of the Redis sweep (pure, no I/O): what a source value means, what is counted, how audits are named.
+"""The Redis sweep engine's rules (pure, no I/O): what a sweep applies, what it counts, how audits are named.
 
-The same increment rule runs server-side in include/redis/sweep_page.lua; this module is its reference
-(unit-tested, used for ground truth and documentation) and holds the parts the client needs: the
-per-key status codes the script returns, the summary counters, the spec validation and the audit
-file names.
+Shared by the Redis sweep job and member scoring's points fold (both run bulkscan.redisnodes.sweeper):
+the per-key status codes include/redis/sweep_page.lua returns, the spec validation, the summary
+counters, the audit file names and the slot helpers. The increment rule itself, as a Python reference,
+is bulkscan.jobs.redis_sweep.rules.
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkscan.errors import BulkscanInputError
-
-INT64_MAX = 2**63 - 1
-_POSITIVE = re.compile(r"^[1-9][0-9]*$")
-_NEGATIVE = re.compile(r"^-[1-9][0-9]*$")
 
 # Status codes the sweep script returns per key (one letter each, see sweep_page.lua).
 APPLIED = "A"  # increment applied now, marker set in the same script call
@@ -46,39 +42,6 @@ SKIP_REASONS: dict[str, str] = {
 
 _FIELD = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _TOKEN_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-+]+")
-
-
-def classify_source(value: str | bytes | None) -> tuple[str, int]:
-    """The increment rule: (status, increment). Only a canonical positive int64 is applied.
-
-    Mirrors the Lua script exactly: missing -> M, "0" -> Z, "-5" -> N, anything else that is not a
-    canonical decimal int64 (leading zeros, '+', spaces, decimals, out of range) -> I.
-    """
-    if value is None:
-        return MISSING, 0
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-    if text == "0":
-        return ZERO, 0
-    if _POSITIVE.match(text):
-        n = int(text)
-        return (APPLIED, n) if n <= INT64_MAX else (NOT_INTEGER, 0)
-    if _NEGATIVE.match(text):
-        return (NEGATIVE, 0) if int(text) >= -INT64_MAX - 1 else (NOT_INTEGER, 0)
-    return NOT_INTEGER, 0
-
-
-def expected_after(source: str | bytes | None, target: str | bytes | None) -> tuple[str, int | None]:
-    """Ground truth for one key: (status, target value after one sweep) or (status, None) if untouched."""
-    status, incr = classify_source(source)
-    if status != APPLIED:
-        return status, None
-    text = "0" if target is None else (target.decode() if isinstance(target, bytes) else target)
-    if not (text == "0" or _POSITIVE.match(text) or _NEGATIVE.match(text)) or abs(int(text)) > INT64_MAX + 1:
-        return TARGET_NOT_INTEGER, None
-    new = int(text) + incr
-    if new > INT64_MAX:
-        return OVERFLOW, None
-    return APPLIED, new
 
 
 @dataclass(frozen=True)
@@ -110,12 +73,6 @@ class SweepSpec:
             raise BulkscanInputError(f"bad key_type {self.key_type!r}: 'hash' or '' (no TYPE filter)")
         if self.fold not in ("", "move", "replay"):
             raise BulkscanInputError(f"bad fold {self.fold!r}: '', 'move' or 'replay'")
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> SweepSpec:
-        """Build from DAG params (unknown keys ignored, so one params dict can feed every task)."""
-        names = cls.__dataclass_fields__.keys()
-        return cls(**{k: params[k] for k in names if k in params and params[k] is not None})
 
 
 def validate_run_token(token: str) -> str:

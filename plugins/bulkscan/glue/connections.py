@@ -7,6 +7,8 @@ the metadata DB) when the task runs, never when the DAG file is parsed.
 
 from __future__ import annotations
 
+from typing import cast
+
 import MySQLdb
 
 from bulkscan.core.dbapi import ConnectFactory, Connection
@@ -31,7 +33,7 @@ def connect_factory(conn_id: str, database: str | None = None) -> ConnectFactory
         hook.schema = database
 
     def connect() -> Connection:
-        conn: Connection = hook.get_conn()
+        conn = cast(Connection, hook.get_conn())
         conn.autocommit(True)
         return conn
 

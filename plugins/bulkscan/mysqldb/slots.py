@@ -7,14 +7,18 @@ talks to the same server. It caps load per host however many mapped tasks are re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bulkscan.errors import BulkscanError, BulkscanInputError
-from bulkscan.mysqldb.connect import ConnectFactory, close_quietly
+from bulkscan.core.dbapi import ConnectFactory, Cursor
+from bulkscan.core.sqlfiles import raw
+from bulkscan.core.values import positive_int
+from bulkscan.errors import BulkscanError
+from bulkscan.mysqldb.connect import connection, scalar
 
 log = logging.getLogger(__name__)
 
@@ -38,32 +42,28 @@ def host_slot(
     logger: logging.Logger = log,
 ) -> Iterator[int]:
     """Hold one of `capacity` slots named `name` on the server behind `connect`; yields the slot number."""
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise BulkscanInputError(f"slot capacity must be a positive integer, got {capacity!r}")
-    conn = connect()
-    held: str | None = None
-    try:
+    positive_int(capacity, "slot capacity")
+    with connection(connect) as conn:
         cur = conn.cursor()
         deadline = time.monotonic() + timeout_s
         waited = False
-        while held is None:
-            for slot in range(capacity):
-                cur.execute("SELECT GET_LOCK(%s, 0)", (lock_name(name, slot),))
-                if cur.fetchone()[0] == 1:
-                    held = lock_name(name, slot)
-                    break
-            else:
-                if time.monotonic() > deadline:
-                    raise BulkscanError(f"no free slot of {capacity} for {name!r} after {timeout_s:.0f}s")
-                if not waited:
-                    logger.info("waiting for one of %d slots of %s", capacity, name)
-                    waited = True
-                time.sleep(poll_s)
-        yield int(held.rsplit(":", 1)[1])
-    finally:
-        if held is not None:
-            try:
-                conn.cursor().execute("SELECT RELEASE_LOCK(%s)", (held,))
-            except Exception:  # noqa: BLE001 - the lock dies with the session anyway
-                pass
-        close_quietly(conn)
+        while (slot := _take(cur, name, capacity)) is None:
+            if time.monotonic() > deadline:
+                raise BulkscanError(f"no free slot of {capacity} for {name!r} after {timeout_s:.0f}s")
+            if not waited:
+                logger.info("waiting for one of %d slots of %s", capacity, name)
+                waited = True
+            time.sleep(poll_s)
+        try:
+            yield slot
+        finally:
+            with contextlib.suppress(Exception):  # the lock dies with the session anyway
+                cur.execute(raw("common/slot_release"), (lock_name(name, slot),))
+
+
+def _take(cur: Cursor, name: str, capacity: int) -> int | None:
+    """The first free slot, now held by this session, or None when all `capacity` are taken."""
+    for slot in range(capacity):
+        if scalar(cur, raw("common/slot_take"), (lock_name(name, slot),)) == 1:
+            return slot
+    return None

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,19 @@ class SweepHooks:
 
     before_apply: Callable[[list[bytes]], None] | None = None
     after_apply: Callable[[int], None] | None = None
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """How one node sweep runs: test seams, who drives SCAN, how often a pass may restart elsewhere.
+
+    `server_scan` (default): the script runs each SCAN step itself, one round trip per page. Off, the
+    client SCANs and sends the page's keys to the script (two round trips; `before_apply` hooks run).
+    """
+
+    hooks: SweepHooks = field(default_factory=SweepHooks)
+    server_scan: bool = True
+    max_restarts: int = 10
 
 
 class _Pass:
@@ -156,15 +169,11 @@ def sweep_node(
     spec: SweepSpec,
     run_token: str,
     audit_dir: str | Path,
-    hooks: SweepHooks | None = None,
-    max_restarts: int = 10,
-    server_scan: bool = True,
+    options: SweepOptions | None = None,
 ) -> dict[str, Any]:
-    """Sweep one planned primary completely; returns its counters and audit file (small, for XCom).
-
-    `server_scan` (default): the script runs each SCAN step itself, one round trip per page. Off, the
-    client SCANs and sends the page's keys to the script (two round trips; `before_apply` hooks run)."""
-    hooks = hooks or SweepHooks()
+    """Sweep one planned primary completely; returns its counters and audit file (small, for XCom)."""
+    opts = options or SweepOptions()
+    hooks, server_scan, max_restarts = opts.hooks, opts.server_scan, opts.max_restarts
     script = PageScript(spec, run_token)
     host, port = planned["host"], int(planned["port"])
     restarts = 0

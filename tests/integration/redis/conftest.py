@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from bulkscan.core.sweep import APPLIED, expected_after
+from bulkscan.core.sweep import APPLIED
+from bulkscan.jobs.redis_sweep.rules import expected_after
 from bulkscan.redisnodes.connect import RedisSettings
 from devtools.localcluster import LocalCluster
 

@@ -18,7 +18,7 @@ from bulkscan.core.sweep import SweepSpec
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.pagescript import run_marker
-from bulkscan.redisnodes.sweeper import SweepHooks, mop_up, sweep_node
+from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, mop_up, sweep_node
 from devtools.localcluster import LocalCluster
 from tests.integration.redis.conftest import Dataset, assert_exactly_once, load
 from tests.integration.redis.conftest import cluster_client as cluster_client_for
@@ -92,14 +92,14 @@ CHILD = """
 import os, signal, sys
 from bulkscan.core.sweep import SweepSpec
 from bulkscan.redisnodes.connect import RedisSettings, discover
-from bulkscan.redisnodes.sweeper import SweepHooks, sweep_node
+from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, sweep_node
 settings = RedisSettings(port={port}, cluster=True)
 plan = [p for p in discover(settings).plan() if p["port"] == {node}][0]
 def die(page):
     if page == 4:  # after the 4th page's script call, before its audit rows are written
         os.kill(os.getpid(), signal.SIGKILL)
 sweep_node(settings, plan, SweepSpec(pattern="sweep:*", scan_count=200), "run-kill", sys.argv[1],
-           SweepHooks(after_apply=die))
+           SweepOptions(SweepHooks(after_apply=die)))
 """
 
 
@@ -140,7 +140,14 @@ def test_primary_failover_during_sweep(cluster: LocalCluster, settings: RedisSet
                 time.sleep(0.05)
 
     results = [
-        sweep_node(settings, p, SPEC, "run-fo", tmp_path, SweepHooks(after_apply=failover) if p is victim else None)
+        sweep_node(
+            settings,
+            p,
+            SPEC,
+            "run-fo",
+            tmp_path,
+            SweepOptions(SweepHooks(after_apply=failover)) if p is victim else None,
+        )
         for p in plan
     ]
     results.append(mop_up(settings, plan, SPEC, "run-fo", tmp_path))
@@ -211,7 +218,7 @@ def test_slot_migration_during_sweep(
             migrate_slot(cluster, half, a["port"], b["port"], fraction=0.5)  # left half migrated
 
     hooks = SweepHooks(after_apply=lambda page: reshard()) if server_scan else SweepHooks(before_apply=reshard)
-    results.append(sweep_node(settings, a, SPEC, "run-mig", tmp_path, hooks, server_scan=server_scan))
+    results.append(sweep_node(settings, a, SPEC, "run-mig", tmp_path, SweepOptions(hooks, server_scan=server_scan)))
     results.extend(sweep_node(settings, p, SPEC, "run-mig", tmp_path) for p in plan[2:])
     assert state["pages"] >= 3
     if not server_scan:

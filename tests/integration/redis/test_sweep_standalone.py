@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from bulkscan.core.sweep import APPLIED, SweepSpec, expected_after
+from bulkscan.core.sweep import APPLIED, SweepSpec
+from bulkscan.jobs.redis_sweep.rules import expected_after
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.sweeper import mop_up, sweep_node

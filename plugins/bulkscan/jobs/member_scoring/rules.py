@@ -9,9 +9,12 @@ Tiers and actions are functions of those totals, so they can be recomputed for a
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import date, timedelta
 from enum import StrEnum
 
+from bulkscan.core.sweep import SweepSpec
 from bulkscan.errors import BulkscanInputError
 
 
@@ -63,3 +66,62 @@ def day_bounds(day: date) -> tuple[str, str]:
     """Half-open created_at bounds of a day, as SQL DATETIME literals for bound parameters."""
     nxt = day + timedelta(days=1)
     return f"{day.isoformat()} 00:00:00", f"{nxt.isoformat()} 00:00:00"
+
+
+# --- Redis points: the fold of a day's pending points (see `points`) ----------------------------
+PREFIX_PATTERN = r"^[A-Za-z0-9_:.\-]{1,100}$"
+_PREFIX = re.compile(PREFIX_PATTERN)
+TOKEN_PREFIX = "member_scoring/points"
+
+
+def day_token(day: date) -> str:
+    """The sweep's run identity for a day's fold: the day itself (a re-run must meet its own markers)."""
+    return f"{TOKEN_PREFIX}/{day}"
+
+
+def marker_field(day: date) -> str:
+    """One marker field per day, so re-running an earlier day still finds what that day folded."""
+    return f"_scoring:{day}"
+
+
+def points_spec(
+    day: date,
+    key_prefix: str = "points:",
+    pending_field: str = "pending",
+    applied_field: str = "applied",
+    *,
+    replay: bool = False,
+    scan_count: int = 1000,
+) -> SweepSpec:
+    """The sweep spec of a day's fold (validated: a bad field or prefix fails before any key is touched)."""
+    if not isinstance(key_prefix, str) or not _PREFIX.match(key_prefix):
+        raise BulkscanInputError(f"bad Redis key prefix {key_prefix!r}: 1-100 of A-Z a-z 0-9 _ : . -")
+    return SweepSpec(
+        pattern=key_prefix + "*",
+        source_field=pending_field,
+        target_field=applied_field,
+        marker_field=marker_field(day),
+        scan_count=scan_count,
+        key_type="hash",
+        fold="replay" if replay else "move",
+    )
+
+
+def uid_sums(
+    rows: Iterable[tuple[str, int, int]], key_prefix: str, skip: set[str] | None = None
+) -> tuple[dict[int, list[int]], int]:
+    """Audit rows (key, points, applied) -> ({uid: [points, keys]}, keys whose suffix is not a uid)."""
+    groups: dict[int, list[int]] = {}
+    bad = 0
+    n = len(key_prefix)
+    for key, points, _ in rows:
+        if skip is not None and key in skip:
+            continue
+        suffix = key[n:]
+        if not key.startswith(key_prefix) or not suffix.isdigit() or len(suffix) > 18:
+            bad += 1
+            continue
+        g = groups.setdefault(int(suffix), [0, 0])
+        g[0] += points
+        g[1] += 1
+    return groups, bad

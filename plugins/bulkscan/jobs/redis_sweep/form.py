@@ -1,0 +1,79 @@
+"""The Redis sweep's trigger form: every field typed, bounded, titled and explained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bulkscan.core.values import CONN_ID_PATTERN
+from bulkscan.glue import params as fields
+from bulkscan.jobs.redis_sweep.settings import DEFAULT_CONN_ID
+
+SWEEP = "What the sweep applies"
+
+
+def _field(default: str, title: str, description: str) -> Any:
+    return fields.param(
+        default, type="string", minLength=1, maxLength=200, title=title, description=description, section=SWEEP
+    )
+
+
+def params() -> dict[str, Any]:
+    return {
+        "redis_conn_id": fields.param(
+            DEFAULT_CONN_ID,
+            type="string",
+            pattern=CONN_ID_PATTERN,
+            title="Redis connection",
+            description='Airflow Redis connection. Extra {"cluster": true} (and optionally "startup_nodes") '
+            "for a Redis Cluster; without it a standalone server is swept as one node.",
+            section=fields.SOURCE,
+        ),
+        "pattern": fields.param(
+            "*",
+            type="string",
+            minLength=1,
+            maxLength=1000,
+            title="Key pattern",
+            description="SCAN MATCH glob of the hashes to sweep, e.g. user:*.",
+            section=fields.SOURCE,
+        ),
+        "source_field": _field(
+            "field_1",
+            "Source field",
+            "Hash field whose value is added. Only a positive 64-bit integer is added; missing, "
+            "zero, negative or non-integer values leave the key untouched and are counted.",
+        ),
+        "target_field": _field("field_2", "Target field", "Hash field that grows by the source value (HINCRBY)."),
+        "marker_field": _field(
+            "_bulkscan_sweep",
+            "Marker field",
+            "Hash field holding '<run>|<increment>|<new value>' once a key is applied in a run: "
+            "makes the sweep exactly once per run (SCAN duplicates, retries, re-runs).",
+        ),
+        "scan_count": fields.param(
+            1000,
+            type="integer",
+            minimum=10,
+            maximum=100_000,
+            title="SCAN COUNT",
+            description="Keys per SCAN page; each page is one server-side script call on its node.",
+            section=fields.CHUNKS,
+        ),
+        "key_type": fields.param(
+            "hash",
+            type="string",
+            enum=["hash", ""],
+            title="SCAN TYPE filter",
+            description="'hash' lets the server skip keys of other types; '' scans every type.",
+            section=fields.SOURCE,
+        ),
+        "audit_dir": fields.param(
+            "",
+            type="string",
+            maxLength=1000,
+            title="Audit directory",
+            description="Where the per-node audit files <run>__<node>.csv.gz go (key, increment, new "
+            "value). Empty: $BULKSCAN_AUDIT_DIR or $AIRFLOW_HOME/bulkscan-audit/redis-sweep.",
+            section=fields.RESULTS,
+        ),
+    }
