@@ -9,7 +9,7 @@ ENV := . $(ROOT)/scripts/env.sh &&
 help:
 	@echo "make demo    - set up, seed demo data, run bulkscan_table_scan with 'airflow dags test', print a summary"
 	@echo "make test    - set up and run every test tier (unit, integration, DAG integrity, whole-DAG runs)"
-	@echo "make lint    - ruff + mypy"
+	@echo "make lint    - ruff + mypy + the import contracts (lint-imports)"
 	@echo "make bench-scan | bench-shards | bench-redis | bench-scoring - benchmarks (see bench/)"
 
 $(VENV)/.installed: requirements.lock scripts/bootstrap.sh
@@ -27,15 +27,16 @@ demo: services
 # stack tier (UI in headless chromium, faults, security; one stack start, ~6 min; .airflow-stack).
 test: services
 	@$(ENV) ruff check . && ruff format --check . >/dev/null && mypy >/dev/null && echo "lint: ruff and mypy clean"
+	@$(ENV) lint-imports | grep -E "KEPT|BROKEN|^Contracts|is not allowed|^-|^ " ; test $${PIPESTATUS[0]} -eq 0
 	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-test scripts/airflow_db.sh && \
 	  AIRFLOW_HOME=$(ROOT)/.airflow-test python -m pytest -m "not stack" $(PYTEST_ARGS)
 	@$(ENV) BULKSCAN_STACK_TESTS=1 AIRFLOW_HOME=$(ROOT)/.airflow-stack python -m pytest tests/stack -m stack $(PYTEST_ARGS)
 
 test-unit: venv
-	@$(ENV) python -m pytest tests/unit $(PYTEST_ARGS)
+	@$(ENV) python -m pytest -m unit $(PYTEST_ARGS)
 
 lint: venv
-	@$(ENV) ruff check . && ruff format --check . && mypy
+	@$(ENV) ruff check . && ruff format --check . && mypy && lint-imports
 
 lock:
 	uv pip compile -q -p 3.11 requirements-dev.txt -o requirements.lock --no-header

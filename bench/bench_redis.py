@@ -16,6 +16,7 @@ Last line: BENCH redis keys=<n> lib_vs_seed=<ratio> dag_vs_seed=<ratio> (bulksca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -178,10 +179,8 @@ def main() -> None:
     a = ap.parse_args()
     if a.stop:
         for p in range(BASE_PORT, BASE_PORT + 6):
-            try:
+            with contextlib.suppress(redis.RedisError):
                 redis.Redis(port=p, socket_timeout=2).shutdown(nosave=True)
-            except redis.RedisError:
-                pass
         return
     ensure_data(a.keys)
     nodes = discover(SETTINGS).primaries()

@@ -6,6 +6,7 @@ data under a temporary directory, torn down (processes stopped, files removed) b
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -36,10 +37,8 @@ class LocalCluster:
 
     def start(self) -> LocalCluster:
         for port in self.ports:  # a leftover cluster on these ports (a killed run) is stopped first
-            try:
+            with contextlib.suppress(redis.RedisError):
                 redis.Redis(host=self.host, port=port, socket_timeout=1).shutdown(nosave=True)
-            except redis.RedisError:
-                pass
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bulkscan-cluster-{self.base_port}-", dir="/tmp"))
         for port in self.ports:
             d = self.workdir / str(port)

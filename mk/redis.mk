@@ -10,5 +10,4 @@ bench-redis-stop: venv
 
 test-redis: venv
 	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-redis scripts/airflow_db.sh && \
-	  AIRFLOW_HOME=$(ROOT)/.airflow-redis python -m pytest tests/unit/test_sweep_rules.py tests/unit/test_sweep_audit.py \
-	  tests/unit/test_sweep_topology.py tests/integration/redis tests/dags/test_redis_sweep_dag.py $(PYTEST_ARGS)
+	  AIRFLOW_HOME=$(ROOT)/.airflow-redis python -m pytest tests/redis_sweep $(PYTEST_ARGS)

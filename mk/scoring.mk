@@ -10,6 +10,4 @@ bench-scoring: services
 
 test-scoring: services
 	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-scoring scripts/airflow_db.sh && \
-	  AIRFLOW_HOME=$(ROOT)/.airflow-scoring python -m pytest tests/unit/test_scoring_config.py \
-	  tests/integration/test_scoring_store.py tests/integration/test_scoring_redis.py \
-	  tests/dags/test_member_scoring_dag.py tests/dags/test_member_scoring_redis_dag.py $(PYTEST_ARGS)
+	  AIRFLOW_HOME=$(ROOT)/.airflow-scoring python -m pytest tests/member_scoring $(PYTEST_ARGS)

@@ -15,5 +15,4 @@ mysql2-down:
 
 test-shards: services
 	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-shards scripts/airflow_db.sh && \
-	  AIRFLOW_HOME=$(ROOT)/.airflow-shards python -m pytest tests/unit/test_topology.py tests/integration/shards \
-	  tests/dags/test_shard_query_dag.py $(PYTEST_ARGS)
+	  AIRFLOW_HOME=$(ROOT)/.airflow-shards python -m pytest tests/shard_query $(PYTEST_ARGS)

@@ -6,6 +6,7 @@ one map index and resuming *that* run needs this small loop over Airflow's own m
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -75,10 +76,8 @@ def resume_run(dag: Any, run_id: str, timeout_s: float = 300) -> str:
         if not scheduled:
             time.sleep(0.5)
         for ti in scheduled:
-            try:
+            with contextlib.suppress(Exception):  # the task's state records the failure
                 _run_task(ti=ti, task=dag.task_dict[ti.task_id])
-            except Exception:  # noqa: BLE001 - the task's state records the failure
-                pass
     state = str(dr.state)
     session.close()
     return state

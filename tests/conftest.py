@@ -47,6 +47,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _ensure_airflow_db()
 
 
+TIERS = ("integration", "dagrun", "stack")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests are grouped by job (tests/<job>/) and by shared part; the tier is a marker. A test that
+    talks to no service (no integration, dagrun or stack marker) is a `unit` test: `pytest -m unit`."""
+    for item in items:
+        if not any(item.get_closest_marker(tier) for tier in TIERS):
+            item.add_marker(pytest.mark.unit)
+
+
 @pytest.fixture(scope="session")
 def mysql_root() -> Callable[..., object]:
     """Factory of root connections to the loopback MariaDB (fails loudly if it is down)."""

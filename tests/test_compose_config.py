@@ -98,7 +98,7 @@ def test_every_required_service_is_defined(
     resolved: tuple[dict[str, Any], dict[str, str]],
 ) -> None:
     config, _ = resolved
-    assert REQUIRED_SERVICES <= set(config["services"])
+    assert set(config["services"]) >= REQUIRED_SERVICES
     assert config["services"]["mysql"]["image"].startswith("mariadb:10.11")
     # bulkscan's own results schema is created and granted when MariaDB first initialises.
     mysql_volumes = config["services"]["mysql"]["volumes"]
@@ -106,6 +106,13 @@ def test_every_required_service_is_defined(
     assert init_mount and (ROOT / "docker" / "mysql-init" / "10-bulkscan-schema.sql").exists()
     seed = config["services"]["bulkscan-seed"]
     assert seed["entrypoint"] == ["python", "-m", "devtools.demo.seed"]
+    seed_mounts = {
+        (v.split(":")[1] if isinstance(v, str) else v["target"]): (
+            v.split(":")[0] if isinstance(v, str) else v["source"]
+        )
+        for v in seed["volumes"]
+    }
+    assert Path(seed_mounts["/opt/airflow/devtools"]) == ROOT / "devtools"  # the demo helpers, for the seed only
     assert seed["restart"] == "no"
 
 

@@ -22,7 +22,6 @@ def create_events(
     *,
     users: int = 10_000,
     huge_gap: bool = True,
-    replace: bool = False,
 ) -> int:
     """Create `database.table` with `rows` rows unless it already holds exactly that many."""
     qdb, qt = quote_identifier(database, "database"), quote_qualified(database, table)
@@ -30,7 +29,7 @@ def create_events(
     try:
         cur = conn.cursor()
         cur.execute(f"CREATE DATABASE IF NOT EXISTS {qdb}")
-        if not replace and _row_count(cur, database, table) == rows:
+        if _row_count(cur, database, table) == rows:
             return rows
         cur.execute(f"USE {qdb}")  # the sequence engine's seq_1_to_N tables resolve in a current schema
         cur.execute(f"DROP TABLE IF EXISTS {qt}")

@@ -197,7 +197,7 @@ def start_cluster() -> Any:
 def sweep_tally(cluster: Any, data: Any) -> Tally:
     """Every key's field_2 against the sweep rule applied once to the data as loaded."""
     from bulkscan.core.sweep import APPLIED
-    from tests.integration.redis.conftest import cluster_client
+    from tests.redis_sweep.conftest import cluster_client
 
     rc = cluster_client(cluster)
     keys = list(data.before)
@@ -222,7 +222,7 @@ def sweep_tally(cluster: Any, data: Any) -> Tally:
 
 def redis_failover(api: AirflowApi, cluster: Any, keys: int = 60_000) -> tuple[Tally, dict[str, Any]]:
     """Fail over the primary of a node task that is in the middle of its sweep (CLUSTER FAILOVER)."""
-    from tests.integration.redis.conftest import load
+    from tests.redis_sweep.conftest import load
 
     cluster.wait_ok()
     cluster.flushall()

@@ -146,7 +146,7 @@ def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root:
     from bulkscan.jobs.member_scoring.config import ScoringConfig
     from bulkscan.jobs.member_scoring.store import ScoringStore
     from bulkscan.mysqldb.connect import direct
-    from tests.integration.scoring_truth import actual_state, expected_state
+    from tests.member_scoring.scoring_truth import actual_state, expected_state
 
     admin = mysql_root()
     admin.cursor().execute(f"DROP DATABASE IF EXISTS {SCORING_DB}")

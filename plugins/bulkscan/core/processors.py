@@ -137,7 +137,7 @@ class SqlFileAggregate(AggregateByKey):
                 raise BulkscanError(
                     f"query file {self.query.name}.sql must return (group, value, count) rows, got {row!r}"
                 )
-        super().add_groups(rows)  # type: ignore[arg-type]
+        super().add_groups(rows)
 
 
 BUILTINS: dict[str, type[Processor]] = {"aggregate": AggregateByKey, "count": CountRows, "sql_file": SqlFileAggregate}

@@ -74,6 +74,17 @@ class UserQuery:
 
 def user_query(name: object, params: Mapping[str, Any] | None = None) -> UserQuery:
     """Load and check a query file before any query runs; every mistake is a BulkscanInputError."""
+    stem = _query_stem(name)
+    text = _template(stem)
+    where = f"query file {stem}.sql"
+    _check_text(where, text)
+    given = dict(params or {})
+    _check_params(where, text, given)
+    return UserQuery(stem, text, given)
+
+
+def _query_stem(name: object) -> str:
+    """The file's stem, once it is a plain name of a file that exists under include/sql/."""
     if not isinstance(name, str):
         raise BulkscanInputError(f"query file must be a file name under include/sql/, got {name!r}")
     stem = name.strip().removesuffix(".sql")
@@ -83,8 +94,11 @@ def user_query(name: object, params: Mapping[str, Any] | None = None) -> UserQue
         )
     if not (SQL_DIR / f"{stem}.sql").is_file():
         raise BulkscanInputError(f"query file {stem}.sql not found under {SQL_DIR}")
-    text = _template(stem)
-    where = f"query file {stem}.sql"
+    return stem
+
+
+def _check_text(where: str, text: str) -> None:
+    """One SELECT, exactly the placeholders {table} and {range}, every value a %(name)s parameter."""
     if not re.match(r"(?is)^\s*(select|with)\b", text) or ";" in text.rstrip().rstrip(";"):
         raise BulkscanInputError(f"{where}: must be one SELECT statement")
     holes = set(_PLACEHOLDER.findall(text))
@@ -94,7 +108,10 @@ def user_query(name: object, params: Mapping[str, Any] | None = None) -> UserQue
         )
     if "%" in _BOUND.sub("", text).replace("%%", ""):
         raise BulkscanInputError(f"{where}: values go in %(name)s parameters; write a literal % as %%")
-    given = dict(params or {})
+
+
+def _check_params(where: str, text: str, given: Mapping[str, Any]) -> None:
+    """Scalar values under plain names, exactly the ones the file uses, none of bulkscan's own."""
     used = set(_BOUND.findall(text))
     for key, value in given.items():
         if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_]\w{0,63}", key):
@@ -113,4 +130,3 @@ def user_query(name: object, params: Mapping[str, Any] | None = None) -> UserQue
         problems.append(f"not used by the file: {', '.join(unused)}")
     if problems:
         raise BulkscanInputError(f"{where}: " + "; ".join(problems))
-    return UserQuery(stem, text, given)

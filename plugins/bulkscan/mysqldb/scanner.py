@@ -226,7 +226,7 @@ class _ChunkScan:
 
     def _groups(self, processor: AggregateByKey, query: tuple[str, Any], position: int, t0: float) -> None:
         groups = self.db.query(*query)
-        processor.add_groups(groups)  # type: ignore[arg-type]  # (group, sum, count) rows; a query file's are checked
+        processor.add_groups(groups)  # (group, sum, count) rows; a query file's are checked
         n = sum(int(g[2]) for g in groups)
         self.batch.observe(max(n, 1), time.monotonic() - t0)
         self.stats.rows += n

@@ -33,7 +33,7 @@ class AuditWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / audit_file_name(run_token, node_label)
         self.tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        self._gz = gzip.open(self.tmp, "wb", compresslevel=1)
+        self._gz = gzip.open(self.tmp, "wb", compresslevel=1)  # noqa: SIM115 - owned until commit() or abort()
         self._buf = io.StringIO()
         self._csv = csv.writer(self._buf, lineterminator="\n")
         self.rows = 0

@@ -68,28 +68,7 @@ class ScoringConfig:
             raise BulkscanInputError(
                 f"window_days must be an integer in 1..{MAX_WINDOW_DAYS}, got {self.window_days!r}"
             )
-        if not self.tiers:
-            raise BulkscanInputError("at least one tier is needed")
-        names = [t.name for t in self.tiers]
-        for name in names:
-            if not isinstance(name, str) or not _NAME.match(name):
-                raise BulkscanInputError(f"tier name {name!r} must match {_NAME.pattern}")
-        if len(set(names)) != len(names):
-            raise BulkscanInputError(f"tier names must be unique, got {names}")
-        if self.tiers[0].min_total is not None:
-            raise BulkscanInputError(
-                f"the first tier ({names[0]!r}) is the floor and takes no min_total "
-                "(every member, even with a negative total, has a tier)"
-            )
-        last: int | None = None
-        for t in self.tiers[1:]:
-            if not isinstance(t.min_total, int) or isinstance(t.min_total, bool):
-                raise BulkscanInputError(f"tier {t.name!r} needs an integer min_total, got {t.min_total!r}")
-            if last is not None and t.min_total <= last:
-                raise BulkscanInputError(
-                    f"tier thresholds must increase: {t.name!r} min_total={t.min_total} after {last}"
-                )
-            last = t.min_total
+        names = _check_tiers(self.tiers)
         unknown = [n for n in self.actions.reward_tiers if n not in names]
         if unknown:
             raise BulkscanInputError(f"reward_tiers name unknown tiers {unknown}; tiers are {names}")
@@ -191,6 +170,31 @@ class ScoringConfig:
                 reward_tiers=tuple(reward.get("tiers") or ()),
             ),
         )
+
+
+def _check_tiers(tiers: tuple[Tier, ...]) -> list[str]:
+    """Unique [a-z0-9_] names, a floor tier first, strictly increasing integer thresholds after it."""
+    if not tiers:
+        raise BulkscanInputError("at least one tier is needed")
+    names = [t.name for t in tiers]
+    for name in names:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise BulkscanInputError(f"tier name {name!r} must match {_NAME.pattern}")
+    if len(set(names)) != len(names):
+        raise BulkscanInputError(f"tier names must be unique, got {names}")
+    if tiers[0].min_total is not None:
+        raise BulkscanInputError(
+            f"the first tier ({names[0]!r}) is the floor and takes no min_total "
+            "(every member, even with a negative total, has a tier)"
+        )
+    last: int | None = None
+    for t in tiers[1:]:
+        if not isinstance(t.min_total, int) or isinstance(t.min_total, bool):
+            raise BulkscanInputError(f"tier {t.name!r} needs an integer min_total, got {t.min_total!r}")
+        if last is not None and t.min_total <= last:
+            raise BulkscanInputError(f"tier thresholds must increase: {t.name!r} min_total={t.min_total} after {last}")
+        last = t.min_total
+    return names
 
 
 def load_config(path: str | Path) -> ScoringConfig:

@@ -72,7 +72,7 @@ def _write_points(
     connect = ctx.scoring_connect(settings)
     db = ctx.scoring_db(settings, connect)
     rows = sum(g[1] for g in groups.values())
-    stored = ChunkOutcome(outcome.job, outcome.source, rows, 0.0, outcome.try_number, groups=groups)  # type: ignore[arg-type]
+    stored = ChunkOutcome(outcome.job, outcome.source, rows, 0.0, outcome.try_number, groups=groups)
     ctx.results_store(settings, connect, db).replace_chunk(
         str(node["run_key"]), Chunk(int(node["index"]), 0, 0), stored
     )

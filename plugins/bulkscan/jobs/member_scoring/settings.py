@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal, NotRequired, TypedDict, cast, get_args
+from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.paths import INCLUDE_DIR
@@ -51,7 +51,7 @@ def _mode(value: object) -> Mode:
     mode = str(value or "apply")
     if mode not in MODES:
         raise BulkscanInputError(f"mode must be one of {MODES}, got {mode!r}")
-    return cast(Mode, mode)
+    return mode
 
 
 @dataclass(frozen=True)

@@ -71,10 +71,7 @@ def plan(params: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_ma
         run_key,
     )
     planned["step"], planned["flows"], planned["chunk_count"] = step.value, flows.total_rows, len(flows.chunks)
-    chunks = [
-        ChunkPayload(**c.payload(f"{day} {c.label}"), run_key=run_key, day=str(day))  # type: ignore[typeddict-item]
-        for c in flows.chunks
-    ]
+    chunks = [ChunkPayload(**c.payload(f"{day} {c.label}"), run_key=run_key, day=str(day)) for c in flows.chunks]
     return PlannedDay(day=planned, chunks=chunks)
 
 
@@ -125,6 +122,24 @@ class Producers(TypedDict):
     redis_results: Sized | None
 
 
+def _more_producers(params: Mapping[str, Any], run_key: str, producers: Producers) -> list[tuple[str, int | None]]:
+    """(run key, expected chunks) of the shard and Redis producers, once every one of them reported."""
+    more: list[tuple[str, int | None]] = []
+    units = list(producers["shard_units"] or [])
+    reported = _count(producers["shard_results"])
+    if reported != len(units):
+        raise ReconcileError(f"{reported} of {len(units)} shard units reported; refusing to merge")
+    if units:
+        more.append((ctx.shard_run_key(run_key), sum(len(u["items"]) for u in units)))
+    nodes = list(producers["redis_nodes"] or [])
+    if nodes:
+        results = list(producers["redis_results"] or [])  # type: ignore[call-overload]
+        if len(results) != len(nodes):
+            raise ReconcileError(f"{len(results)} of {len(nodes)} Redis producers reported; refusing to merge")
+        more.append((ctx.redis_run_key(run_key), redis_mop_up(params, nodes, results)))
+    return more
+
+
 def apply(
     planned: Mapping[str, Any], chunk_results: Sized | None, params: Mapping[str, Any], producers: Producers
 ) -> dict[str, Any]:
@@ -144,20 +159,7 @@ def apply(
     got, expected = _count(chunk_results), int(planned["chunk_count"])
     if got != expected:
         raise ReconcileError(f"{got} of {expected} chunk results arrived; refusing to merge")
-    more: list[tuple[str, int | None]] = []
-    units = list(producers["shard_units"] or [])
-    if _count(producers["shard_results"]) != len(units):
-        raise ReconcileError(
-            f"{_count(producers['shard_results'])} of {len(units)} shard units reported; refusing to merge"
-        )
-    if units:
-        more.append((ctx.shard_run_key(run_key), sum(len(u["items"]) for u in units)))
-    nodes = list(producers["redis_nodes"] or [])
-    if nodes:
-        results = list(producers["redis_results"] or [])  # type: ignore[call-overload]
-        if len(results) != len(nodes):
-            raise ReconcileError(f"{len(results)} of {len(nodes)} Redis producers reported; refusing to merge")
-        more.append((ctx.redis_run_key(run_key), redis_mop_up(params, nodes, results)))
+    more = _more_producers(params, run_key, producers)
     res = store.apply_day(day, run_key, expected_chunks=expected, more_producers=more)
     if not settings.keep_partials:
         for key in [run_key, *(k for k, _ in more)]:

@@ -1,5 +1,4 @@
 """Whole-DAG runs of bulkscan_redis_sweep with dag.test() against the real 6-node Redis Cluster."""
-# ruff: noqa: F811 - the cluster fixtures are imported from tests/integration/redis/conftest.py
 
 from __future__ import annotations
 
@@ -13,15 +12,7 @@ import pytest
 from bulkscan.core.sweep import audit_run_prefix
 from bulkscan.redisnodes.audit import merge_audits
 from tests.airflow_helpers import clear_map_indexes, load_dag, resume_run, ti_table
-from tests.integration.redis.conftest import (  # noqa: F401 - fixtures
-    BASE_PORT,
-    Dataset,
-    assert_exactly_once,
-    cluster,
-    cluster_client,
-    load,
-    redis_cluster,
-)
+from tests.redis_sweep.conftest import BASE_PORT, Dataset, assert_exactly_once, cluster_client, load
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
 CONN_ID = "bulkscan_redis_test_cluster"

@@ -1,5 +1,4 @@
 """Whole-DAG runs of bulkscan_shard_query with dag.test() over two real MariaDB hosts."""
-# ruff: noqa: F811 - the shard fixtures are imported from tests/integration/shards/conftest.py
 
 from __future__ import annotations
 
@@ -9,17 +8,7 @@ from typing import Any
 import pytest
 
 from tests.airflow_helpers import clear_map_indexes, load_dag, resume_run, ti_table
-from tests.integration.shards.conftest import (  # noqa: F401 - fixtures
-    CONN_A,
-    CONN_B,
-    RESULTS,
-    ShardData,
-    as_ints,
-    mysql2,
-    results_store,
-    second_host,
-    shard_data,
-)
+from tests.shard_query.conftest import CONN_A, CONN_B, RESULTS, ShardData, as_ints, mysql2
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
 

@@ -20,12 +20,12 @@ from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.pagescript import run_marker
 from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, mop_up, sweep_node
 from devtools.localcluster import LocalCluster
-from tests.integration.redis.conftest import Dataset, assert_exactly_once, load
-from tests.integration.redis.conftest import cluster_client as cluster_client_for
+from tests.redis_sweep.conftest import Dataset, assert_exactly_once, load
+from tests.redis_sweep.conftest import cluster_client as cluster_client_for
 
 pytestmark = pytest.mark.integration
 SPEC = SweepSpec(pattern="sweep:*", scan_count=200)
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def assert_audit(audit_dir: Path, token: str, data: Dataset) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import direct
 from tests.airflow_helpers import ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
-from tests.dags.test_member_scoring_dag import CONFIG, DAYS, conf, dag  # noqa: F401 - the dag fixture
-from tests.integration.scoring_truth import actual_state, expected_state
-from tests.integration.test_scoring_redis import PORT, redis_server  # noqa: F401 - the fixture
+from tests.member_scoring.scoring_truth import actual_state, expected_state
+from tests.member_scoring.test_member_scoring_dag import CONFIG, DAYS, conf, dag  # noqa: F401 - the dag fixture
+from tests.member_scoring.test_scoring_redis import PORT, redis_server  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
 DB = "bs_scoring_redis_dag"

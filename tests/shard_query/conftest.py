@@ -4,6 +4,7 @@ rows in Python (never by asking the servers)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
@@ -17,7 +18,7 @@ import pytest
 
 from bulkscan.mysqldb.connect import direct
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 MYSQL2 = ROOT / "scripts" / "mysql2.sh"
 PORT_A = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
 PORT_B = int(os.environ.get("BULKSCAN_MYSQL2_PORT", "3307"))
@@ -130,10 +131,8 @@ def shard_data(second_host: int) -> Iterator[ShardData]:
     )
     yield data
     for port in (PORT_A, second_host):
-        try:
+        with contextlib.suppress(MySQLdb.Error):
             connect(port).cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-        except MySQLdb.Error:
-            pass
 
 
 @pytest.fixture

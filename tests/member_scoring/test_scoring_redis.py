@@ -26,8 +26,8 @@ from bulkscan.jobs.member_scoring.rebuild import verify
 from bulkscan.mysqldb.results import ChunkOutcome
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.sweeper import SweepHooks
-from tests.integration.scoring_truth import actual_state, expected_state
-from tests.integration.test_scoring_store import DAYS, Harness, seed_all
+from tests.member_scoring.scoring_truth import actual_state, expected_state
+from tests.member_scoring.test_scoring_store import DAYS, Harness, seed_all
 
 pytestmark = pytest.mark.integration
 PORT = 6391

@@ -18,7 +18,7 @@ from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import direct
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
-from tests.integration.scoring_truth import actual_state, expected_state
+from tests.member_scoring.scoring_truth import actual_state, expected_state
 
 pytestmark = pytest.mark.integration
 

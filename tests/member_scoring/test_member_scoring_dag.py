@@ -15,7 +15,7 @@ from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import direct
 from tests.airflow_helpers import load_dag, ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
-from tests.integration.scoring_truth import actual_state, expected_state
+from tests.member_scoring.scoring_truth import actual_state, expected_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
 DB = "bs_scoring_dag"

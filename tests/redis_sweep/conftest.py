@@ -52,7 +52,7 @@ _SHARED: list[LocalCluster] = []
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalCluster]:
-    """One cluster per session, also when tests/dags imports this fixture (a second definition)."""
+    """One cluster per session for every Redis sweep test (the library path and the DAG runs)."""
     if _SHARED:
         yield _SHARED[0]
         return
@@ -86,23 +86,25 @@ def cluster_client(cluster: LocalCluster) -> redis.RedisCluster:
     return redis.RedisCluster(host="127.0.0.1", port=cluster.primaries()[0])
 
 
+def _source_value(rnd: random.Random) -> str | None:
+    """field_1 of a generated hash: 80% positive, then zero, negative, not a number, missing."""
+    roll = rnd.random()
+    if roll < 0.8:
+        return str(rnd.randint(1, 1000))
+    if roll < 0.85:
+        return "0"
+    if roll < 0.9:
+        return str(-rnd.randint(1, 9))
+    return "n/a" if roll < 0.95 else None
+
+
 def load(cluster: LocalCluster, n: int = 12_000, seed: int = 4) -> Dataset:
     """n hashes `sweep:<i>` (mostly positive field_1, some zero/negative/text/missing), the edge cases,
     plus keys the sweep must not touch: other pattern, and a non-hash key matching the pattern."""
     rnd = random.Random(seed)
     before: dict[bytes, dict[bytes, bytes]] = {}
     for i in range(n):
-        roll = rnd.random()
-        if roll < 0.8:
-            f1 = str(rnd.randint(1, 1000))
-        elif roll < 0.85:
-            f1 = "0"
-        elif roll < 0.9:
-            f1 = str(-rnd.randint(1, 9))
-        elif roll < 0.95:
-            f1 = "n/a"
-        else:
-            f1 = None
+        f1 = _source_value(rnd)
         h = {b"field_2": str(rnd.randint(-50, 50)).encode(), b"other": b"x"}
         if f1 is not None:
             h[b"field_1"] = f1.encode()

@@ -141,7 +141,7 @@ def test_per_host_cap_observed_on_the_hosts(
         cur.execute("INSERT INTO probe VALUES (0, 0)")
     topo = parse_topology(shard_data.topology)
     settings = ShardSettings(
-        processor="tests.integration.shards.probe:factory",
+        processor="tests.shard_query.probe:factory",
         processor_kwargs={"sleep": 0.12},
         tables_per_task=2,
         max_queries_per_host=cap,
