@@ -13,8 +13,8 @@ from bulkscan.core.chunks import (
     Chunk,
     assert_partition,
     even_stride,
+    fitted_rows_per_chunk,
     plan_boundaries,
-    rows_per_chunk,
     split_by_estimate,
 )
 from bulkscan.errors import BulkscanInputError
@@ -82,7 +82,7 @@ def test_max_chunks_raises_rows_per_chunk() -> None:
     keys = list(range(1, 100_001))
     chunks = plan(keys, 1_000, max_chunks=8)
     assert len(chunks) == 8
-    assert rows_per_chunk(100_000, 1_000, 8) == 12_500
+    assert fitted_rows_per_chunk(100_000, 1_000, 8) == 12_500
     check_exact_cover(chunks, keys)
 
 

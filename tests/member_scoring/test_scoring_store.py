@@ -67,7 +67,7 @@ class Harness:
     def run_day(
         self,
         day: date,
-        target_rows: int = 7,
+        rows_per_chunk: int = 7,
         max_chunks: int = 4,
         twice: int | None = None,
         on_server: bool = False,
@@ -75,7 +75,7 @@ class Harness:
         self.store.check_next(day)
         self.runs += 1
         run_key = f"test/{day}/{self.runs}"
-        spec, plan = plan_day(self.connect, self.db, day, target_rows, max_chunks)
+        spec, plan = plan_day(self.connect, self.db, day, rows_per_chunk, max_chunks)
         producer = DayProducer(self.connect, spec, self.results, run_key)
         for chunk in plan.chunks:
             for attempt in (1, 2) if twice == chunk.index else (1,):  # a retried chunk replaces its first try

@@ -64,19 +64,19 @@ class Chunk:
         return cls(int(data["index"]), int(data["lo"]), int(data["hi"]), data.get("rows"))
 
 
-def check_sizes(target_rows: object, max_chunks: object) -> tuple[int, int]:
+def check_sizes(rows_per_chunk: object, max_chunks: object) -> tuple[int, int]:
     """Validate the two sizes a plan takes; bad values are input errors, raised before any query."""
-    for name, value in (("target rows per chunk", target_rows), ("maximum chunk count", max_chunks)):
+    for name, value in (("rows per chunk", rows_per_chunk), ("maximum chunk count", max_chunks)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
-    return int(target_rows), int(max_chunks)  # type: ignore[call-overload]
+    return int(rows_per_chunk), int(max_chunks)  # type: ignore[call-overload]
 
 
-def rows_per_chunk(total: int, target_rows: int, max_chunks: int) -> int:
-    """The target, raised just enough that `total` rows fit in `max_chunks` chunks."""
+def fitted_rows_per_chunk(total: int, rows_per_chunk: int, max_chunks: int) -> int:
+    """`rows_per_chunk`, raised just enough that `total` rows fit in `max_chunks` chunks."""
     if total <= 0:
-        return target_rows
-    return max(target_rows, math.ceil(total / max_chunks))
+        return rows_per_chunk
+    return max(rows_per_chunk, math.ceil(total / max_chunks))
 
 
 def plan_boundaries(
@@ -84,17 +84,17 @@ def plan_boundaries(
     first: int,
     last: int,
     total: int | None,
-    target_rows: int,
+    rows_per_chunk: int,
     max_chunks: int,
 ) -> list[Chunk]:
-    """Chunks covering [first, last] with `per` rows each (the last one holds the rest).
+    """Chunks covering [first, last] with `rows_per_chunk` rows each (the last one holds the rest).
 
     `next_boundary(lo, n)` returns the key of the (n+1)-th row with key >= lo, or None when fewer
     rows remain. One call per chunk, so planning costs one pass over the key index. With `total`
-    unknown (None) the walk itself finds the end: chunks hold `target_rows` each, the last one takes
+    unknown (None) the walk itself finds the end: chunks hold `rows_per_chunk` each, the last one takes
     whatever remains once `max_chunks` is reached, and its row count is left None for the caller.
     """
-    return list(iter_boundaries(next_boundary, first, last, total, target_rows, max_chunks))
+    return list(iter_boundaries(next_boundary, first, last, total, rows_per_chunk, max_chunks))
 
 
 def iter_boundaries(
@@ -102,28 +102,29 @@ def iter_boundaries(
     first: int,
     last: int,
     total: int | None,
-    target_rows: int,
+    rows_per_chunk: int,
     max_chunks: int,
 ) -> Iterator[Chunk]:
     """`plan_boundaries` as a generator: each chunk as soon as its end is known, so scanning can start
     while the walk goes on."""
-    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
+    rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
     if total is not None and total <= 0:
         return
-    per = target_rows if total is None else rows_per_chunk(total, target_rows, max_chunks)
+    if total is not None:
+        rows_per_chunk = fitted_rows_per_chunk(total, rows_per_chunk, max_chunks)
     lo, done, index = first, 0, 0
     while True:
         if total is None:
-            nxt = None if index == max_chunks - 1 else next_boundary(lo, per)
+            nxt = None if index == max_chunks - 1 else next_boundary(lo, rows_per_chunk)
         else:
-            nxt = None if total - done <= per else next_boundary(lo, per)
+            nxt = None if total - done <= rows_per_chunk else next_boundary(lo, rows_per_chunk)
         if nxt is None:
             yield Chunk(index, lo, last + 1, None if total is None else total - done)
             return
         if nxt <= lo:
             raise ValueError(f"key index walk went backwards: {nxt} after {lo}")
-        yield Chunk(index, lo, nxt, per)
-        lo, done, index = nxt, done + per, index + 1
+        yield Chunk(index, lo, nxt, rows_per_chunk)
+        lo, done, index = nxt, done + rows_per_chunk, index + 1
 
 
 def split_by_estimate(
@@ -131,10 +132,10 @@ def split_by_estimate(
     first: int,
     last: int,
     estimate: int,
-    target_rows: int,
+    rows_per_chunk: int,
     max_chunks: int,
 ) -> list[Chunk]:
-    """About `estimate / target_rows` chunks of near-equal rows, walking only their inner boundaries.
+    """About `estimate / rows_per_chunk` chunks of near-equal rows, walking only their inner boundaries.
 
     For work that needs balance, not exact sizes (a pushed-down aggregate over a big shard): no
     COUNT(*), and the walk stops at the last boundary instead of reading on to the end of the table,
@@ -142,20 +143,20 @@ def split_by_estimate(
     chunk's from the estimate); the chunks still tile [first, last] exactly, gaps and all. If the walk
     runs out of rows early (the estimate was high), the chunk it was in takes the rest.
     """
-    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
-    n = min(max_chunks, max(1, round(max(estimate, 0) / target_rows)))
-    per = max(1, math.ceil(max(estimate, 0) / n))
+    rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
+    chunk_count = min(max_chunks, max(1, round(max(estimate, 0) / rows_per_chunk)))
+    balanced = max(1, math.ceil(max(estimate, 0) / chunk_count))  # rows per chunk, evened out
     chunks: list[Chunk] = []
     lo = first
-    for index in range(n - 1):
-        nxt = next_boundary(lo, per)
+    for index in range(chunk_count - 1):
+        nxt = next_boundary(lo, balanced)
         if nxt is None:
             break
         if nxt <= lo:
             raise ValueError(f"key index walk went backwards: {nxt} after {lo}")
-        chunks.append(Chunk(index, lo, nxt, per))
+        chunks.append(Chunk(index, lo, nxt, balanced))
         lo = nxt
-    chunks.append(Chunk(len(chunks), lo, last + 1, max(0, estimate - per * len(chunks))))
+    chunks.append(Chunk(len(chunks), lo, last + 1, max(0, estimate - balanced * len(chunks))))
     return chunks
 
 

@@ -43,6 +43,17 @@ def database(description: str) -> Any:
     )
 
 
+def table(default: str, description: str, title: str = "Table") -> Any:
+    return param(default, type="string", pattern=IDENT_PATTERN, title=title, description=description, section=SOURCE)
+
+
+def redis_field(default: str, title: str, description: str, section: str) -> Any:
+    """A Redis hash field name: 1-200 characters."""
+    return param(
+        default, type="string", minLength=1, maxLength=200, title=title, description=description, section=section
+    )
+
+
 def key_column(description: str) -> Any:
     return param(
         "id", type="string", pattern=IDENT_PATTERN, title="Integer key column", description=description, section=SOURCE

@@ -19,11 +19,12 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import MySQLdb
 
 from bulkscan.core.dbapi import ConnectFactory, Connection, Cursor
+from bulkscan.core.sqlfiles import Fragment, render
 
 T = TypeVar("T")
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
@@ -107,7 +108,9 @@ def begin(conn: Connection, isolation: Isolation | None = None) -> Iterator[Curs
     """One transaction on an open connection (which may already hold session temporary tables)."""
     cur = conn.cursor()
     if isolation:
-        cur.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {isolation}")
+        if isolation not in get_args(Isolation):
+            raise ValueError(f"isolation level {isolation!r} is not one of {get_args(Isolation)}")
+        cur.execute(render("common/set_isolation", isolation=Fragment(isolation)))
     conn.autocommit(False)
     try:
         yield cur

@@ -23,28 +23,28 @@ class Plan:
     last: int | None = None
 
 
-def plan_table(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> Plan:
-    """Chunks of about `target_rows` rows (at most `max_chunks` of them) over the filtered rows.
+def plan_table(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) -> Plan:
+    """Chunks of about `rows_per_chunk` rows (at most `max_chunks` of them) over the filtered rows.
 
     An unfiltered table whose estimated size fits comfortably in `max_chunks` chunks is planned
     without COUNT(*): one walk of the key index, then a count of the last chunk only. Otherwise the
     exact count comes first, so `max_chunks` can raise the rows per chunk evenly.
     """
-    chunks = list(iter_plan(conn, spec, target_rows, max_chunks))
+    chunks = list(iter_plan(conn, spec, rows_per_chunk, max_chunks))
     if not chunks:
         return Plan()
     total = sum(c.rows or 0 for c in chunks)
     return Plan(chunks, total, chunks[0].lo, chunks[-1].hi - 1)
 
 
-def iter_plan(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> Iterator[Chunk]:
+def iter_plan(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) -> Iterator[Chunk]:
     """The same chunks as `plan_table`, each yielded as soon as the walk found its end, so a caller
     outside Airflow can scan chunk 0 while the planner walks on (every chunk's `rows` is filled in)."""
-    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
+    rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
     _, params = spec.where()
     cur = conn.cursor()
     total: int | None = None
-    if not spec.filters and _estimate(cur, spec) * 2 <= target_rows * max_chunks:
+    if not spec.filters and _estimate(cur, spec) * 2 <= rows_per_chunk * max_chunks:
         cur.execute(render("common/key_bounds", table=spec.table_sql(), key=spec.key_sql()))
         first, last = cur.fetchone()
         if first is None:
@@ -61,19 +61,21 @@ def iter_plan(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int) -> 
         row = cur.fetchone()
         return int(row[0]) if row else None
 
-    for chunk in iter_boundaries(next_boundary, int(first), int(last), total, target_rows, max_chunks):
+    for chunk in iter_boundaries(next_boundary, int(first), int(last), total, rows_per_chunk, max_chunks):
         yield chunk if chunk.rows is not None else replace(chunk, rows=count_range(conn, spec, chunk.lo, chunk.hi))
 
 
-def plan_balanced(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int, estimate: int | None = None) -> Plan:
+def plan_balanced(
+    conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int, estimate: int | None = None
+) -> Plan:
     """Near-equal chunks of an unfiltered table from its row estimate, walking only inner boundaries.
 
     `estimate` is the catalog's row estimate when the caller already has it. A filtered table is
     planned exactly (`plan_table`): the estimate says nothing about how many rows pass a filter.
     """
     if spec.filters:
-        return plan_table(conn, spec, target_rows, max_chunks)
-    target_rows, max_chunks = check_sizes(target_rows, max_chunks)
+        return plan_table(conn, spec, rows_per_chunk, max_chunks)
+    rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
     cur = conn.cursor()
     if estimate is None:
         estimate = _estimate(cur, spec)
@@ -88,7 +90,7 @@ def plan_balanced(conn: Any, spec: TableSpec, target_rows: int, max_chunks: int,
         row = cur.fetchone()
         return int(row[0]) if row else None
 
-    chunks = split_by_estimate(next_boundary, int(first), int(last), estimate, target_rows, max_chunks)
+    chunks = split_by_estimate(next_boundary, int(first), int(last), estimate, rows_per_chunk, max_chunks)
     return Plan(chunks, sum(c.rows or 0 for c in chunks), int(first), int(last))
 
 

@@ -135,14 +135,14 @@ class ScoringConfig:
         return hashlib.sha256(raw).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ScoringConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> ScoringConfig:
         """Build from the YAML/Params shape; every problem is a BulkscanInputError naming the field."""
-        if not isinstance(d, Mapping):
+        if not isinstance(data, Mapping):
             raise BulkscanInputError("scoring configuration must be a mapping")
-        unknown = set(d) - {"window_days", "tiers", "actions"}
+        unknown = set(data) - {"window_days", "tiers", "actions"}
         if unknown:
             raise BulkscanInputError(f"unknown scoring configuration keys: {sorted(unknown)}")
-        raw_tiers = d.get("tiers")
+        raw_tiers = data.get("tiers")
         if not isinstance(raw_tiers, list):
             raise BulkscanInputError("'tiers' must be a list of {name, min_total}")
         tiers = []
@@ -150,7 +150,7 @@ class ScoringConfig:
             if not isinstance(t, Mapping) or "name" not in t or set(t) - {"name", "min_total"}:
                 raise BulkscanInputError(f"bad tier entry {t!r}: expected {{name, min_total}}")
             tiers.append(Tier(name=t["name"], min_total=t.get("min_total")))
-        acts = d.get("actions") or {}
+        acts = data.get("actions") or {}
         if not isinstance(acts, Mapping) or set(acts) - set(ACTIONS):
             raise BulkscanInputError(f"'actions' keys must be among {ACTIONS}, got {acts!r}")
         coupon = acts.get("coupon")
@@ -159,7 +159,7 @@ class ScoringConfig:
         reward = acts.get("reward") or {}
         if not isinstance(reward, Mapping) or set(reward) - {"tiers"}:
             raise BulkscanInputError("'actions.reward' must be {tiers: [<tier name>, ...]}")
-        window = d.get("window_days", 90)
+        window = data.get("window_days", 90)
         return cls(
             tiers=tuple(tiers),
             window_days=window,

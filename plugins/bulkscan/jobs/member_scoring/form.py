@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bulkscan.core.identifiers import IDENT_PATTERN
 from bulkscan.core.values import AGGREGATE_PROCESSOR_PATTERN, OPTIONAL_CONN_ID_PATTERN, OPTIONAL_IDENT_PATTERN
 from bulkscan.glue import params as fields
 from bulkscan.jobs.member_scoring.rules import PREFIX_PATTERN
@@ -54,13 +53,8 @@ def _source() -> dict[str, Any]:
     return {
         "conn_id": fields.mysql_conn_id("Airflow connection of the server holding t_flow and the scoring tables."),
         "database": fields.database("Schema of t_flow and the scoring tables; empty: the connection's schema."),
-        "flow_table": fields.param(
-            "t_flow",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Flow table",
-            description="Source flows (id, uid, score, created_at) with an index on created_at.",
-            section=fields.SOURCE,
+        "flow_table": fields.table(
+            "t_flow", "Source flows (id, uid, score, created_at) with an index on created_at.", title="Flow table"
         ),
         "shards": fields.param(
             None,
@@ -121,12 +115,6 @@ def _chunks() -> dict[str, Any]:
     }
 
 
-def _redis_field(default: str, title: str, description: str) -> Any:
-    return fields.param(
-        default, type="string", minLength=1, maxLength=200, title=title, description=description, section=REDIS
-    )
-
-
 def _redis() -> dict[str, Any]:
     return {
         "redis_conn_id": fields.param(
@@ -147,15 +135,17 @@ def _redis() -> dict[str, Any]:
             description="Keys are <prefix><uid> (uid an integer); SCAN MATCH <prefix>*.",
             section=REDIS,
         ),
-        "redis_pending_field": _redis_field(
+        "redis_pending_field": fields.redis_field(
             "pending",
             "Pending points field",
             "Hash field the application increments (HINCRBY) in real time; reset to 0 once folded. "
             "Only positive integers are folded; other values stay pending and are counted.",
+            REDIS,
         ),
-        "redis_applied_field": _redis_field(
+        "redis_applied_field": fields.redis_field(
             "applied",
             "Applied points field",
             "Hash field holding the lifetime total of points folded into scoring days.",
+            REDIS,
         ),
     }

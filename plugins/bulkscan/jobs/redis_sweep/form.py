@@ -11,12 +11,6 @@ from bulkscan.jobs.redis_sweep.settings import DEFAULT_CONN_ID
 SWEEP = "What the sweep applies"
 
 
-def _field(default: str, title: str, description: str) -> Any:
-    return fields.param(
-        default, type="string", minLength=1, maxLength=200, title=title, description=description, section=SWEEP
-    )
-
-
 def params() -> dict[str, Any]:
     return {
         "redis_conn_id": fields.param(
@@ -37,18 +31,22 @@ def params() -> dict[str, Any]:
             description="SCAN MATCH glob of the hashes to sweep, e.g. user:*.",
             section=fields.SOURCE,
         ),
-        "source_field": _field(
+        "source_field": fields.redis_field(
             "field_1",
             "Source field",
             "Hash field whose value is added. Only a positive 64-bit integer is added; missing, "
             "zero, negative or non-integer values leave the key untouched and are counted.",
+            SWEEP,
         ),
-        "target_field": _field("field_2", "Target field", "Hash field that grows by the source value (HINCRBY)."),
-        "marker_field": _field(
+        "target_field": fields.redis_field(
+            "field_2", "Target field", "Hash field that grows by the source value (HINCRBY).", SWEEP
+        ),
+        "marker_field": fields.redis_field(
             "_bulkscan_sweep",
             "Marker field",
             "Hash field holding '<run>|<increment>|<new value>' once a key is applied in a run: "
             "makes the sweep exactly once per run (SCAN duplicates, retries, re-runs).",
+            SWEEP,
         ),
         "scan_count": fields.param(
             1000,

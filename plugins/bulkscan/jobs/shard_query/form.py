@@ -26,25 +26,7 @@ def params() -> dict[str, Any]:
         "key_column": fields.key_column("Indexed integer column of every shard table (big shards are chunked on it)."),
         **fields.processor_fields("grp", "amount"),
         "filters": fields.filters(" in every shard"),
-        "query_file": fields.param(
-            None,
-            type=["null", "string"],
-            pattern=r"^[a-z][a-z0-9_]{0,63}(\.sql)?$",
-            title="Query file (optional)",
-            description="Your own per-shard query instead of the processor: a file under include/sql/ "
-            "(e.g. shard_query_example.sql) that returns (group, value, count) rows "
-            "FROM {table} WHERE {range} ...; bulkscan fills in the checked table and the key range, "
-            "every other value is a %(name)s parameter from 'Query parameters'. Checked against "
-            "every host before any scan.",
-            section=fields.PROCESSING,
-        ),
-        "query_params": fields.param(
-            {},
-            type="object",
-            title="Query parameters",
-            description='Values bound to the query file\'s %(name)s parameters, e.g. {"min_amount": 100}.',
-            section=fields.PROCESSING,
-        ),
+        **_query_file(),
         "tables_per_task": fields.param(
             1,
             type="integer",
@@ -76,4 +58,29 @@ def params() -> dict[str, Any]:
             section=fields.RESULTS,
         ),
         "results_schema": fields.results_schema(),
+    }
+
+
+def _query_file() -> dict[str, Any]:
+    """The user's own per-shard SQL file instead of a processor, and its bound parameters."""
+    return {
+        "query_file": fields.param(
+            None,
+            type=["null", "string"],
+            pattern=r"^[a-z][a-z0-9_]{0,63}(\.sql)?$",
+            title="Query file (optional)",
+            description="Your own per-shard query instead of the processor: a file under include/sql/ "
+            "(e.g. shard_query_example.sql) that returns (group, value, count) rows "
+            "FROM {table} WHERE {range} ...; bulkscan fills in the checked table and the key range, "
+            "every other value is a %(name)s parameter from 'Query parameters'. Checked against "
+            "every host before any scan.",
+            section=fields.PROCESSING,
+        ),
+        "query_params": fields.param(
+            {},
+            type="object",
+            title="Query parameters",
+            description='Values bound to the query file\'s %(name)s parameters, e.g. {"min_amount": 100}.',
+            section=fields.PROCESSING,
+        ),
     }

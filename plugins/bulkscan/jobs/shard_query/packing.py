@@ -18,10 +18,10 @@ from bulkscan.errors import ReconcileError
 from bulkscan.jobs.shard_query.topology import Topology
 
 
-def group_tables(tables: Sequence[str], k: int) -> list[tuple[str, ...]]:
-    """Consecutive groups of at most k tables (small shards share one task)."""
-    positive_int(k, "group size")
-    return [tuple(tables[i : i + k]) for i in range(0, len(tables), k)]
+def group_tables(tables: Sequence[str], tables_per_task: int) -> list[tuple[str, ...]]:
+    """Consecutive groups of at most `tables_per_task` tables (small shards share one task)."""
+    positive_int(tables_per_task, "group size")
+    return [tuple(tables[i : i + tables_per_task]) for i in range(0, len(tables), tables_per_task)]
 
 
 def group_label(conn_id: str, tables: Sequence[str]) -> str:
@@ -53,13 +53,13 @@ class ShardItem:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ShardItem:
-        chunk = Chunk.from_dict(d["chunk"]) if d.get("chunk") else None
+    def from_dict(cls, data: Mapping[str, Any]) -> ShardItem:
+        chunk = Chunk.from_dict(data["chunk"]) if data.get("chunk") else None
         return cls(
-            int(d["index"]),
-            validate_identifier(d["table"], "shard table"),
+            int(data["index"]),
+            validate_identifier(data["table"], "shard table"),
             chunk,
-            int(d.get("parts", 1)),
+            int(data.get("parts", 1)),
         )
 
 
@@ -89,11 +89,11 @@ class ShardUnit:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ShardUnit:
+    def from_dict(cls, data: Mapping[str, Any]) -> ShardUnit:
         return cls(
-            str(d["conn_id"]),
-            validate_identifier(d["database"], "database"),
-            tuple(ShardItem.from_dict(i) for i in d["items"]),
+            str(data["conn_id"]),
+            validate_identifier(data["database"], "database"),
+            tuple(ShardItem.from_dict(i) for i in data["items"]),
         )
 
 
@@ -164,13 +164,13 @@ class Answer:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Answer:
+    def from_dict(cls, data: Mapping[str, Any]) -> Answer:
         return cls(
-            str(d["conn_id"]),
-            str(d["table"]),
-            int(d["index"]),
-            int(d["parts"]),
-            int(d["rows"]),
+            str(data["conn_id"]),
+            str(data["table"]),
+            int(data["index"]),
+            int(data["parts"]),
+            int(data["rows"]),
         )
 
 

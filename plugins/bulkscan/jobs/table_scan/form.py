@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bulkscan.core.identifiers import IDENT_PATTERN
 from bulkscan.glue import params as fields
 
 
@@ -12,14 +11,7 @@ def params() -> dict[str, Any]:
     return {
         "conn_id": fields.mysql_conn_id("Airflow connection of the server holding the table."),
         "database": fields.database("Schema of the table; empty means the connection's default schema."),
-        "table": fields.param(
-            "events",
-            type="string",
-            pattern=IDENT_PATTERN,
-            title="Table",
-            description="Table to scan. Checked against information_schema before anything runs.",
-            section=fields.SOURCE,
-        ),
+        "table": fields.table("events", "Table to scan. Checked against information_schema before anything runs."),
         "key_column": fields.key_column("Indexed integer column (usually the primary key) the table is chunked on."),
         "filters": fields.filters(""),
         "rows_per_chunk": fields.rows_per_chunk(
