@@ -35,7 +35,8 @@ sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 from bulkscan.core.sweep import SweepSpec  # noqa: E402
 from bulkscan.redisnodes.audit import merge_audits  # noqa: E402
 from bulkscan.redisnodes.connect import RedisSettings, discover  # noqa: E402
-from bulkscan.redisnodes.sweeper import mop_up, sweep_node  # noqa: E402
+from bulkscan.redisnodes.mopup import mop_up  # noqa: E402
+from bulkscan.redisnodes.sweeper import sweep_node  # noqa: E402
 from devtools.localcluster import LocalCluster  # noqa: E402
 
 BASE_PORT = 7201

@@ -17,8 +17,9 @@ from redis.crc import key_slot
 from bulkscan.core.sweep import SweepSpec
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover
+from bulkscan.redisnodes.mopup import mop_up
 from bulkscan.redisnodes.pagescript import run_marker
-from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, mop_up, sweep_node
+from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, sweep_node
 from devtools.localcluster import LocalCluster
 from tests.redis_sweep.conftest import Dataset, assert_exactly_once, load
 from tests.redis_sweep.conftest import cluster_client as cluster_client_for

@@ -16,7 +16,8 @@ from bulkscan.core.sweep import APPLIED, SweepSpec
 from bulkscan.jobs.redis_sweep.rules import expected_after
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import RedisSettings, discover
-from bulkscan.redisnodes.sweeper import mop_up, sweep_node
+from bulkscan.redisnodes.mopup import mop_up
+from bulkscan.redisnodes.sweeper import sweep_node
 
 pytestmark = pytest.mark.integration
 PORT = 7010

@@ -27,7 +27,8 @@ from bulkscan.core.sweep import SweepSpec
 from bulkscan.jobs.member_scoring.rules import day_token, uid_sums
 from bulkscan.redisnodes.audit import read_audit
 from bulkscan.redisnodes.connect import RedisSettings
-from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, mop_up, sweep_node
+from bulkscan.redisnodes.mopup import mop_up
+from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, sweep_node
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.jobs.redis_sweep.settings import SweepSettings
 from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import discover_stable
-from bulkscan.redisnodes.sweeper import mop_up, sweep_node
+from bulkscan.redisnodes.mopup import mop_up
+from bulkscan.redisnodes.sweeper import sweep_node
 
 log = logging.getLogger(__name__)
 
