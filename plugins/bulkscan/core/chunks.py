@@ -180,9 +180,9 @@ def assert_partition(chunks: Sequence[Chunk], first: int, last: int) -> None:
             raise ValueError(f"chunks {a} and {b} do not tile")
 
 
-def chunk_of(chunks: Iterable[Chunk], key: int) -> Chunk | None:
-    """The chunk holding `key` (linear; for tests and diagnostics)."""
+def chunk_of(chunks: Iterable[Chunk], key_value: int) -> Chunk | None:
+    """The chunk holding `key_value` (linear; for tests and diagnostics)."""
     for chunk in chunks:
-        if chunk.lo <= key < chunk.hi:
+        if chunk.lo <= key_value < chunk.hi:
             return chunk
     return None

@@ -65,7 +65,7 @@ class TableSpec:
 
     database: str
     table: str
-    key: str
+    key_column: str
     columns: tuple[str, ...]
     filters: tuple[Filter, ...] = field(default=())
 
@@ -77,7 +77,7 @@ class TableSpec:
         return Fragment(quote_qualified(self.database, self.table))
 
     def key_sql(self) -> Fragment:
-        return Fragment(quote_identifier(self.key))
+        return Fragment(quote_identifier(self.key_column))
 
     def column_sql(self, columns: Sequence[str]) -> Fragment:
         return Fragment(", ".join(quote_identifier(c) for c in columns))

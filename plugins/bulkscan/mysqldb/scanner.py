@@ -184,7 +184,7 @@ class _ChunkScan:
             spec = all_columns(self.db.open(), spec)
             columns = spec.columns
         else:
-            columns = tuple(dict.fromkeys([spec.key, *processor.columns]))
+            columns = tuple(dict.fromkeys([spec.key_column, *processor.columns]))
         sql = render("common/keyset_batch", **spec.parts(columns=spec.column_sql(columns)))
         _, where_params = spec.where()
         last = chunk.lo - 1

@@ -25,13 +25,13 @@ def resolve_table(
     conn: Connection,
     database: str | None,
     table: str,
-    key: str,
+    key_column: str,
     columns: Sequence[str] = (),
     filters: Iterable[object] | None = (),
 ) -> TableSpec:
     """Validate everything against information_schema; raise BulkscanInputError naming what is wrong."""
     validate_identifier(table, "table")
-    validate_identifier(key, "key column")
+    validate_identifier(key_column, "key column")
     for c in columns:
         validate_identifier(c, "column")
     parsed = parse_filters(filters)
@@ -44,18 +44,20 @@ def resolve_table(
     found = {name: (dtype.lower(), bool(leads)) for name, dtype, leads in cur.fetchall()}
     if not found:
         raise BulkscanInputError(f"unknown table {db}.{table} (not in information_schema)")
-    if key not in found:
-        raise BulkscanInputError(f"unknown key column {key!r} in {db}.{table}")
-    dtype, leads = found[key]
+    if key_column not in found:
+        raise BulkscanInputError(f"unknown key column {key_column!r} in {db}.{table}")
+    dtype, leads = found[key_column]
     if dtype not in INTEGER_TYPES:
-        raise BulkscanInputError(f"key column {db}.{table}.{key} is {dtype}, an integer key is needed")
+        raise BulkscanInputError(f"key column {db}.{table}.{key_column} is {dtype}, an integer key is needed")
     if not leads:
-        raise BulkscanInputError(f"key column {db}.{table}.{key} does not lead an index; chunking would scan the table")
-    wanted = [c for c in columns if c != key]
+        raise BulkscanInputError(
+            f"key column {db}.{table}.{key_column} does not lead an index; chunking would scan the table"
+        )
+    wanted = [c for c in columns if c != key_column]
     for name in [*wanted, *(f.column for f in parsed)]:
         if name not in found:
             raise BulkscanInputError(f"unknown column {name!r} in {db}.{table}")
-    return TableSpec(db, table, key, tuple(dict.fromkeys([key, *wanted])), parsed)
+    return TableSpec(db, table, key_column, tuple(dict.fromkeys([key_column, *wanted])), parsed)
 
 
 def all_columns(conn: Connection, spec: TableSpec) -> TableSpec:
@@ -63,4 +65,6 @@ def all_columns(conn: Connection, spec: TableSpec) -> TableSpec:
     cur = conn.cursor()
     cur.execute(raw("common/table_columns"), (spec.database, spec.table))
     names = [r[0] for r in cur.fetchall()]
-    return TableSpec(spec.database, spec.table, spec.key, tuple(dict.fromkeys([spec.key, *names])), spec.filters)
+    return TableSpec(
+        spec.database, spec.table, spec.key_column, tuple(dict.fromkeys([spec.key_column, *names])), spec.filters
+    )

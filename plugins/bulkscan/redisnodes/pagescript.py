@@ -79,7 +79,7 @@ class PageScript:
         pipe.evalsha(self.sha, 0, *self.args, "keys" + self.suffix, *keys)
         return pipe.execute(raise_on_error=True)[1]
 
-    def run_key(self, cluster: Any, key: bytes) -> bytes:
+    def apply_key(self, cluster: Any, key: bytes) -> bytes:
         """One key through a cluster-aware client: KEYS[1] declared, so MOVED/ASK are followed."""
         reply = cluster.eval(self.text, 1, key, *self.args, "keys" + self.suffix)
         return self._lines(reply, 1)[0]

@@ -136,7 +136,7 @@ class SweepPass:
         if self._cluster is None:
             self._cluster = self.settings.cluster_client(discover_stable(self.settings))
         for _ in range(20):
-            line = self.script.run_key(self._cluster, key)
+            line = self.script.apply_key(self._cluster, key)
             if line != b"R":
                 return line
             time.sleep(0.1)
