@@ -28,6 +28,7 @@ from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
 from bulkscan.jobs.redis_sweep import tasks as rs
 from bulkscan.jobs.redis_sweep.form import params
 from bulkscan.jobs.redis_sweep.settings import run_token
+from bulkscan.redisnodes.topology import NodePlan
 
 
 @dag(
@@ -43,18 +44,18 @@ from bulkscan.jobs.redis_sweep.settings import run_token
 )
 def bulkscan_redis_sweep() -> None:
     @task
-    def plan() -> list[dict[str, Any]]:
+    def plan() -> list[NodePlan]:
         return rs.plan(get_current_context()["params"])
 
     @task(map_index_template="{{ node_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
-    def sweep_node(node: dict[str, Any]) -> dict[str, Any]:
+    def sweep_node(node: NodePlan) -> dict[str, Any]:
         ctx = get_current_context()
         ctx["node_label"] = node["label"]  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
         return rs.sweep(node, ctx["params"], run_token(ti.dag_id, ti.run_id))
 
     @task
-    def finalize(nodes: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, Any]:
+    def finalize(nodes: list[NodePlan], results: list[dict[str, Any]]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
         # Index the lazy XCom sequence (iterating it probes one offset past the end and logs a 404).

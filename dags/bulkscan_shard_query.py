@@ -26,6 +26,7 @@ from bulkscan.core.values import run_key
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
 from bulkscan.jobs.shard_query import tasks as sq
 from bulkscan.jobs.shard_query.form import params
+from bulkscan.jobs.shard_query.packing import AnswerPayload, UnitPayload
 
 
 @dag(
@@ -41,21 +42,21 @@ from bulkscan.jobs.shard_query.form import params
 )
 def bulkscan_shard_query() -> None:
     @task
-    def plan() -> list[dict[str, Any]]:
+    def plan() -> list[UnitPayload]:
         return sq.plan(get_current_context()["params"], max_map_length())
 
     @task(
         map_index_template="{{ shard_label }}",
         max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN,
     )
-    def scan_shard(unit: dict[str, Any]) -> list[dict[str, Any]]:
+    def scan_shard(unit: UnitPayload) -> list[AnswerPayload]:
         ctx = get_current_context()
         ctx["shard_label"] = unit["label"]  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
         return sq.scan(unit, ctx["params"], run_key(ti.dag_id, ti.run_id), ti.try_number)
 
     @task
-    def merge(units: list[dict[str, Any]], results: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    def merge(units: list[UnitPayload], results: list[list[AnswerPayload]]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
         # One slice of the lazy XCom sequence: one request, and no probing past its end.

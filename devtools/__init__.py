@@ -1,0 +1,1 @@
+"""Development helpers, not part of the runtime package: the local Redis Cluster driver, demo data."""

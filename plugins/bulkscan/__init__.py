@@ -1,7 +1,9 @@
 """bulkscan: fast, safe, retryable bulk jobs over MySQL and Redis as dynamically mapped Airflow tasks.
 
-Layout: `core/` is pure Python (planning, rules, topology) with no I/O; `mysqldb/` and the Redis
-modules talk to servers but not to Airflow; `glue/` is the only place that imports Airflow.
+Layout: one folder per job under `jobs/` (settings, rules, I/O and task bodies of that job), and the
+parts every job shares: `core/` (pure Python, no I/O), `mysqldb/` and `redisnodes/` (talk to servers,
+not to Airflow), `glue/` (Airflow: default_args, Param factories, connections). The import rules are
+contracts checked by `make lint` (pyproject.toml, [tool.importlinter]).
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Shared pure code (no I/O, no Airflow): what every job's rules build on."""

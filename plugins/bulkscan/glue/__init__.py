@@ -1,1 +1,2 @@
-"""Airflow glue: the only package of bulkscan that imports Airflow."""
+"""Airflow glue shared by every job: default_args, Param factories, connection factories (with each
+job's form and task modules, the only code that imports Airflow)."""

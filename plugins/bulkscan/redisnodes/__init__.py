@@ -1,1 +1,1 @@
-"""Redis I/O of the sweep (no Airflow): node discovery, per-node SCAN + page script, mop-up, audit files."""
+"""Shared Redis I/O (no Airflow): node discovery, per-node SCAN + page script, mop-up, audit files."""

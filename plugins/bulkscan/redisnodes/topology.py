@@ -9,13 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from bulkscan.core.sweep import format_slots, slot_ranges
 from bulkscan.errors import BulkscanError
 
 SLOTS = 16384
 _BAD_FLAGS = {"fail", "fail?", "noaddr", "handshake"}
+
+
+class NodePlan(TypedDict):
+    """One primary to sweep, as its mapped task receives it through XCom."""
+
+    node_id: str
+    host: str
+    port: int
+    label: str
+    slots: list[list[int]]
+    replicas: NotRequired[list[str]]
+    migrating: NotRequired[list[int]]
 
 
 @dataclass(frozen=True)
@@ -53,15 +65,15 @@ class NodeInfo:
     def slot_set(self) -> set[int]:
         return {s for a, b in self.slots for s in range(a, b + 1)}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> NodePlan:
         """Small, JSON-safe form for XCom."""
-        return {
-            "node_id": self.node_id,
-            "host": self.host,
-            "port": self.port,
-            "label": self.label,
-            "slots": [list(r) for r in self.slots],
-        }
+        return NodePlan(
+            node_id=self.node_id,
+            host=self.host,
+            port=self.port,
+            label=self.label,
+            slots=[list(r) for r in self.slots],
+        )
 
 
 @dataclass(frozen=True)
@@ -104,7 +116,7 @@ class Topology:
         owned = self.owners()
         return slot_ranges(s for s in range(SLOTS) if s not in owned)
 
-    def plan(self) -> list[dict[str, Any]]:
+    def plan(self) -> list[NodePlan]:
         """One small dict per primary to sweep (the mapped tasks' input), with what a later
         comparison needs: its replicas (its shard) and the slots it had in migration."""
         out = []

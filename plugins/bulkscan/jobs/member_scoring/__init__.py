@@ -1,0 +1,1 @@
+"""The member_scoring job: start from dags/ and read this folder (see docs/ for the design)."""

@@ -20,12 +20,13 @@ from bulkscan.redisnodes.audit import merge_audits
 from bulkscan.redisnodes.connect import discover_stable
 from bulkscan.redisnodes.mopup import mop_up
 from bulkscan.redisnodes.sweeper import sweep_node
+from bulkscan.redisnodes.topology import NodePlan
 
 log = logging.getLogger(__name__)
 
 
 @fail_fast_on_bad_input
-def plan(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+def plan(params: Mapping[str, Any]) -> list[NodePlan]:
     """Validate the params (before any data is touched) and list the primaries, one per mapped task."""
     settings = SweepSettings.from_params(params)
     topo = discover_stable(redis_settings(settings.redis_conn_id))

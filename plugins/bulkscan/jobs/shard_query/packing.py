@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
-from bulkscan.core.chunks import Chunk
+from bulkscan.core.chunks import Chunk, ChunkPayload
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.values import positive_int
 from bulkscan.errors import ReconcileError
@@ -31,6 +31,30 @@ def group_label(conn_id: str, tables: Sequence[str]) -> str:
     return f"{conn_id} / {tables[0]}..{tables[-1]}"
 
 
+class ItemPayload(TypedDict):
+    index: int
+    table: str
+    chunk: ChunkPayload | dict[str, Any] | None
+    parts: int
+
+
+class UnitPayload(TypedDict):
+    """A unit as its mapped task receives it through XCom (`label` added by the plan task)."""
+
+    conn_id: str
+    database: str
+    items: list[ItemPayload]
+    label: NotRequired[str]
+
+
+class AnswerPayload(TypedDict):
+    conn_id: str
+    table: str
+    index: int
+    parts: int
+    rows: int
+
+
 @dataclass(frozen=True)
 class ShardItem:
     """One piece of work: a whole shard table (chunk None: planned when it runs) or one ID range of it.
@@ -44,13 +68,9 @@ class ShardItem:
     chunk: Chunk | None = None
     parts: int = 1
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "table": self.table,
-            "chunk": self.chunk.as_dict() if self.chunk else None,
-            "parts": self.parts,
-        }
+    def as_dict(self) -> ItemPayload:
+        chunk = self.chunk.as_dict() if self.chunk else None
+        return ItemPayload(index=self.index, table=self.table, chunk=chunk, parts=self.parts)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShardItem:
@@ -81,12 +101,12 @@ class ShardUnit:
             return f"{self.conn_id} / {tables[0]} {Chunk(0, first.lo, last.hi).label}"
         return group_label(self.conn_id, tables)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "conn_id": self.conn_id,
-            "database": self.database,
-            "items": [i.as_dict() for i in self.items],
-        }
+    def as_dict(self) -> UnitPayload:
+        return UnitPayload(conn_id=self.conn_id, database=self.database, items=[i.as_dict() for i in self.items])
+
+    def payload(self, label: str | None = None) -> UnitPayload:
+        """The mapped task's input: the unit and the label the Grid shows for it."""
+        return UnitPayload(**self.as_dict(), label=label or self.label)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ShardUnit:
@@ -154,14 +174,8 @@ class Answer:
     parts: int
     rows: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "conn_id": self.conn_id,
-            "table": self.table,
-            "index": self.index,
-            "parts": self.parts,
-            "rows": self.rows,
-        }
+    def as_dict(self) -> AnswerPayload:
+        return AnswerPayload(conn_id=self.conn_id, table=self.table, index=self.index, parts=self.parts, rows=self.rows)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Answer:

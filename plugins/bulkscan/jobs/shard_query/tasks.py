@@ -17,7 +17,7 @@ from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.connections import connect_factory, describe_or_unknown
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.jobs.shard_query.hostplan import plan_units
-from bulkscan.jobs.shard_query.packing import Answer, ShardUnit, reconcile
+from bulkscan.jobs.shard_query.packing import Answer, AnswerPayload, ShardUnit, UnitPayload, reconcile
 from bulkscan.jobs.shard_query.runner import ShardRun, check_store, merge, run_unit
 from bulkscan.jobs.shard_query.settings import ShardSettings
 from bulkscan.jobs.shard_query.topology import Topology, load_topology
@@ -40,7 +40,7 @@ def store(params: Mapping[str, Any]) -> ResultStore:
 
 
 @fail_fast_on_bad_input
-def plan(params: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
+def plan(params: Mapping[str, Any], max_map_length: int) -> list[UnitPayload]:
     """Validate topology, params and every connection id (no query yet), then plan all hosts."""
     topo = topology(params)
     settings = ShardSettings.from_params(params)
@@ -63,10 +63,10 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]
             "raise 'Tables or chunks per task' or 'Rows per chunk'"
         )
     log.info("%d shard tables on %d hosts -> %d mapped tasks", len(topo.tables), len(topo.hosts), len(units))
-    return [{**u.as_dict(), "label": u.label} for u in units]
+    return [u.payload() for u in units]
 
 
-def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int) -> list[dict[str, Any]]:
+def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int) -> list[AnswerPayload]:
     """One mapped task: the unit's tables (or chunk) under the per-host cap; results keyed by run."""
     topo = topology(params)
     unit = ShardUnit.from_dict(payload)

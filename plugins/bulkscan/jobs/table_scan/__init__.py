@@ -1,0 +1,1 @@
+"""The table_scan job: start from dags/ and read this folder (see docs/ for the design)."""
