@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bulkscan.glue.params import SECTIONS
 from bulkscan.ops.api import AirflowApi, quote
 from tests.stack import scenarios as sn
 from tests.stack import stackctl as sc
@@ -76,9 +77,29 @@ def open_trigger_form(pg: Any) -> Any:
     return dialog
 
 
+def reveal(dialog: Any, name: str) -> Any:
+    """The field `name`, its section opened first as a user would: the source fields are in the open
+    default section, the tuning ones in sections the form shows collapsed (one open at a time)."""
+    field = dialog.locator(f"[name=element_{name}]")
+    if field.is_visible():
+        return field
+    for section in SECTIONS:
+        trigger = dialog.locator("[data-part=item-trigger]", has_text=section)
+        if not trigger.count():
+            continue
+        if trigger.first.get_attribute("aria-expanded") != "true":
+            trigger.first.click()
+        try:
+            field.wait_for(state="visible", timeout=3_000)
+            return field
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"form field {name!r} is in none of the sections {SECTIONS}")
+
+
 def fill(dialog: Any, values: dict[str, Any]) -> None:
     for name, value in values.items():
-        dialog.locator(f"[name=element_{name}]").fill(str(value))
+        reveal(dialog, name).fill(str(value))
 
 
 def wait_run_state_in_ui(pg: Any, run_id: str, state: str, name: str) -> None:

@@ -13,21 +13,24 @@ from bulkscan.core.identifiers import IDENT_PATTERN
 from bulkscan.core.values import OPTIONAL_IDENT_PATTERN, ROW_PROCESSOR_PATTERN
 
 FILTER_OPS = '= != < <= > >= in "is null" "is not null"'
-SOURCE = "Source"
+# Form sections. What a run reads (SOURCE: None) stays in the form's open default section ("Run
+# Parameters"); the tuning knobs are grouped in sections the UI shows collapsed until opened.
+SOURCE: str | None = None
 CHUNKS = "Chunks and parallelism"
 PROCESSING = "Processing"
 RESULTS = "Results"
+SECTIONS = (CHUNKS, PROCESSING, RESULTS)
 
 
-def param(*args: Any, **kwargs: Any) -> Any:
+def param(*args: Any, section: str | None = None, **kwargs: Any) -> Any:
     """airflow.sdk.Param, imported when a form is built (inside the DAG file's parse), never before."""
     from airflow.sdk import Param
 
-    return Param(*args, **kwargs)
+    return Param(*args, **kwargs) if section is None else Param(*args, section=section, **kwargs)
 
 
 def mysql_conn_id(
-    description: str, title: str = "MySQL connection id", section: str = SOURCE, default: str = "bulkscan_mysql"
+    description: str, title: str = "MySQL connection id", section: str | None = SOURCE, default: str = "bulkscan_mysql"
 ) -> Any:
     return param(default, type="string", minLength=1, title=title, description=description, section=section)
 
@@ -47,7 +50,7 @@ def table(default: str, description: str, title: str = "Table") -> Any:
     return param(default, type="string", pattern=IDENT_PATTERN, title=title, description=description, section=SOURCE)
 
 
-def redis_field(default: str, title: str, description: str, section: str) -> Any:
+def redis_field(default: str, title: str, description: str, section: str | None) -> Any:
     """A Redis hash field name: 1-200 characters."""
     return param(
         default, type="string", minLength=1, maxLength=200, title=title, description=description, section=section

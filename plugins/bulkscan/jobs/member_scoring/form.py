@@ -9,7 +9,7 @@ from bulkscan.glue import params as fields
 from bulkscan.jobs.member_scoring.rules import PREFIX_PATTERN
 from bulkscan.jobs.member_scoring.settings import DAY_PATTERN, DEFAULT_CONFIG, MODES
 
-DAY = "The day"
+DAY = None  # the open default section, with the source fields
 REDIS = "Redis points"
 
 

@@ -8,7 +8,7 @@ from bulkscan.core.values import CONN_ID_PATTERN
 from bulkscan.glue import params as fields
 from bulkscan.jobs.redis_sweep.settings import DEFAULT_CONN_ID
 
-SWEEP = "What the sweep applies"
+SWEEP = None  # the fields, source and target: in the open default section
 
 
 def params() -> dict[str, Any]:
