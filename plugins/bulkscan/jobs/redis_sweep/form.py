@@ -12,6 +12,11 @@ SWEEP = None  # the fields, source and target: in the open default section
 
 
 def params() -> dict[str, Any]:
+    return {**_source(), **_sweep(), **_pages()}
+
+
+def _source() -> dict[str, Any]:
+    """Which keys: the connection and the key pattern."""
     return {
         "redis_conn_id": fields.param(
             DEFAULT_CONN_ID,
@@ -31,6 +36,12 @@ def params() -> dict[str, Any]:
             description="SCAN MATCH glob of the hashes to sweep, e.g. user:*.",
             section=fields.SOURCE,
         ),
+    }
+
+
+def _sweep() -> dict[str, Any]:
+    """What happens to each key (the seed's field_2 += field_1), once per run."""
+    return {
         "source_field": fields.redis_field(
             "field_1",
             "Source field",
@@ -48,6 +59,12 @@ def params() -> dict[str, Any]:
             "makes the sweep exactly once per run (SCAN duplicates, retries, re-runs).",
             SWEEP,
         ),
+    }
+
+
+def _pages() -> dict[str, Any]:
+    """How the keys are paged and where the audit trail goes."""
+    return {
         "scan_count": fields.param(
             1000,
             type="integer",
