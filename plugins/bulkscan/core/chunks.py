@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import Any, NotRequired, TypedDict
 
+from bulkscan.core.values import positive_int
 from bulkscan.errors import BulkscanInputError
 
 NextBoundary = Callable[[int, int], "int | None"]
@@ -66,10 +67,7 @@ class Chunk:
 
 def check_sizes(rows_per_chunk: object, max_chunks: object) -> tuple[int, int]:
     """Validate the two sizes a plan takes; bad values are input errors, raised before any query."""
-    for name, value in (("rows per chunk", rows_per_chunk), ("maximum chunk count", max_chunks)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise BulkscanInputError(f"{name} must be a positive integer, got {value!r}")
-    return int(rows_per_chunk), int(max_chunks)  # type: ignore[call-overload]
+    return positive_int(rows_per_chunk, "rows per chunk"), positive_int(max_chunks, "maximum chunk count")
 
 
 def fitted_rows_per_chunk(total: int, rows_per_chunk: int, max_chunks: int) -> int:
