@@ -1,7 +1,7 @@
 """Redis real-time points folded into member scoring exactly once, on a real standalone Redis (port 6391).
 
-The producer is the Redis sweep with the fold (redisnodes/points.py), writing per-uid partials into the
-same partial store as the flow chunks. Ground truth: every point the test hands to Redis is also written,
+The producer is the Redis sweep with the fold (jobs/member_scoring/points.py), writing per-uid partials
+into the same partial store as the flow chunks. Ground truth: every point the test hands to Redis is also written,
 with the day it must count for, into a plain `redis_truth` table, and the independent one-query-per-day
 truth (scoring_truth.py) runs over t_flow plus that table.
 """

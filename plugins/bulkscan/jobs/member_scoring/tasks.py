@@ -52,7 +52,8 @@ def plan(params: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_ma
         settings.redis.spec(day)
     connect = ctx.scoring_connect(settings)
     db = ctx.scoring_db(settings, connect)
-    ctx.scoring_store(settings, connect, db).ensure()
+    store = ctx.scoring_store(settings, connect, db)
+    store.ensure()
     ctx.results_store(settings, connect, db).ensure()
     # A fresh key per plan: a re-run of the day never mixes with an earlier run's partials, while a
     # retried chunk of this run replaces its own earlier attempt.
@@ -60,7 +61,7 @@ def plan(params: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_ma
     planned = DayPlan(day=str(day), run_key=run_key, database=db, mode=settings.mode, chunk_count=0)
     if settings.mode != "apply":
         return PlannedDay(day=planned, chunks=[])
-    step = ctx.scoring_store(settings, connect, db).check_next(day)  # out-of-order days fail here, unscanned
+    step = store.check_next(day)  # out-of-order days fail here, before anything is scanned
     _, flows = plan_day(connect, db, day, settings.rows_per_chunk, settings.max_chunks, settings.flow_table)
     log.info(
         "day %s (%s): %s flows in %d chunks, run %s",
