@@ -87,7 +87,7 @@ def member_scoring() -> None:
     @task(trigger_rule="none_failed")
     def apply(day: DayPlan, results: Any, units: Any, shard_results: Any, nodes: Any, redis_results: Any) -> Any:
         producers = ms.Producers(
-            shard_units=units or [], shard_results=shard_results, redis_nodes=nodes or [], redis_results=redis_results
+            shard_units=units, shard_results=shard_results, redis_nodes=nodes, redis_results=redis_results
         )
         return ms.apply(day, results, get_current_context()["params"], producers)
 

@@ -26,7 +26,9 @@ def param(*args: Any, section: str | None = None, **kwargs: Any) -> Any:
     """airflow.sdk.Param, imported when a form is built (inside the DAG file's parse), never before."""
     from airflow.sdk import Param
 
-    return Param(*args, **kwargs) if section is None else Param(*args, section=section, **kwargs)
+    if section is not None:
+        kwargs["section"] = section
+    return Param(*args, **kwargs)
 
 
 def mysql_conn_id(

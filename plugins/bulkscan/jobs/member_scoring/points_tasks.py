@@ -67,14 +67,15 @@ def plan_redis(params: Mapping[str, Any], planned: Mapping[str, Any]) -> list[di
 
 
 def _write_points(
-    settings: ScoringSettings, node: Mapping[str, Any], groups: dict[int, list[int]], outcome: ChunkOutcome
+    settings: ScoringSettings, node: Mapping[str, Any], groups: dict[int, list[int]], source: str, try_number: int
 ) -> None:
+    """A producer's per-uid sums as one chunk of its run (replacing an earlier attempt's)."""
     connect = ctx.scoring_connect(settings)
     db = ctx.scoring_db(settings, connect)
     rows = sum(g[1] for g in groups.values())
-    stored = ChunkOutcome(outcome.job, outcome.source, rows, 0.0, outcome.try_number, groups=groups)
+    outcome = ChunkOutcome(JOB, source, rows, 0.0, try_number, groups=groups)
     ctx.results_store(settings, connect, db).replace_chunk(
-        str(node["run_key"]), Chunk(int(node["index"]), 0, 0), stored
+        str(node["run_key"]), Chunk(int(node["index"]), 0, 0), outcome
     )
 
 
@@ -85,7 +86,7 @@ def scan_redis(
     settings = ScoringSettings.from_params(params)
     fold = _fold(settings, date.fromisoformat(str(node["day"])), bool(node.get("replay")))
     result, groups = fold_node(fold, node, hooks)
-    _write_points(settings, node, groups, ChunkOutcome(JOB, f"redis:{node['label']}", 0, 0.0, try_number))
+    _write_points(settings, node, groups, f"redis:{node['label']}", try_number)
     out = {k: result.get(k) for k in ("label", "swept", "audit", "applied", "done_before", "not_a_uid")}
     out["members"] = len(groups)
     log.info("%s: %s", node["label"], out)
@@ -103,5 +104,5 @@ def redis_mop_up(
     result, groups = fold_mop_up(fold, plan, [str(r["audit"]) for r in node_results])
     log.info("Redis mop-up: %s rounds, %d members from keys that moved during the fold", result["rounds"], len(groups))
     mop = {"run_key": first["run_key"], "index": len(nodes)}
-    _write_points(settings, mop, groups, ChunkOutcome(JOB, "redis:mop-up", 0, 0.0, 1))
+    _write_points(settings, mop, groups, "redis:mop-up", 1)
     return len(nodes) + 1

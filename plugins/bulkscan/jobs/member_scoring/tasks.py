@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sized
+from collections.abc import Mapping, Sequence, Sized
 from datetime import date
 from typing import Any, TypedDict
 
@@ -117,10 +117,10 @@ def _count(results: Sized | None) -> int:
 class Producers(TypedDict):
     """The shard and Redis producers' plans and results, as `apply` receives them through XCom."""
 
-    shard_units: list[Mapping[str, Any]]
+    shard_units: list[Mapping[str, Any]] | None
     shard_results: Sized | None
-    redis_nodes: list[Mapping[str, Any]]
-    redis_results: Sized | None
+    redis_nodes: list[Mapping[str, Any]] | None
+    redis_results: Sequence[Mapping[str, Any]] | None
 
 
 def _more_producers(params: Mapping[str, Any], run_key: str, producers: Producers) -> list[tuple[str, int | None]]:
@@ -134,7 +134,7 @@ def _more_producers(params: Mapping[str, Any], run_key: str, producers: Producer
         more.append((ctx.shard_run_key(run_key), sum(len(u["items"]) for u in units)))
     nodes = list(producers["redis_nodes"] or [])
     if nodes:
-        results = list(producers["redis_results"] or [])  # type: ignore[call-overload]
+        results = list(producers["redis_results"] or [])
         if len(results) != len(nodes):
             raise ReconcileError(f"{len(results)} of {len(nodes)} Redis producers reported; refusing to merge")
         more.append((ctx.redis_run_key(run_key), redis_mop_up(params, nodes, results)))
