@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from bulkscan.core.values import positive_int
 from bulkscan.errors import BulkscanInputError
@@ -32,6 +32,20 @@ class ChunkPayload(TypedDict):
     label: str
     run_key: NotRequired[str]
     day: NotRequired[str]
+
+
+class StoredChunk(Protocol):
+    """What bulkscan_chunk records of a chunk of any key: integer bounds, or JSON bounds of a tuple key."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def rows(self) -> int | None: ...
+    @property
+    def label(self) -> str: ...
+    def stored_bounds(self) -> tuple[int | None, int | None, str | None, str | None]:
+        """(lo, hi, lo_key, hi_key): integer bounds in DECIMAL(20,0) columns, or tuple bounds as JSON text."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,9 @@ class Chunk:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def stored_bounds(self) -> tuple[int | None, int | None, str | None, str | None]:
+        return self.lo, self.hi, None, None
 
     def payload(self, label: str | None = None) -> ChunkPayload:
         """The mapped task's input: the chunk and the label the Grid shows for it."""

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bulkscan.core.chunks import Chunk
+from bulkscan.core.chunks import StoredChunk
 from bulkscan.core.dbapi import ConnectFactory, Cursor
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.processors import GroupSums
 from bulkscan.core.sqlfiles import Fragment, render, statements
+from bulkscan.mysqldb import migrations
 from bulkscan.mysqldb.connect import cursor, run_transaction
 
 NULL_GROUP = "\\N"  # how a NULL group value is stored (the key column is NOT NULL)
@@ -69,13 +70,10 @@ class ResultStore:
         return render(f"results/{name}", schema=self.q, **parts)
 
     def ensure(self) -> None:
-        """Create the schema's tables if missing (the schema itself must exist or be creatable)."""
-        with cursor(self.connect) as cur:
-            cur.execute(render("common/create_database", database=self.q))
-            for stmt in statements("results/schema", schema=self.q):
-                cur.execute(stmt)
+        """Create the schema, or migrate it to this release's revision with its data kept (Alembic)."""
+        migrations.upgrade(self.connect, self.schema)
 
-    def replace_chunk(self, run_key: str, chunk: Chunk, outcome: ChunkOutcome) -> tuple[int, int]:
+    def replace_chunk(self, run_key: str, chunk: StoredChunk, outcome: ChunkOutcome) -> tuple[int, int]:
         """Write one chunk's outcome (and partial sums) in one transaction, replacing earlier attempts.
 
         Returns (rows, groups) as stored.
@@ -101,8 +99,8 @@ class ResultStore:
                     chunk.index,
                     outcome.job,
                     outcome.source,
-                    chunk.lo,
-                    chunk.hi,
+                    *chunk.stored_bounds(),
+                    chunk.label,
                     chunk.rows,
                     rows,
                     n_groups,

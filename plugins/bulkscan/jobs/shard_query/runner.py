@@ -29,7 +29,6 @@ from bulkscan.mysqldb.slots import host_slot
 
 log = logging.getLogger(__name__)
 SLOT_NAME = "shard_query"  # one name per server: every conn id pointing at one server shares the cap
-STORED_LO, STORED_HI = -(2**63), 2**63 - 1
 Scanned = tuple[Answer, "Future[None] | None"]
 
 
@@ -88,8 +87,6 @@ def _scan_item(
     store = run.store
     if store is None:
         return answer, None
-    if chunk.lo < STORED_LO or chunk.hi > STORED_HI:  # stored key bounds must fit BIGINT
-        chunk = Chunk(item.index, max(chunk.lo, STORED_LO), min(chunk.hi, STORED_HI), chunk.rows)
     outcome = ChunkOutcome(
         JOB,
         f"{unit.conn_id} / {unit.database}.{item.table}",

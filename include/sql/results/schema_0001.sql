@@ -1,4 +1,4 @@
--- bulkscan's own tables (the only tables a least-privilege scan user may write). {schema} is validated.
+-- Revision 0001 (the first release): bulkscan's own tables. {schema} is validated.
 CREATE TABLE IF NOT EXISTS {schema}.bulkscan_chunk (
   run_key      VARCHAR(250) NOT NULL,
   chunk_index  INT          NOT NULL,

@@ -1,0 +1,105 @@
+"""bulkscan's own schema is versioned (Alembic): a deployment made by an earlier release is migrated
+in place, its data kept, and only then can it hold the bounds of every integer key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import MySQLdb
+import pytest
+
+from bulkscan.core.chunks import KEY_END, KEY_MIN, Chunk
+from bulkscan.core.sqlfiles import Fragment, statements
+from bulkscan.mysqldb import migrations
+from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
+from tests.conftest import MYSQL_HOST, MYSQL_PORT
+
+pytestmark = pytest.mark.integration
+SCHEMA = "bs_migrate_results"
+
+
+@pytest.fixture
+def old_schema(mysql_root: Any) -> Iterator[Any]:
+    """A results schema exactly as the first release created it: revision 0001's tables, no version table."""
+    cur = mysql_root().cursor()
+    cur.execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
+    cur.execute(f"CREATE DATABASE {SCHEMA}")
+    for stmt in statements("results/schema_0001", schema=Fragment(f"`{SCHEMA}`")):
+        cur.execute(stmt)
+    cur.execute(
+        f"INSERT INTO {SCHEMA}.bulkscan_chunk (run_key, chunk_index, job, source, lo, hi, planned_rows, rows_scanned,"
+        " groups_count, try_number, seconds) VALUES ('old/run', 0, 'table_scan', 'c:t', -5, 1000, 10, 10, 2, 1, 0.5)"
+    )
+    cur.execute(f"INSERT INTO {SCHEMA}.bulkscan_result VALUES ('old/run', 'g1', 12.5, 7), ('old/run', 'g2', 3, 3)")
+    yield mysql_root
+    mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
+
+
+def column_types(mysql_root: Any) -> dict[str, str]:
+    cur = mysql_root().cursor()
+    cur.execute(
+        "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (SCHEMA, "bulkscan_chunk"),
+    )
+    return dict(cur.fetchall())
+
+
+def outcome() -> ChunkOutcome:
+    return ChunkOutcome("table_scan", "c:t", rows=3, seconds=0.1, try_number=1, groups={"g": [Decimal(1), 3]})
+
+
+def test_old_schema_cannot_hold_the_end_of_an_unsigned_bigint_key(old_schema: Any) -> None:
+    """The bug the revision fixes, shown on the old tables: the last chunk's exclusive end is 2^64."""
+    cur = old_schema().cursor()
+    with pytest.raises(MySQLdb.DataError, match="Out of range value for column 'hi'"):
+        cur.execute(
+            f"UPDATE {SCHEMA}.bulkscan_chunk SET hi = %s WHERE run_key = 'old/run'",
+            (KEY_END,),
+        )
+
+
+def test_upgrade_from_the_first_release_keeps_the_data_and_widens_the_bounds(old_schema: Any) -> None:
+    connect = direct(MYSQL_HOST, MYSQL_PORT)
+    assert migrations.current(connect, SCHEMA) is None  # not versioned yet
+    store = ResultStore(connect, SCHEMA)
+    store.ensure()  # what every plan calls: the documented upgrade, applied by plan
+    assert migrations.current(connect, SCHEMA) == migrations.head()
+    types = column_types(old_schema)
+    assert types["lo"] == types["hi"] == "decimal(20,0)"
+    assert {"lo_key", "hi_key", "label"} <= set(types)
+    # the old rows are all there, unchanged
+    assert store.result("old/run") == {"g1": (Decimal("12.500000"), 7), "g2": (Decimal("3.000000"), 3)}
+    (old,) = store.chunks("old/run")
+    assert (old["lo"], old["hi"], old["rows_scanned"], old["label"]) == (-5, 1000, 10, None)
+    # and both extremes of every integer key now fit
+    store.replace_chunk("new/run", Chunk(0, KEY_MIN, KEY_END, 3), outcome())
+    (new,) = store.chunks("new/run")
+    assert (int(new["lo"]), int(new["hi"])) == (-(2**63), 2**64)
+    assert new["label"] == Chunk(0, KEY_MIN, KEY_END).label
+    store.ensure()  # a second plan finds the head revision and changes nothing
+    assert len(store.chunks("new/run")) == 1
+
+
+def test_downgrade_returns_to_the_first_release_with_its_data(old_schema: Any) -> None:
+    connect = direct(MYSQL_HOST, MYSQL_PORT)
+    migrations.upgrade(connect, SCHEMA)
+    migrations.downgrade(connect, SCHEMA, "0001")
+    assert migrations.current(connect, SCHEMA) == "0001"
+    types = column_types(old_schema)
+    assert types["lo"] == "bigint(20)" and "label" not in types
+    assert ResultStore(connect, SCHEMA).result("old/run")["g1"] == (Decimal("12.500000"), 7)
+    migrations.upgrade(connect, SCHEMA)
+    assert migrations.current(connect, SCHEMA) == migrations.head()
+
+
+def test_a_fresh_schema_is_created_at_the_head_revision(mysql_root: Any) -> None:
+    mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
+    connect = direct(MYSQL_HOST, MYSQL_PORT)
+    try:
+        assert migrations.upgrade(connect, SCHEMA) == migrations.head()
+        assert column_types(mysql_root)["hi"] == "decimal(20,0)"
+    finally:
+        mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
