@@ -32,6 +32,9 @@ CONFIG = {
 D0 = date(2026, 4, 1)
 DAYS = [D0 + timedelta(days=i) for i in range(5)]
 EMPTY = DAYS[2]
+# Flow ids (BIGINT UNSIGNED) from 1 to near the type's maximum: one day straddles 2^63 (beyond signed
+# BIGINT), the last day ends 1,000 below 2^64 - 1 (room left for the flows later tests insert).
+FIRST_FLOW_IDS = [1, 2**63 - 1_500, 0, 2**64 - 7_001, 2**64 - 4_001]
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +49,20 @@ def source(mysql_root: Any) -> Any:
     cur.execute("CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
     rng = random.Random(11)
     rows = []
-    for day in DAYS:
+    for day, first_id in zip(DAYS, FIRST_FLOW_IDS, strict=True):
         if day == EMPTY:
             continue
         base = datetime.combine(day, datetime.min.time())
         rows += [
             (
+                first_id + i,
                 rng.randrange(1, 400),
                 rng.randint(-10, 30),
                 base + timedelta(seconds=rng.randrange(86400)),
             )
-            for _ in range(3_000)
+            for i in range(3_000)
         ]
-    cur.executemany("INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows)
+    cur.executemany("INSERT INTO t_flow (id, uid, score, created_at) VALUES (%s, %s, %s, %s)", rows)
     yield mysql_root
     admin.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
 
