@@ -65,7 +65,7 @@ def test_missing_table_is_an_input_error_before_any_scan(
     topo = parse_topology({"database": DB, "hosts": {CONN_A: "table_000-016"}})
     with pytest.raises(
         BulkscanInputError,
-        match=r"'bs_shard_a': 1 topology table\(s\) missing .*table_016",
+        match=r"'bs_shard_a' \(bs_shard_it\): 1 topology table\(s\) missing .*table_016",
     ):
         plan_units(topo, connect_for, ShardSettings(**AGG))  # type: ignore[arg-type]
 

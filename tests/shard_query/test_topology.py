@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.jobs.shard_query.packing import Answer, ShardUnit, build_units, group_label, group_tables, reconcile
-from bulkscan.jobs.shard_query.topology import check_connections, expand_range, load_topology, parse_topology
+from bulkscan.jobs.shard_query.topology import (
+    check_connections,
+    expand_range,
+    load_topology,
+    parse_topology,
+    resolve_host,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,17 +40,12 @@ def test_expand_unpadded_and_single() -> None:
 @pytest.mark.parametrize(
     ("spec", "needle"),
     [
-        (
-            "table_096-0111",
-            "zero padding",
-        ),  # the seed script's typo: padded 3 vs 4 digits
         ("table_015-000", "below the low end"),
         ("table_00a-015", "bad shard range"),
         ("table-x", "bad shard range"),
         ("1table_000-003", "bad shard range"),
         ("tab`le_000", "bad shard table"),
         ("", "non-empty"),
-        ("t_8-012", "only the high end"),
     ],
 )
 def test_bad_ranges(spec: str, needle: str) -> None:
@@ -75,8 +77,8 @@ def test_parse_forms_and_labels() -> None:
     ]
     assert topo.host("bs_shard_c").database == "other"
     assert topo.tables[0].label == "bs_shard_a / table_000"
-    assert parse_topology(topo.as_dict()) == topo
-    assert parse_topology(json.dumps(topo.as_dict())) == topo
+    assert parse_topology(topo.as_dict()).tables == topo.tables
+    assert parse_topology(json.dumps(topo.as_dict())).tables == topo.tables
 
 
 @pytest.mark.parametrize(
@@ -216,5 +218,86 @@ def test_reconcile_exactly_once() -> None:
         reconcile(topo, units, [*answers, Answer("b", "t_000", 0, 1, 1)])  # type: ignore[arg-type]
     single = build_units(topo, plans, group_size=1)  # type: ignore[arg-type]
     without_t000 = [u for u in single if all(i.table not in ("t_000", "t_002") for i in u.items)]
-    with pytest.raises(ReconcileError, match="not planned: a / t_000, a / t_002"):
+    with pytest.raises(ReconcileError, match=r"not planned \(appeared after the plan\?\): a / t_000, a / t_002"):
         reconcile(topo, without_t000, answers)  # type: ignore[arg-type]
+
+
+# The user's own fleet, exactly as seed 001 writes it (hosts are IPs; '096-0111' means 96..111).
+SEED_TBLES = {
+    "192.168.1.01": "table_000-015",
+    "192.168.1.02": "table_016-031",
+    "192.168.1.03": "table_032-047",
+    "192.168.1.04": "table_048-063",
+    "192.168.1.05": "table_064-079",
+    "192.168.1.06": "table_080-095",
+    "192.168.1.07": "table_096-0111",
+    "192.168.1.08": "table_112-0127",
+}
+
+
+@pytest.mark.parametrize("spelling", ["{:03d}", "{}"], ids=["padded", "unpadded"])
+def test_the_seed_topology_resolves_to_128_tables_as_the_servers_spell_them(spelling: str) -> None:
+    """Whatever padding the servers use (table_096 or the seed script's own table_96), 8 x 16 tables."""
+    topo = parse_topology({"database": "shop", "hosts": SEED_TBLES})
+    existing = {f"table_{spelling.format(n)}" for n in range(128)} | {"other", "table_x"}
+    resolved = [resolve_host(h, existing) for h in topo.hosts]
+    names = [t for h in resolved for t in h.tables]
+    assert len(names) == len(set(names)) == 128
+    assert set(names) == existing - {"other", "table_x"}
+    seventh = resolved[6].tables
+    assert seventh == tuple(f"table_{spelling.format(n)}" for n in range(96, 112))
+    assert all(h.admits(t) for h in resolved for t in h.tables)
+    assert not resolved[0].admits(f"table_{spelling.format(16)}")  # host 2's table is not host 1's
+
+
+def test_a_number_spelled_twice_on_the_host_is_ambiguous() -> None:
+    (host,) = parse_topology({"database": "d", "hosts": {"h": "table_096-0111"}}).hosts
+    existing = {f"table_{n:03d}" for n in range(96, 112)} | {"table_97"}
+    with pytest.raises(BulkscanInputError, match=r"ambiguous.*table_097 and table_97 are both table 97"):
+        resolve_host(host, existing)
+
+
+def test_a_missing_table_of_a_range_is_named() -> None:
+    (host,) = parse_topology({"database": "d", "hosts": {"h": "table_096-0111"}}).hosts
+    existing = {f"table_{n:03d}" for n in range(96, 112)} - {"table_100"}
+    with pytest.raises(BulkscanInputError, match=r"host 'h' \(d\): 1 topology table\(s\) missing in d: table_100"):
+        resolve_host(host, existing)
+
+
+def test_patterns_discover_tables_in_natural_order() -> None:
+    topo = parse_topology(
+        {
+            "database": "d",
+            "hosts": {
+                "a": {"tables": {"like": "orders\\_%"}},
+                "b": {"tables": [{"regex": "^t_[0-9]+$"}, "extra"]},
+            },
+        }
+    )
+    a, b = topo.hosts
+    assert a.discovers and a.tables == ()
+    existing = {"orders_2", "orders_10", "orders_1", "ordersX1", "t_10", "t_9", "t_x", "extra"}
+    assert resolve_host(a, existing).tables == ("orders_1", "orders_2", "orders_10", "ordersX1")[:3]
+    assert resolve_host(b, existing).tables == ("t_9", "t_10", "extra")
+    assert b.admits("t_123") and not b.admits("t_x") and b.admits("extra")
+    with pytest.raises(BulkscanInputError, match="missing in d: any table matching like"):
+        resolve_host(a, {"t_1"})
+
+
+@pytest.mark.parametrize(
+    ("tables", "needle"),
+    [
+        ({"glob": "t*"}, "a table pattern is"),
+        ({"regex": "t_[0-9"}, "bad table regex"),
+        ({"like": ""}, "non-empty string"),
+    ],
+)
+def test_bad_patterns_are_refused(tables: Any, needle: str) -> None:
+    with pytest.raises(BulkscanInputError, match=needle):
+        parse_topology({"database": "d", "hosts": {"h": {"tables": tables}}})
+
+
+def test_a_table_declared_twice_in_two_spellings_is_refused() -> None:
+    (host,) = parse_topology({"database": "d", "hosts": {"h": ["table_000-015", "table_15"]}}).hosts
+    with pytest.raises(BulkscanInputError, match="declared twice: table_15"):
+        resolve_host(host, {f"table_{n}" for n in range(16)})

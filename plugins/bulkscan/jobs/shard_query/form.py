@@ -8,9 +8,12 @@ from bulkscan.glue import params as fields
 
 TOPOLOGY_HELP = (
     "A .json file under include/ (e.g. shards.json), or the topology itself: "
-    '{"database": "db", "hosts": {"<mysql conn id>": "table_000-015" | ["table_016-020", "table_031"] '
-    '| {"database": ..., "tables": ...}}}. Overlaps, duplicates, bad ranges and unknown connection '
-    "ids fail before any query runs."
+    '{"database": "db", "hosts": {"<mysql conn id>": <tables>}}. Tables are written two ways. '
+    'A range or list, as your scripts write them: "table_096-0111" means tables 96 to 111, whatever '
+    'zero padding the server uses (table_096 or table_96); ["table_016-020", "table_031"] mixes both. '
+    'Or a pattern that finds them on the host: {"tables": {"like": "table_%"}} or '
+    '{"tables": {"regex": "^table_[0-9]+$"}}. A per-host "database" overrides the default. Missing or '
+    "ambiguous tables, overlaps and unknown connection ids fail before any query runs."
 )
 
 

@@ -1,6 +1,7 @@
 """Plan a shard fan-out: every host checked and planned before any scan (MySQL, no Airflow).
 
-Per host: the topology's tables must exist (one information_schema query for all of them), the key,
+Per host: the topology's ranges and patterns are resolved against the tables that exist (one
+information_schema query for all of them: `resolve_host`), the key,
 columns and filters are checked (the first shard fully, the others by comparing their shape), a
 query file is dry-run, and big shards are split into near-equal ID-range chunks from the row
 estimate. Connections come from a `ConnectorFor` (conn id, database) -> ConnectFactory, so Airflow
@@ -21,11 +22,11 @@ from bulkscan.core.dbapi import ConnectFactory, Connection, Cursor
 from bulkscan.core.processors import SqlFileAggregate
 from bulkscan.core.sqlfiles import raw
 from bulkscan.core.tablespec import TableSpec, parse_filters
-from bulkscan.errors import BulkscanInputError
+from bulkscan.errors import BulkscanError, BulkscanInputError
 from bulkscan.jobs.shard_query.packing import ShardUnit, TableKey, build_units
 from bulkscan.jobs.shard_query.settings import ShardSettings
-from bulkscan.jobs.shard_query.topology import Host, Topology
-from bulkscan.mysqldb.connect import close_quietly, is_disconnect
+from bulkscan.jobs.shard_query.topology import Host, Topology, resolve_host
+from bulkscan.mysqldb.connect import close_quietly, connection, is_disconnect
 from bulkscan.mysqldb.planner import plan_balanced
 from bulkscan.mysqldb.scanner import aggregate_queries
 from bulkscan.mysqldb.source import resolve_table
@@ -61,42 +62,47 @@ def _shape(shapes: Shapes, table: str, settings: ShardSettings) -> tuple[Any, ..
     return (*tuple((c, columns.get(c)) for c in needed), settings.key_column in leading)
 
 
-def plan_host(host: Host, connect: ConnectFactory, settings: ShardSettings) -> HostPlan:
-    """Validate and plan every table of one host. An unreachable host plans as None (whole tables).
+def plan_host(host: Host, connect: ConnectFactory, settings: ShardSettings) -> tuple[Host, HostPlan]:
+    """Resolve, validate and plan every table of one host: (the host with its tables as they exist, plan).
 
     Missing tables or columns are input errors for the whole run; a down host is not: its tables
-    are scanned whole by their own tasks, which then fail (or succeed once it is back) on their own.
+    (as written) are scanned whole by their own tasks, which then fail (or succeed once it is back)
+    on their own. A down host whose tables only a listing can name (a pattern) fails the plan.
     """
     try:
         conn = connect()
     except MySQLdb.OperationalError as exc:
         if not is_disconnect(exc):
             raise
+        if host.discovers:
+            raise BulkscanError(
+                f"host {host.conn_id!r} is unreachable, so its table pattern cannot be listed: {exc}"
+            ) from exc
         log.warning("host %s is unreachable at plan time (%s); its tables run unplanned", host.conn_id, exc)
-        return {(host.conn_id, t): None for t in host.tables}
+        return host, {(host.conn_id, t): None for t in host.tables}
     try:
-        return _plan_tables(conn, host, settings)
+        cur = conn.cursor()
+        estimates = _existing(cur, host.database)
+        resolved = resolve_host(host, estimates.keys())
+        return resolved, _plan_tables(conn, resolved, estimates, settings)
     finally:
         close_quietly(conn)
 
 
-def _existing(cur: Cursor, host: Host) -> dict[str, int]:
-    """Row estimates of the host's tables; every topology table must be among them."""
-    cur.execute(raw("shard_query/shard_tables"), (host.database,))
-    estimates = {name: int(rows or 0) for name, rows in cur.fetchall()}
-    missing = [t for t in host.tables if t not in estimates]
-    if missing:
-        raise BulkscanInputError(
-            f"host {host.conn_id!r}: {len(missing)} topology table(s) missing in {host.database}: "
-            + ", ".join(missing[:10])
-            + (" ..." if len(missing) > 10 else "")
-        )
-    return estimates
+def _existing(cur: Cursor, database: str) -> dict[str, int]:
+    """Row estimates of every base table of a host's database."""
+    cur.execute(raw("shard_query/shard_tables"), (database,))
+    return {name: int(rows or 0) for name, rows in cur.fetchall()}
 
 
-def _plan_tables(conn: Connection, host: Host, settings: ShardSettings) -> HostPlan:
+def list_host(host: Host, connect: ConnectFactory) -> Host:
+    """The host resolved against what exists now (summarize compares it with what was planned)."""
+    with connection(connect) as conn:
+        return resolve_host(host, _existing(conn.cursor(), host.database).keys())
+
+
+def _plan_tables(conn: Connection, host: Host, estimates: dict[str, int], settings: ShardSettings) -> HostPlan:
     cur = conn.cursor()
-    estimates = _existing(cur, host)
     shapes = _shapes(cur, host.database)
     reference: tuple[Any, ...] | None = None
     plans: HostPlan = {}
@@ -142,8 +148,18 @@ def dry_run(conn: Connection, spec: TableSpec, settings: ShardSettings) -> None:
 def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSettings) -> list[ShardUnit]:
     """Plan all hosts in parallel (one connection each) and expand into one flat list of units."""
     plans: HostPlan = {}
+    hosts: list[Host] = []
     with ThreadPoolExecutor(max_workers=min(8, len(topology.hosts))) as pool:
         futures = [pool.submit(plan_host, h, connect_for(h.conn_id, h.database), settings) for h in topology.hosts]
         for f in futures:
-            plans.update(f.result())
-    return build_units(topology, plans, settings.tables_per_task)
+            host, plan = f.result()
+            hosts.append(host)
+            plans.update(plan)
+    return build_units(Topology(tuple(hosts)), plans, settings.tables_per_task)
+
+
+def resolve_topology(topology: Topology, connect_for: ConnectorFor) -> Topology:
+    """Every host's tables as they exist now (one information_schema query per host, in parallel)."""
+    with ThreadPoolExecutor(max_workers=min(8, len(topology.hosts))) as pool:
+        futures = [pool.submit(list_host, h, connect_for(h.conn_id, h.database)) for h in topology.hosts]
+        return Topology(tuple(f.result() for f in futures))

@@ -201,9 +201,11 @@ def reconcile(topology: Topology, units: Sequence[ShardUnit], answers: Iterable[
         lost = sorted(topo_tables - planned_tables)
         extra = sorted(planned_tables - topo_tables)
         if lost:
-            problems.append("not planned: " + ", ".join(f"{c} / {t}" for c, t in lost))
+            problems.append("not planned (appeared after the plan?): " + ", ".join(f"{c} / {t}" for c, t in lost))
         if extra:
-            problems.append("planned but not in the topology: " + ", ".join(f"{c} / {t}" for c, t in extra))
+            problems.append(
+                "planned but not in the topology now (vanished?): " + ", ".join(f"{c} / {t}" for c, t in extra)
+            )
     seen: dict[int, Answer] = {}
     rows: dict[str, int] = {f"{c} / {t}": 0 for c, t in sorted(topo_tables)}
     for a in answers:

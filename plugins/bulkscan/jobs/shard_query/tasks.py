@@ -16,7 +16,7 @@ from bulkscan.core.paths import INCLUDE_DIR
 from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.connections import connect_factory, describe_or_unknown
 from bulkscan.glue.defaults import fail_fast_on_bad_input
-from bulkscan.jobs.shard_query.hostplan import plan_units
+from bulkscan.jobs.shard_query.hostplan import plan_units, resolve_topology
 from bulkscan.jobs.shard_query.packing import Answer, AnswerPayload, ShardUnit, UnitPayload, reconcile
 from bulkscan.jobs.shard_query.runner import ShardRun, check_store, merge, run_unit
 from bulkscan.jobs.shard_query.settings import ShardSettings
@@ -57,12 +57,13 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[UnitPayload]:
         )
     store(params).ensure()
     units = plan_units(topo, connector, settings)
+    planned_tables = len({(u.conn_id, i.table) for u in units for i in u.items})
     if len(units) > max_map_length:
         raise BulkscanInputError(
             f"{len(units)} shard tasks exceed Airflow's max_map_length {max_map_length}: "
             "raise 'Tables or chunks per task' or 'Rows per chunk'"
         )
-    log.info("%d shard tables on %d hosts -> %d mapped tasks", len(topo.tables), len(topo.hosts), len(units))
+    log.info("%d shard tables on %d hosts -> %d mapped tasks", planned_tables, len(topo.hosts), len(units))
     return [u.payload() for u in units]
 
 
@@ -71,7 +72,7 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
     topo = topology(params)
     unit = ShardUnit.from_dict(payload)
     host = topo.host(unit.conn_id)  # the table name reaches SQL only if it matches the topology
-    strays = [i.table for i in unit.items if i.table not in host.tables]
+    strays = [i.table for i in unit.items if not host.admits(i.table)]
     if strays or unit.database != host.database:
         raise BulkscanInputError(f"unit {unit.label} does not match the topology ({strays or unit.database})")
     run = ShardRun(
@@ -87,8 +88,12 @@ def summarize(
     params: Mapping[str, Any],
     run_key: str,
 ) -> dict[str, Any]:
-    """Reconcile (every topology table answered exactly once), then merge the per-shard partial sums."""
-    topo = topology(params)
+    """Reconcile (every table the topology names now answered exactly once), then merge the partial sums.
+
+    The topology is listed again: a table that appeared after the plan is named as not planned, one
+    that vanished as planned but no longer there, never a silent miss.
+    """
+    topo = resolve_topology(topology(params), connector)
     units = [ShardUnit.from_dict(u) for u in payloads]
     answers = [Answer.from_dict(a) for batch in results for a in batch]
     rows = reconcile(topo, units, answers)
