@@ -1,8 +1,9 @@
 """
 ### bulkscan_table_scan: chunked ID-range scan of a big MySQL table
 
-The table is planned into gap-aware primary-key ranges (`plan`), each range is one mapped task
-(`scan_chunk`, shown as "ids 1-1,250,000") that streams its rows in keyset batches in bounded memory,
+The table is planned into gap-aware key ranges (`plan`), each range is one mapped task
+(`scan_chunk`, shown as "ids 1-1,250,000", or "shop 17 id 5,001 - shop 19 id 12" for a composite
+key) that streams its rows in keyset batches in bounded memory,
 and `summarize` reconciles every chunk against an independent count of its range and merges the
 per-chunk partial sums into `bulkscan.bulkscan_result`.
 
@@ -19,7 +20,6 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from bulkscan.core.chunks import ChunkPayload
 from bulkscan.core.values import run_key
 from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
 from bulkscan.jobs.table_scan import tasks as ts
@@ -39,11 +39,11 @@ from bulkscan.jobs.table_scan.form import params
 )
 def bulkscan_table_scan() -> None:
     @task
-    def plan() -> list[ChunkPayload]:
+    def plan() -> list[ts.AnyChunkPayload]:
         return ts.plan(get_current_context()["params"], max_map_length())
 
     @task(map_index_template="{{ chunk_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
-    def scan_chunk(chunk: ChunkPayload) -> ts.ChunkResult:
+    def scan_chunk(chunk: ts.AnyChunkPayload) -> ts.ChunkResult:
         ctx = get_current_context()
         ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]

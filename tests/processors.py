@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import MySQLdb
 
-from bulkscan.core.processors import AggregateByKey, ChunkContext
+from bulkscan.core.processors import AggregateByKey, ChunkContext, SendMessages
 
 
 class FaultyAggregate(AggregateByKey):
@@ -43,3 +44,40 @@ class FaultyAggregate(AggregateByKey):
 
 def faulty_aggregate(**kwargs: Any) -> FaultyAggregate:
     return FaultyAggregate(**kwargs)
+
+
+class RecordingMessages(SendMessages):
+    """Seed 000's per-row messages (the built-in outbox processor), recording every row it is handed
+    in `seen` as it goes (outside any transaction: the row-by-row record of what each try saw), and
+    failing one chunk's first try after its `fail_batch`-th batch was processed but before that
+    batch's checkpoint commits: `mode="raise"` raises, `mode="stall"` sleeps so a test can SIGKILL
+    the worker."""
+
+    def __init__(self, control_db: str, column: str, fail_at: tuple[int, int], mode: str = "raise", port: int = 3306):
+        super().__init__(column)
+        self.control_db, self.port = control_db, port
+        (self.fail_chunk, self.fail_batch), self.mode = fail_at, mode
+        self.batch_no = 0
+
+    def process(self, rows: Any, columns: tuple[str, ...]) -> None:
+        replay = self.replay
+        super().process(rows, columns)
+        self.batch_no += 1
+        ctx = self.ctx
+        conn = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", database=self.control_db, autocommit=True)
+        try:
+            conn.cursor().executemany(
+                "INSERT INTO seen (run_key, chunk_index, row_key, try_number, replay, batch)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(ctx.run_key, ctx.chunk.index, r[0], ctx.try_number, replay, self.batch_no) for r in rows],
+            )
+        finally:
+            conn.close()
+        if ctx.chunk.index == self.fail_chunk and ctx.try_number == 1 and self.batch_no == self.fail_batch:
+            if self.mode == "stall":
+                time.sleep(600)
+            raise RuntimeError(f"injected fault after batch {self.batch_no} of chunk {ctx.chunk.index}")
+
+
+def recording_messages(**kwargs: Any) -> RecordingMessages:
+    return RecordingMessages(**kwargs)

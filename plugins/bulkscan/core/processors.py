@@ -8,14 +8,17 @@ a retried chunk replaces what its earlier attempt wrote.
 from __future__ import annotations
 
 import importlib
+import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from bulkscan.core.chunks import Chunk
+from bulkscan.core.dbapi import Cursor
 from bulkscan.core.identifiers import validate_identifier
+from bulkscan.core.keys import KeyChunk
 from bulkscan.core.sqlfiles import UserQuery, user_query
 from bulkscan.errors import BulkscanError, BulkscanInputError
 
@@ -27,23 +30,44 @@ class ChunkContext:
     """Who is scanning: the run (e.g. 'dag_id/run_id'), the chunk and the attempt."""
 
     run_key: str
-    chunk: Chunk
+    chunk: Chunk | KeyChunk
     try_number: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class BatchTx(Protocol):
+    """The transaction a checkpointed batch commits in (bulkscan.mysqldb.checkpoint)."""
+
+    cursor: Cursor
+
+    def outbox(self, messages: Iterable[tuple[str, str]]) -> None:
+        """(row key, message) pairs into bulkscan_outbox: written once per row key of the chunk."""
+        ...
+
+
 class Processor:
-    """Base class. `mode = "rows"`: `process` gets keyset batches of tuples in `columns` order."""
+    """Base class. `mode = "rows"`: `process` gets keyset batches of tuples in `columns` order.
+
+    In a checkpointed scan (bulkscan_table_scan) `commit_batch` is called after each `process`, inside
+    the transaction that records the batch as done: effects written there (on `tx.cursor`, or
+    `tx.outbox`) happen exactly once, even when the worker dies. `replay` is True while `process` gets
+    the first batch of a try that resumed from a checkpoint: the try that died may have seen those
+    rows (but did not commit them).
+    """
 
     mode: ClassVar[str] = "rows"
     #: Columns to read (the key is always first). None means every column of the table.
     columns: tuple[str, ...] | None = None
+    replay: bool = False
 
     def open(self, ctx: ChunkContext) -> None:
         self.ctx = ctx
 
     def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
         raise NotImplementedError
+
+    def commit_batch(self, tx: BatchTx) -> None:
+        """Write this batch's effects in the checkpoint transaction (nothing by default)."""
 
     def finish(self) -> dict[str, Any]:
         return {}
@@ -80,32 +104,39 @@ class AggregateByKey(Processor):
         self.pushdown = pushdown
         self.columns = tuple(c for c in (self.group, self.value) if c)
         self.groups: GroupSums = {}
+        self.pending: GroupSums = {}  # since the last checkpoint (`take_pending`)
+
+    def take_pending(self) -> GroupSums:
+        """The sums added since the last call: what a checkpoint adds to the stored partial sums."""
+        pending, self.pending = self.pending, {}
+        return pending
 
     def add_groups(self, rows: Sequence[tuple[Any, Any, Any]]) -> None:
         """Merge (group, sum, count) rows from one pushed-down sub-range."""
-        groups = self.groups
-        for g, s, n in rows:
-            acc = groups.get(g)
-            if acc is None:
-                groups[g] = [s if s is not None else 0, n]
-            else:
-                acc[0] += s if s is not None else 0
-                acc[1] += n
+        for groups in (self.groups, self.pending):
+            for g, s, n in rows:
+                acc = groups.get(g)
+                if acc is None:
+                    groups[g] = [s if s is not None else 0, n]
+                else:
+                    acc[0] += s if s is not None else 0
+                    acc[1] += n
 
     def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
         gi = columns.index(self.group) if self.group else None
         vi = columns.index(self.value)
-        groups = self.groups
+        batch: GroupSums = {}
         for row in rows:
             g = row[gi] if gi is not None else None
             v = row[vi]
-            acc = groups.get(g)
+            acc = batch.get(g)
             if acc is None:
-                groups[g] = [v if v is not None else 0, 1]
+                batch[g] = [v if v is not None else 0, 1]
             else:
                 if v is not None:
                     acc[0] += v
                 acc[1] += 1
+        self.add_groups([(g, s, n) for g, (s, n) in batch.items()])
 
     def finish(self) -> dict[str, Any]:
         total = sum((Decimal(s) for s, _ in self.groups.values()), Decimal(0))
@@ -125,6 +156,7 @@ class SqlFileAggregate(AggregateByKey):
         self.group, self.value, self.pushdown = None, "", True
         self.columns = ()
         self.groups = {}
+        self.pending = {}
 
     def refuse_filters(self, filters: Sequence[Any]) -> None:
         """Filters are the built-in aggregate's: a query file says its own conditions, bound."""
@@ -138,6 +170,45 @@ class SqlFileAggregate(AggregateByKey):
                     f"query file {self.query.name}.sql must return (group, value, count) rows, got {row!r}"
                 )
         super().add_groups(rows)
+
+
+class SendMessages(Processor):
+    """Seed 000's per-row job, `send_message(name)`, exactly once: each row's message is written to
+    bulkscan_outbox in the same transaction as its batch's checkpoint, and a relay delivers from there
+    (the transactional outbox). A retried chunk resumes after its last checkpoint, and a row key is
+    never written twice, so every row's message is in the outbox once.
+    """
+
+    def __init__(self, column: str, template: str = "hello {}") -> None:
+        self.column = validate_identifier(column, "message column")
+        self.template = str(template)
+        self.columns = (self.column,)
+        self.pending: list[tuple[str, str]] = []
+        self.sent = 0
+        self.replayed = 0
+
+    def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+        chunk = self.ctx.chunk
+        n = len(chunk.columns) if isinstance(chunk, KeyChunk) else 1
+        i = columns.index(self.column)
+        for row in rows:
+            key = str(row[0]) if n == 1 else json.dumps(list(row[:n]), default=str)
+            self.pending.append((key, self.template.format(row[i])))
+        if self.replay:
+            self.replayed += len(rows)
+
+    def commit_batch(self, tx: BatchTx) -> None:
+        tx.outbox(self.pending)
+        self.sent += len(self.pending)
+        self.pending = []
+
+    def finish(self) -> dict[str, Any]:
+        return {"messages": self.sent, "replayed_rows": self.replayed}
+
+
+def send_messages(**kwargs: Any) -> SendMessages:
+    """'bulkscan.core.processors:send_messages' with processor_args {"column": "name"}."""
+    return SendMessages(**kwargs)
 
 
 BUILTINS: dict[str, type[Processor]] = {"aggregate": AggregateByKey, "count": CountRows, "sql_file": SqlFileAggregate}

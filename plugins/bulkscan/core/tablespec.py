@@ -17,6 +17,7 @@ from bulkscan.core.sqlfiles import Fragment
 from bulkscan.errors import BulkscanInputError
 
 INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
+STRING_TYPES = frozenset({"char", "varchar"})  # compared by the server, in the column's collation
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "is null", "is not null")
 
 
@@ -61,13 +62,27 @@ def parse_filters(items: Iterable[object] | None) -> tuple[Filter, ...]:
 
 @dataclass(frozen=True)
 class TableSpec:
-    """A validated table to scan. Build it with `resolve_table`, not by hand."""
+    """A validated table to scan. Build it with `resolve_table`, not by hand.
+
+    `key_column` is the integer key of an ID-range scan; a composite or string key sets `key_columns`
+    (its unique index's columns, in order; `key_column` is then the first of them).
+    """
 
     database: str
     table: str
     key_column: str
     columns: tuple[str, ...]
     filters: tuple[Filter, ...] = field(default=())
+    key_columns: tuple[str, ...] = field(default=())
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.key_columns or (self.key_column,)
+
+    @property
+    def tuple_key(self) -> bool:
+        """True for a composite or string key: chunks are `KeyChunk`s, not integer ranges."""
+        return bool(self.key_columns)
 
     @property
     def name(self) -> str:

@@ -10,6 +10,9 @@ from bulkscan.core.identifiers import IDENT_PATTERN
 from bulkscan.errors import BulkscanInputError
 
 OPTIONAL_IDENT_PATTERN = f"^({IDENT_PATTERN.strip('^$')})?$"
+_IDENT = IDENT_PATTERN.strip("^$")
+# 'id', 'shop_id, id' (a composite key, up to 8 columns), or '' for the table's primary key
+KEY_COLUMNS_PATTERN = rf"^\s*({_IDENT}(\s*,\s*{_IDENT}){{0,7}})?\s*$"
 # A user processor: 'package.module:factory'.
 DOTTED_PROCESSOR = r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*"
 # The processors a job accepts: the built-ins it names, or a user processor.

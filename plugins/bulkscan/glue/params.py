@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from bulkscan.core.identifiers import IDENT_PATTERN
-from bulkscan.core.values import OPTIONAL_IDENT_PATTERN, ROW_PROCESSOR_PATTERN
+from bulkscan.core.values import KEY_COLUMNS_PATTERN, OPTIONAL_IDENT_PATTERN, ROW_PROCESSOR_PATTERN
 
 FILTER_OPS = '= != < <= > >= in "is null" "is not null"'
 # Form sections. What a run reads (SOURCE: None) stays in the form's open default section ("Run
@@ -62,6 +62,18 @@ def redis_field(default: str, title: str, description: str, section: str | None)
 def key_column(description: str) -> Any:
     return param(
         "id", type="string", pattern=IDENT_PATTERN, title="Integer key column", description=description, section=SOURCE
+    )
+
+
+def key_columns(description: str) -> Any:
+    """One integer column, a composite or string key as 'col1, col2', or empty for the primary key."""
+    return param(
+        "id",
+        type=["null", "string"],
+        pattern=KEY_COLUMNS_PATTERN,
+        title="Key column(s)",
+        description=description,
+        section=SOURCE,
     )
 
 

@@ -1,4 +1,5 @@
-"""Plan a table into gap-aware ID-range chunks by walking the key index.
+"""Plan a table into gap-aware chunks by walking the key index: ID ranges, or tuple ranges of a
+composite or string key (`plan_keys`).
 
 `plan_table` gives exact row counts per chunk (the table scan reconciles each one); `plan_balanced`
 gives near-equal chunks from the row estimate for less walking (the shard fan-out's big shards).
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkscan.core.chunks import Chunk, check_sizes, iter_boundaries, split_by_estimate
-from bulkscan.core.sqlfiles import raw, render
+from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, iter_key_chunks, key_select
+from bulkscan.core.sqlfiles import Fragment, raw, render
 from bulkscan.mysqldb.source import TableSpec
 
 
@@ -105,4 +107,56 @@ def count_range(conn: Any, spec: TableSpec, lo: int, hi: int) -> int:
     _, params = spec.where()
     cur = conn.cursor()
     cur.execute(render("common/range_count", **spec.parts()), (lo, hi, *params))
+    return int(cur.fetchone()[0])
+
+
+# --- composite and string keys (bulkscan.core.keys) ---------------------------------------------
+
+
+def plan_keys(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) -> list[KeyChunk]:
+    """Tuple-range chunks of a composite or string key: one walk of its unique index, as `plan_table`.
+
+    The server finds and compares every boundary (the index's collation order); the walk reads
+    `rows_per_chunk` index entries per chunk and returns the chunk's last key with the next one's first.
+    """
+    rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
+    keys, order = key_select(spec.keys)
+    _, desc = key_select(spec.keys, desc=True)
+    where, params = spec.where()
+    cur = conn.cursor()
+    parts = {"keys": keys, "table": spec.table_sql(), "where": where}
+    cur.execute(render("common/key_first", **parts, order=order), params)
+    first_row = cur.fetchone()
+    if first_row is None:
+        return []
+    cur.execute(render("common/key_first", **parts, order=desc), params)
+    first, last = tuple(first_row), tuple(cur.fetchone())
+    total: int | None = None
+    if spec.filters or _estimate(cur, spec) * 2 > rows_per_chunk * max_chunks:
+        cur.execute(render("common/row_count", table=spec.table_sql(), where=where), params)
+        total = int(cur.fetchone()[0])
+    walk_range = Fragment(f"{compare_sql(spec.keys, '>=')} AND {compare_sql(spec.keys, '<=')}")
+    walk_sql = render("common/key_walk", **parts, range=walk_range, order=order)
+
+    def walk(lo: Key, n: int) -> tuple[Key, Key] | None:
+        cur.execute(walk_sql, (*compare_params(lo), *compare_params(last), *params, n - 1))
+        rows = cur.fetchall()
+        return (tuple(rows[0]), tuple(rows[1])) if len(rows) == 2 else None
+
+    chunks = list(iter_key_chunks(walk, spec.keys, (first, last), total, rows_per_chunk, max_chunks))
+    final = chunks[-1]
+    if final.rows is None:
+        chunks[-1] = replace(final, rows=count_key_range(conn, spec, final))
+    return chunks
+
+
+def count_key_range(conn: Any, spec: TableSpec, chunk: KeyChunk) -> int:
+    """Rows of a tuple-key chunk that pass the filter, counted independently of any scan."""
+    rng, rng_params = chunk.where()
+    where, params = spec.where()
+    cur = conn.cursor()
+    cur.execute(
+        render("common/key_range_count", table=spec.table_sql(), range=Fragment(rng), where=where),
+        (*rng_params, *params),
+    )
     return int(cur.fetchone()[0])

@@ -58,6 +58,7 @@ class ChunkOutcome:
     groups: GroupSums | None = None
     summary: str | None = None
     from_query: tuple[str, tuple[Any, ...]] | None = None
+    checkpointed: bool = False  # the partial sums are already in, batch by batch (mysqldb.checkpoint)
 
 
 class ResultStore:
@@ -66,7 +67,7 @@ class ResultStore:
         self.schema = schema
         self.q = Fragment(quote_identifier(schema, "results schema"))
 
-    def _sql(self, name: str, **parts: Fragment) -> str:
+    def sql(self, name: str, **parts: Fragment) -> str:
         return render(f"results/{name}", schema=self.q, **parts)
 
     def ensure(self) -> None:
@@ -80,20 +81,25 @@ class ResultStore:
         """
 
         def write(cur: Cursor) -> tuple[int, int]:
-            cur.execute(self._sql("partial_delete"), (run_key, chunk.index))
             rows, n_groups = outcome.rows, len(outcome.groups or ())
+            if outcome.checkpointed:
+                cur.execute(self.sql("partial_totals"), (run_key, chunk.index))
+                n_groups = int((cur.fetchone() or (0, 0))[0])
+                cur.execute(self.sql("checkpoint_done"), (run_key, chunk.index))
+            else:
+                cur.execute(self.sql("partial_delete"), (run_key, chunk.index))
             if outcome.groups:
                 sums = ((run_key, chunk.index, group_key(g), s, n) for g, (s, n) in outcome.groups.items())
                 for batch in _batches(sums, INSERT_BATCH):
-                    cur.executemany(self._sql("partial_insert"), batch)
+                    cur.executemany(self.sql("partial_insert"), batch)
             if outcome.from_query is not None:
                 query, params = outcome.from_query
-                cur.execute(self._sql("partial_insert_select", query=Fragment(query)), (run_key, chunk.index, *params))
-                cur.execute(self._sql("partial_totals"), (run_key, chunk.index))
+                cur.execute(self.sql("partial_insert_select", query=Fragment(query)), (run_key, chunk.index, *params))
+                cur.execute(self.sql("partial_totals"), (run_key, chunk.index))
                 got_groups, got_rows = cur.fetchone() or (0, 0)
                 n_groups, rows = int(got_groups), int(got_rows)
             cur.execute(
-                self._sql("chunk_upsert"),
+                self.sql("chunk_upsert"),
                 (
                     run_key,
                     chunk.index,
@@ -113,9 +119,15 @@ class ResultStore:
 
         return run_transaction(self.connect, write)
 
+    def outbox(self, run_key: str) -> list[tuple[int, str, str, int]]:
+        """(chunk, row key, message, try) of a run's outbox messages, in order (for a relay, and tests)."""
+        with cursor(self.connect) as cur:
+            cur.execute(self.sql("outbox_rows"), (run_key,))
+            return [(int(c), str(k), str(m), int(t)) for c, k, m, t in cur.fetchall()]
+
     def chunks(self, run_key: str) -> list[dict[str, Any]]:
         with cursor(self.connect) as cur:
-            cur.execute(self._sql("chunks"), (run_key,))
+            cur.execute(self.sql("chunks"), (run_key,))
             names = [d[0] for d in cur.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -124,7 +136,7 @@ class ResultStore:
         if cur is None:
             with cursor(self.connect) as own:
                 return self.chunk_count(run_key, own)
-        cur.execute(self._sql("chunk_count"), (run_key,))
+        cur.execute(self.sql("chunk_count"), (run_key,))
         row = cur.fetchone()
         return int(row[0]) if row else 0
 
@@ -132,11 +144,11 @@ class ResultStore:
         """Fold the partial sums of every chunk of the run into bulkscan_result (replacing a previous merge)."""
 
         def write(cur: Cursor) -> MergedRun:
-            cur.execute(self._sql("result_delete"), (run_key,))
-            cur.execute(self._sql("result_merge"), (run_key,))
-            cur.execute(self._sql("result_totals"), (run_key,))
+            cur.execute(self.sql("result_delete"), (run_key,))
+            cur.execute(self.sql("result_merge"), (run_key,))
+            cur.execute(self.sql("result_totals"), (run_key,))
             groups, value_sum = cur.fetchone() or (0, None)
-            cur.execute(self._sql("run_replace"), (run_key, job, source, chunks, rows, groups, value_sum))
+            cur.execute(self.sql("run_replace"), (run_key, job, source, chunks, rows, groups, value_sum))
             return MergedRun(run_key, chunks, rows, int(groups), value_sum)
 
         return run_transaction(self.connect, write)
@@ -144,12 +156,12 @@ class ResultStore:
     def result(self, run_key: str) -> dict[str, tuple[Decimal, int]]:
         """The merged sums of a run: group_key -> (sum, rows)."""
         with cursor(self.connect) as cur:
-            cur.execute(self._sql("result"), (run_key,))
+            cur.execute(self.sql("result"), (run_key,))
             return {g: (s, int(n)) for g, s, n in cur.fetchall()}
 
     def top(self, run_key: str, limit: int = 5) -> list[tuple[str, Decimal, int]]:
         with cursor(self.connect) as cur:
-            cur.execute(self._sql("result_top"), (run_key, limit))
+            cur.execute(self.sql("result_top"), (run_key, limit))
             return [(g, s, int(n)) for g, s, n in cur.fetchall()]
 
     def forget(self, run_key: str) -> None:

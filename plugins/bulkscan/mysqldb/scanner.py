@@ -3,7 +3,8 @@
 Rows mode:   SELECT cols ... WHERE key > last AND key < hi ORDER BY key LIMIT b   (never OFFSET)
 Aggregate:   walk b rows along the key index, then SUM/COUNT ... GROUP BY over that sub-range.
 `last` only advances after the processor consumed a batch, so a reconnect resumes exactly where
-the chunk stood: no row is seen twice and none is skipped.
+the chunk stood: no row is seen twice and none is skipped. A composite or string key (`KeyChunk`)
+runs the same loops with tuple comparisons that the server evaluates (bulkscan.core.keys).
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.dbapi import ConnectFactory, Connection, Row
+from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_select
 from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, render
+from bulkscan.errors import BulkscanInputError
+from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import close_quietly, is_disconnect
 from bulkscan.mysqldb.source import TableSpec, all_columns
 
@@ -36,11 +40,13 @@ class ChunkStats:
 
 @dataclass(frozen=True)
 class ScanOptions:
-    """How a chunk scan reports and how hard it tries to reconnect."""
+    """How a chunk scan reports, how hard it tries to reconnect, and where it checkpoints its batches
+    (`checkpoint`: a new try resumes after the last committed batch; None: a try starts over)."""
 
     logger: logging.Logger = log
     progress_every: float = 5.0
     max_reconnects: int = 8
+    checkpoint: ChunkCheckpoint | None = None
 
 
 class ResilientConnection:
@@ -83,7 +89,7 @@ class ResilientConnection:
 
 
 class _Progress:
-    def __init__(self, chunk: Chunk, logger: logging.Logger, every: float):
+    def __init__(self, chunk: Chunk | KeyChunk, logger: logging.Logger, every: float):
         self.chunk, self.log, self.every = chunk, logger, every
         self.start = self.last_log = time.monotonic()
 
@@ -93,7 +99,10 @@ class _Progress:
             return
         self.last_log = now
         c = self.chunk
-        pct = 100.0 * rows / c.rows if c.rows else 100.0 * (position - c.lo) / max(1, c.hi - c.lo)
+        if c.rows or isinstance(c, KeyChunk):
+            pct = 100.0 * rows / max(c.rows or 0, 1)
+        else:
+            pct = 100.0 * (position - c.lo) / max(1, c.hi - c.lo)
         rate = rows / max(now - self.start, 1e-6)
         self.log.info(
             "chunk %d (%s): %s rows done, %.1f%% of range, %s rows/s, batch %s",
@@ -128,17 +137,22 @@ def scan_chunk(
     started = time.monotonic()
     processor.open(ctx)
     try:
-        if isinstance(processor, AggregateByKey) and pushdown:
+        scan.resume(processor)
+        if scan.position.get("end"):
+            pass  # the try that died had committed every batch: nothing is left to read
+        elif isinstance(processor, AggregateByKey) and pushdown:
             scan.aggregate(processor)
         else:
             scan.rows(processor)
     finally:
         scan.db.close()
+        if scan.checkpoint is not None:
+            scan.checkpoint.close()
     stats = scan.stats
     stats.reconnects = scan.db.reconnects
     stats.seconds = time.monotonic() - started
     stats.summary = processor.finish()
-    scan.progress.update(stats.rows, ctx.chunk.hi, scan.batch.size, force=True)
+    scan.progress.update(stats.rows, ctx.chunk.hi if isinstance(ctx.chunk, Chunk) else 0, scan.batch.size, force=True)
     return stats
 
 
@@ -150,6 +164,10 @@ def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, 
     """
     if isinstance(processor, SqlFileAggregate):
         processor.refuse_filters(spec.filters)
+        if spec.tuple_key:
+            raise BulkscanInputError(
+                "a query file needs an integer key; this table is keyed by " + ", ".join(spec.keys)
+            )
         q = processor.query
         key = spec.key_sql()
         ranged = q.render(spec.table_sql(), Fragment(f"{key} >= %(bulkscan_lo)s AND {key} < %(bulkscan_hi)s"))
@@ -169,13 +187,41 @@ class _ChunkScan:
     """One chunk's scan state: the resilient connection, the adaptive batch, the counters."""
 
     def __init__(
-        self, connect: ConnectFactory, spec: TableSpec, chunk: Chunk, batch: AdaptiveBatch, options: ScanOptions | None
+        self,
+        connect: ConnectFactory,
+        spec: TableSpec,
+        chunk: Chunk | KeyChunk,
+        batch: AdaptiveBatch,
+        options: ScanOptions | None,
     ) -> None:
         opts = options or ScanOptions()
         self.spec, self.chunk, self.batch = spec, chunk, batch
         self.db = ResilientConnection(connect, opts.max_reconnects, opts.logger)
         self.progress = _Progress(chunk, opts.logger, opts.progress_every)
         self.stats = ChunkStats()
+        self.checkpoint = opts.checkpoint
+        # where a resumed try starts ({"after": key} | {"from": key} | {"end": True}) and the size of the
+        # batch that was in flight, so the replayed batch is exactly the one the dead try had
+        self.position: dict[str, Any] = {}
+
+    def resume(self, processor: Processor) -> None:
+        """Take up an unfinished earlier try's checkpoint (its first batch then may be a replay)."""
+        found = self.checkpoint.start() if self.checkpoint is not None else None
+        if found is not None:
+            self.position = found.position
+            self.stats.rows, self.stats.batches = found.rows, found.batches
+            processor.replay = True
+            if "size" in found.position:  # the batch the dead try had in flight, read again as it was
+                b = self.batch
+                b.size = max(b.minimum, min(b.maximum, int(found.position["size"])))
+
+    def commit(self, position: dict[str, Any], processor: Processor) -> None:
+        """Checkpoint a finished batch (its effects and the new position, in one transaction)."""
+        if self.checkpoint is not None:
+            self.checkpoint.commit(position, self.stats.rows, self.stats.batches, processor)
+        elif isinstance(processor, AggregateByKey):
+            processor.take_pending()  # no checkpoints: the chunk's sums are written whole at its end
+        processor.replay = False
 
     def rows(self, processor: Processor) -> None:
         """Keyset batches of rows into `processor.process` (never OFFSET, never the whole range)."""
@@ -184,10 +230,13 @@ class _ChunkScan:
             spec = all_columns(self.db.open(), spec)
             columns = spec.columns
         else:
-            columns = tuple(dict.fromkeys([spec.key_column, *processor.columns]))
+            columns = tuple(dict.fromkeys([*spec.keys, *processor.columns]))
+        if isinstance(chunk, KeyChunk):
+            self._key_rows(processor, spec, chunk, columns)
+            return
         sql = render("common/keyset_batch", **spec.parts(columns=spec.column_sql(columns)))
         _, where_params = spec.where()
-        last = chunk.lo - 1
+        last = int(self.position.get("after", chunk.lo - 1))
         while True:
             size = batch.size
             t0 = time.monotonic()
@@ -199,21 +248,96 @@ class _ChunkScan:
             last = rows[-1][0]
             stats.rows += len(rows)
             stats.batches += 1
+            self.commit({"after": last, "size": batch.size}, processor)
             self.progress.update(stats.rows, last, batch.size)
             if len(rows) < size:
                 break
 
+    def _key_rows(self, processor: Processor, spec: TableSpec, chunk: KeyChunk, columns: tuple[str, ...]) -> None:
+        """Keyset batches of a composite or string key: `key > last done` compared by the server."""
+        batch, stats, n = self.batch, self.stats, len(spec.keys)
+        _, order = key_select(spec.keys)
+        where, where_params = spec.where()
+        done: Key | None = tuple(self.position["after"]) if "after" in self.position else None
+        while True:
+            rng, rng_params = chunk.where() if done is None else chunk.after(done)
+            sql = render(
+                "common/key_batch",
+                columns=spec.column_sql(columns),
+                table=spec.table_sql(),
+                range=Fragment(rng),
+                where=where,
+                order=order,
+            )
+            size = batch.size
+            t0 = time.monotonic()
+            rows = self.db.query(sql, (*rng_params, *where_params, size))
+            batch.observe(len(rows), time.monotonic() - t0)
+            if not rows:
+                break
+            processor.process(rows, columns)
+            done = tuple(rows[-1][:n])
+            stats.rows += len(rows)
+            stats.batches += 1
+            self.commit({"after": list(done), "size": batch.size}, processor)
+            self.progress.update(stats.rows, 0, batch.size)
+            if len(rows) < size:
+                break
+
+    def _key_aggregate(self, processor: AggregateByKey, chunk: KeyChunk) -> None:
+        """Pushed-down groups per sub-range of a tuple-key chunk, sub-ranges found by walking its index."""
+        spec, batch = self.spec, self.batch
+        keys, order = key_select(spec.keys)
+        where, where_params = spec.where()
+        group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
+        upper, upper_params = chunk.upper()
+        walk_sql = render(
+            "common/key_walk",
+            keys=keys,
+            table=spec.table_sql(),
+            range=Fragment(f"{compare_sql(spec.keys, '>=')} AND {upper}"),
+            where=where,
+            order=order,
+        )
+        cur: Key = tuple(self.position["from"]) if "from" in self.position else chunk.lo
+        while True:
+            t0 = time.monotonic()
+            step = None
+            if not (cur == chunk.lo and chunk.rows is not None and chunk.rows <= batch.size):
+                found = self.db.query(walk_sql, (*compare_params(cur), *upper_params, *where_params, batch.size - 1))
+                step = (tuple(found[0]), tuple(found[1])) if len(found) == 2 else None
+            sub = KeyChunk(chunk.index, chunk.columns, cur, step[1], step[0]) if step else replace(chunk, lo=cur)
+            rng, rng_params = sub.where()
+            sql = render(
+                "common/key_range_aggregate",
+                group_expr=group,
+                value=spec.column_sql([processor.value]),
+                table=spec.table_sql(),
+                range=Fragment(rng),
+                where=where,
+            )
+            self._groups(processor, (sql, (*rng_params, *where_params)), 0, t0)
+            if step is None:
+                self.commit({"end": True}, processor)
+                return
+            cur = step[1]
+            self.commit({"from": list(cur), "size": batch.size}, processor)
+
     def aggregate(self, processor: AggregateByKey) -> None:
         """Pushed-down (group, sum, count) per keyset sub-range: one row per group crosses the wire."""
         spec, chunk, batch = self.spec, self.chunk, self.batch
+        if isinstance(chunk, KeyChunk):
+            self._key_aggregate(processor, chunk)
+            return
         whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor)
         if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:
             # a whole table that fits one batch: one query, no key predicate to evaluate on every row
             self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic())
+            self.commit({"end": True}, processor)
             return
         boundary_sql = render("common/key_boundary", **spec.parts())
         _, where_params = spec.where()
-        cur = chunk.lo
+        cur = int(self.position.get("from", chunk.lo))
         while cur < chunk.hi:
             t0 = time.monotonic()  # the walk counts toward the batch's time, as it is part of its cost
             if cur == chunk.lo and chunk.rows is not None and chunk.rows <= batch.size:
@@ -223,6 +347,7 @@ class _ChunkScan:
                 nxt = int(found[0][0]) if found else chunk.hi
             self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0)
             cur = nxt
+            self.commit({"from": cur, "size": batch.size} if cur < chunk.hi else {"end": True}, processor)
 
     def _groups(self, processor: AggregateByKey, query: tuple[str, Any], position: int, t0: float) -> None:
         groups = self.db.query(*query)

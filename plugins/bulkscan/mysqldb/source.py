@@ -1,5 +1,11 @@
 """Resolve what a scan reads against the server: every identifier is checked against information_schema
-before any scan starts (unknown table or column, non-integer or unindexed key: a clear input error)."""
+before any scan starts (unknown table or column, a key that cannot be chunked: a clear input error).
+
+A single integer column that leads an index is an ID-range key. Anything else (two or more columns,
+or a string) must be exactly the columns of a unique NOT NULL index (the primary key or a UNIQUE
+index), so that keyset batches in that index's order see every row once; an empty key column means
+the primary key.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ from collections.abc import Iterable, Sequence
 
 from bulkscan.core.dbapi import Connection
 from bulkscan.core.identifiers import validate_identifier
+from bulkscan.core.keys import parse_key_columns
 from bulkscan.core.sqlfiles import raw
-from bulkscan.core.tablespec import INTEGER_TYPES, Filter, TableSpec, parse_filters
+from bulkscan.core.tablespec import INTEGER_TYPES, STRING_TYPES, Filter, TableSpec, parse_filters
 from bulkscan.errors import BulkscanInputError
 
 __all__ = ["Filter", "TableSpec", "all_columns", "current_database", "parse_filters", "resolve_table"]
@@ -25,13 +32,16 @@ def resolve_table(
     conn: Connection,
     database: str | None,
     table: str,
-    key_column: str,
+    key_column: str | Sequence[str],
     columns: Sequence[str] = (),
     filters: Iterable[object] | None = (),
 ) -> TableSpec:
-    """Validate everything against information_schema; raise BulkscanInputError naming what is wrong."""
+    """Validate everything against information_schema; raise BulkscanInputError naming what is wrong.
+
+    `key_column` is one column, several ('shop_id, id' or a sequence), or empty for the primary key.
+    """
     validate_identifier(table, "table")
-    validate_identifier(key_column, "key column")
+    keys = parse_key_columns(key_column)
     for c in columns:
         validate_identifier(c, "column")
     parsed = parse_filters(filters)
@@ -44,20 +54,70 @@ def resolve_table(
     found = {name: (dtype.lower(), bool(leads)) for name, dtype, leads in cur.fetchall()}
     if not found:
         raise BulkscanInputError(f"unknown table {db}.{table} (not in information_schema)")
-    if key_column not in found:
-        raise BulkscanInputError(f"unknown key column {key_column!r} in {db}.{table}")
-    dtype, leads = found[key_column]
-    if dtype not in INTEGER_TYPES:
-        raise BulkscanInputError(f"key column {db}.{table}.{key_column} is {dtype}, an integer key is needed")
-    if not leads:
-        raise BulkscanInputError(
-            f"key column {db}.{table}.{key_column} does not lead an index; chunking would scan the table"
-        )
-    wanted = [c for c in columns if c != key_column]
+    keys, key_columns = _key(f"{db}.{table}", keys, found, _unique_keys(conn, db, table))
+    wanted = [c for c in columns if c not in keys]
     for name in [*wanted, *(f.column for f in parsed)]:
         if name not in found:
             raise BulkscanInputError(f"unknown column {name!r} in {db}.{table}")
-    return TableSpec(db, table, key_column, tuple(dict.fromkeys([key_column, *wanted])), parsed)
+    return TableSpec(db, table, keys[0], tuple(dict.fromkeys([*keys, *wanted])), parsed, key_columns)
+
+
+def _key(
+    where: str,
+    keys: tuple[str, ...],
+    found: dict[str, tuple[str, bool]],
+    unique: dict[str, tuple[tuple[str, ...], bool]],
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the key's columns, TableSpec.key_columns: empty for an integer ID-range key)."""
+    if not keys:
+        if "PRIMARY" not in unique:
+            raise BulkscanInputError(f"table {where} has no primary key: name its key column(s)")
+        keys = unique["PRIMARY"][0]
+    for k in keys:
+        if k not in found:
+            raise BulkscanInputError(f"unknown key column {k!r} in {where}")
+    if len(keys) == 1 and found[keys[0]][0] in INTEGER_TYPES:
+        if not found[keys[0]][1]:
+            raise BulkscanInputError(
+                f"key column {where}.{keys[0]} does not lead an index; chunking would scan the table"
+            )
+        return keys, ()
+    _check_tuple_key(where, keys, found, unique)
+    return keys, keys
+
+
+def _unique_keys(conn: Connection, db: str, table: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+    """Unique index name -> (its columns in order, whether any of them is nullable)."""
+    cur = conn.cursor()
+    cur.execute(raw("common/table_unique_keys"), (db, table))
+    out: dict[str, tuple[tuple[str, ...], bool]] = {}
+    for index, column, nullable in cur.fetchall():
+        cols, any_null = out.get(index, ((), False))
+        out[index] = ((*cols, column), any_null or nullable == "YES")
+    return out
+
+
+def _check_tuple_key(
+    where: str,
+    keys: tuple[str, ...],
+    found: dict[str, tuple[str, bool]],
+    unique: dict[str, tuple[tuple[str, ...], bool]],
+) -> None:
+    """A composite or string key: integer or CHAR/VARCHAR columns forming exactly one unique NOT NULL index."""
+    for k in keys:
+        dtype = found[k][0]
+        if dtype not in INTEGER_TYPES | STRING_TYPES:
+            raise BulkscanInputError(
+                f"key column {where}.{k} is {dtype}: a composite or string key takes integer and CHAR/VARCHAR columns"
+            )
+    usable = {name: cols for name, (cols, nullable) in unique.items() if not nullable}
+    if keys in usable.values():
+        return
+    have = "; ".join(f"{name} ({', '.join(cols)})" for name, cols in usable.items()) or "none"
+    raise BulkscanInputError(
+        f"table {where} cannot be chunked on ({', '.join(keys)}): a composite or string key must be exactly "
+        f"the columns of a unique NOT NULL index, in its order. Unique NOT NULL indexes: {have}"
+    )
 
 
 def all_columns(conn: Connection, spec: TableSpec) -> TableSpec:
@@ -66,5 +126,10 @@ def all_columns(conn: Connection, spec: TableSpec) -> TableSpec:
     cur.execute(raw("common/table_columns"), (spec.database, spec.table))
     names = [r[0] for r in cur.fetchall()]
     return TableSpec(
-        spec.database, spec.table, spec.key_column, tuple(dict.fromkeys([spec.key_column, *names])), spec.filters
+        spec.database,
+        spec.table,
+        spec.key_column,
+        tuple(dict.fromkeys([*spec.keys, *names])),
+        spec.filters,
+        spec.key_columns,
     )

@@ -12,7 +12,11 @@ def params() -> dict[str, Any]:
         "conn_id": fields.mysql_conn_id("Airflow connection of the server holding the table."),
         "database": fields.database("Schema of the table; empty means the connection's default schema."),
         "table": fields.table("events", "Table to scan. Checked against information_schema before anything runs."),
-        "key_column": fields.key_column("Indexed integer column (usually the primary key) the table is chunked on."),
+        "key_column": fields.key_columns(
+            "What the table is chunked on: an indexed integer column (chunks are ID ranges, 'id'), or the "
+            "columns of a unique NOT NULL index in its order for a composite or string key ('shop_id, id', "
+            "'sku'). Empty: the primary key."
+        ),
         "filters": fields.filters(""),
         "rows_per_chunk": fields.rows_per_chunk(
             1_250_000, "Target rows in one mapped task (raised if the chunk count would exceed 'Maximum chunks')."

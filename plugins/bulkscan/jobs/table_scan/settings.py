@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkscan.core.identifiers import validate_identifier
+from bulkscan.core.keys import parse_key_columns
 from bulkscan.core.processors import Processor, load_processor
 from bulkscan.core.values import optional_str, positive_int
 from bulkscan.errors import BulkscanInputError
@@ -20,7 +21,7 @@ class TableScanSettings:
 
     conn_id: str
     table: str
-    key_column: str
+    key_columns: tuple[str, ...]  # one integer column, a composite or string key, or () for the primary key
     database: str | None = None
     group_column: str | None = None
     value_column: str | None = None
@@ -41,7 +42,7 @@ class TableScanSettings:
             conn_id=str(params["conn_id"]),
             database=optional_str(params.get("database")),
             table=validate_identifier(params["table"], "table"),
-            key_column=validate_identifier(params["key_column"], "key column"),
+            key_columns=parse_key_columns(params.get("key_column")),
             group_column=validate_identifier(group, "group column") if group else None,
             value_column=validate_identifier(value, "value column") if value else None,
             filters=tuple(params.get("filters") or ()),

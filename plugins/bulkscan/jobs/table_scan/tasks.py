@@ -13,27 +13,37 @@ from typing import Any, TypedDict
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk, ChunkPayload
+from bulkscan.core.keys import KeyChunk, KeyChunkPayload
 from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, reachable
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
+from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
-from bulkscan.mysqldb.planner import count_range, plan_table
+from bulkscan.mysqldb.planner import count_key_range, count_range, plan_keys, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
-from bulkscan.mysqldb.scanner import pushdown_batch, scan_chunk
+from bulkscan.mysqldb.scanner import ScanOptions, pushdown_batch, scan_chunk
 from bulkscan.mysqldb.slots import host_slot
 from bulkscan.mysqldb.source import TableSpec, resolve_table
 
 log = logging.getLogger(__name__)
 
 
+AnyChunkPayload = ChunkPayload | KeyChunkPayload
+
+
 class ChunkResult(TypedDict):
-    """What a scanned chunk reports through XCom (the rows themselves are in the result tables)."""
+    """What a scanned chunk reports through XCom (the rows themselves are in the result tables).
+
+    `lo`/`hi` are an integer key's bounds (None for a composite or string key, whose chunk is `key_chunk`).
+    """
 
     index: int
-    lo: int
-    hi: int
+    lo: int | None
+    hi: int | None
+    key_chunk: KeyChunkPayload | None
+    label: str
     planned_rows: int | None
     rows: int
     batches: int
@@ -45,7 +55,7 @@ class ChunkResult(TypedDict):
 
 def _spec(settings: TableScanSettings, conn: Any, processor: Processor) -> TableSpec:
     return resolve_table(
-        conn, settings.database, settings.table, settings.key_column, processor.columns or (), settings.filters
+        conn, settings.database, settings.table, settings.key_columns, processor.columns or (), settings.filters
     )
 
 
@@ -53,8 +63,13 @@ def _store(settings: TableScanSettings) -> ResultStore:
     return ResultStore(connect_factory(settings.results_conn), settings.results_schema)
 
 
+def chunk_of(payload: Mapping[str, Any]) -> Chunk | KeyChunk:
+    """The chunk a payload describes: a tuple-key chunk names its key columns."""
+    return KeyChunk.from_dict(payload) if "columns" in payload else Chunk.from_dict(payload)
+
+
 @fail_fast_on_bad_input
-def plan(params: Mapping[str, Any], max_map_length: int) -> list[ChunkPayload]:
+def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload]:
     """Validate everything, then plan. Returns small chunk dicts (the mapped tasks' input)."""
     settings = TableScanSettings.from_params(params)
     settings.check_fan_out(max_map_length)
@@ -63,45 +78,56 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[ChunkPayload]:
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
         _store(settings).ensure()
-        planned = plan_table(conn, spec, settings.rows_per_chunk, settings.max_chunks)
+        payloads: list[AnyChunkPayload]
+        if spec.tuple_key:
+            keyed = plan_keys(conn, spec, settings.rows_per_chunk, settings.max_chunks)
+            total, payloads = sum(c.rows or 0 for c in keyed), [k.payload() for k in keyed]
+        else:
+            planned = plan_table(conn, spec, settings.rows_per_chunk, settings.max_chunks)
+            total, payloads = planned.total_rows, [c.payload() for c in planned.chunks]
     log.info(
-        "planned %s rows of %s into %d chunks (%s rows per chunk target)",
-        f"{planned.total_rows:,}",
+        "planned %s rows of %s on (%s) into %d chunks (%s rows per chunk target)",
+        f"{total:,}",
         spec.name,
-        len(planned.chunks),
+        ", ".join(spec.keys),
+        len(payloads),
         f"{settings.rows_per_chunk:,}",
     )
-    return [c.payload() for c in planned.chunks]
+    return payloads
 
 
 def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int) -> ChunkResult:
     """Scan one chunk under the run's parallel cap; store its result keyed by run and chunk."""
     settings = TableScanSettings.from_params(params)
-    chunk = Chunk.from_dict(payload)
+    chunk = chunk_of(payload)
     processor = settings.make_processor()
     connect = connect_factory(settings.conn_id, settings.database)
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
     ctx = ChunkContext(run_key, chunk, try_number)
+    store = _store(settings)
+    options = ScanOptions(checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number))
     with host_slot(connect, f"scan:{run_key}", settings.max_parallel_chunks):
         pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
         target = settings.batch_seconds
         batch = pushdown_batch(target) if pushdown else AdaptiveBatch(target_seconds=target)
-        stats = scan_chunk(connect, spec, processor, ctx, batch=batch)
+        stats = scan_chunk(connect, spec, processor, ctx, batch=batch, options=options)
     outcome = ChunkOutcome(
         JOB,
         settings.source(spec.name),
         stats.rows,
         stats.seconds,
         try_number,
-        groups=processor.groups if isinstance(processor, AggregateByKey) else None,
         summary=json.dumps(stats.summary, default=str),
+        checkpointed=True,  # the partial sums went in batch by batch, with each checkpoint
     )
-    _store(settings).replace_chunk(run_key, chunk, outcome)
+    store.replace_chunk(run_key, chunk, outcome)
     return ChunkResult(
         index=chunk.index,
-        lo=chunk.lo,
-        hi=chunk.hi,
+        lo=chunk.lo if isinstance(chunk, Chunk) else None,
+        hi=chunk.hi if isinstance(chunk, Chunk) else None,
+        key_chunk=chunk.payload() if isinstance(chunk, KeyChunk) else None,
+        label=chunk.label,
         planned_rows=chunk.rows,
         rows=stats.rows,
         batches=stats.batches,
@@ -119,12 +145,14 @@ def reconcile(conn: Any, spec: TableSpec, results: Sequence[Mapping[str, Any]]) 
         raise ReconcileError(f"chunk results are not exactly one per chunk: indices {indices}")
     problems = []
     for r in results:
-        expected = count_range(conn, spec, r["lo"], r["hi"])
+        key_chunk = r.get("key_chunk")
+        if key_chunk:
+            chunk = KeyChunk.from_dict(key_chunk)
+            expected, label = count_key_range(conn, spec, chunk), chunk.label
+        else:
+            expected, label = count_range(conn, spec, r["lo"], r["hi"]), Chunk(0, r["lo"], r["hi"]).label
         if expected != r["rows"]:
-            problems.append(
-                f"chunk {r['index']} (ids {r['lo']:,}-{r['hi'] - 1:,}) scanned {r['rows']:,} rows "
-                f"but its range holds {expected:,}"
-            )
+            problems.append(f"chunk {r['index']} ({label}) scanned {r['rows']:,} rows but its range holds {expected:,}")
     if problems:
         raise ReconcileError("; ".join(problems))
 
