@@ -5,6 +5,9 @@ stream and partitioned); Celery-style 1,000-id range queries; OFFSET paging (on 
 bulkscan's library path with 1 and 2 worker processes; the whole DAG through `airflow dags test`;
 peak RSS of one chunk worker. All compute the same thing: sum(amount) and count per user_id, and
 the totals are cross-checked.
+
+Then the same rows keyed by (shop_id, id) with a hot shop (a third of the rows): bulkscan's tuple-key
+chunks (library path, 2 workers) against ConnectorX partitioned on `id`, with the chunks' row skew.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import bench_line, ensure_buffer_pool, table, timed
 
 from bulkscan.core.chunks import Chunk
+from bulkscan.core.keys import KeyChunk
 from bulkscan.core.processors import AggregateByKey, ChunkContext
 from bulkscan.mysqldb.connect import direct
-from bulkscan.mysqldb.planner import iter_plan
+from bulkscan.mysqldb.planner import iter_plan, iter_plan_keys
 from bulkscan.mysqldb.scanner import scan_chunk
 from bulkscan.mysqldb.source import TableSpec, resolve_table
 from devtools.demo.data import create_events
@@ -176,6 +180,73 @@ def library_path(
     return totals(merge([p for p, _ in parts])), max(rss for _, rss in parts)
 
 
+COMPOSITE = f"orders_{TABLE.removeprefix('events_')}"
+HOT_SHOP = 17
+
+
+def create_composite() -> tuple[int, float]:
+    """The events rows keyed by (shop_id, id), built server-side once: shop 17 holds every third row,
+    the rest spread over 996 shops. Returns (rows, seconds to build; 0 when reused)."""
+    import time
+
+    conn = connect()
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (DB, COMPOSITE)
+    )
+    t0, built = time.perf_counter(), 0.0
+    if not cur.fetchone()[0]:
+        cur.execute(
+            f"CREATE TABLE {COMPOSITE}_build (shop_id INT NOT NULL, id BIGINT NOT NULL, user_id INT NOT NULL,"
+            " amount INT NOT NULL, PRIMARY KEY (shop_id, id)) ENGINE=InnoDB"
+        )
+        cur.execute(
+            f"INSERT INTO {COMPOSITE}_build SELECT IF(id % 3 = 0, {HOT_SHOP}, 1 + id % 997), id, user_id, amount"
+            f" FROM {TABLE} ORDER BY IF(id % 3 = 0, {HOT_SHOP}, 1 + id % 997), id"
+        )
+        cur.execute(f"RENAME TABLE {COMPOSITE}_build TO {COMPOSITE}")
+        cur.execute(f"ANALYZE TABLE {COMPOSITE}")
+        cur.fetchall()
+        built = time.perf_counter() - t0
+    cur.execute(f"SELECT COUNT(*) FROM {COMPOSITE}")
+    rows = int(cur.fetchone()[0])
+    cur.execute(f"SELECT SUM(amount), COUNT(*) FROM {COMPOSITE}")  # warm it like the events table
+    conn.close()
+    return rows, built
+
+
+def _lib_key_chunk(args: tuple[TableSpec, dict[str, Any]]) -> tuple[dict[Any, list[Any]], int, int]:
+    spec, chunk_data = args
+    proc = AggregateByKey("user_id", "amount")
+    chunk = KeyChunk.from_dict(chunk_data)
+    stats = scan_chunk(direct(HOST, PORT, database=DB), spec, proc, ChunkContext("bench", chunk))
+    return proc.groups, stats.rows, _peak_rss_mb()
+
+
+def library_composite(workers: int) -> tuple[tuple[int, int, int], list[int]]:
+    """Tuple-key chunks of (shop_id, id), planned by walking the primary key while the workers scan."""
+    conn = connect()
+    spec = resolve_table(conn, None, COMPOSITE, "shop_id, id", ("user_id", "amount"))
+    with mp.get_context("spawn").Pool(workers) as pool:
+        chunks = ((spec, dict(c.payload())) for c in iter_plan_keys(conn, spec, CHUNK_ROWS, 1024))
+        parts = list(pool.imap_unordered(_lib_key_chunk, chunks))
+    conn.close()
+    return totals(merge([p for p, _, _ in parts])), [n for _, n, _ in parts]
+
+
+def connectorx_composite(partitions: int) -> tuple[int, int, int]:
+    import connectorx as cx
+    import pyarrow.compute as pc
+
+    uri = f"mysql://root@{HOST}:{PORT}/{DB}"
+    kw: dict[str, Any] = {"return_type": "arrow"}
+    if partitions > 1:
+        kw.update(partition_on="id", partition_num=partitions)
+    tbl = cx.read_sql(uri, f"SELECT id, user_id, amount FROM {COMPOSITE}", **kw)
+    agg = tbl.group_by("user_id").aggregate([("amount", "sum"), ("amount", "count")])
+    return agg.num_rows, int(pc.sum(agg["amount_sum"]).as_py()), int(pc.sum(agg["amount_count"]).as_py())
+
+
 def whole_dag() -> tuple[int, int, int]:
     env = dict(os.environ)
     env["AIRFLOW_CONN_BS_BENCH"] = f"mysql://root@{HOST}:{PORT}/{DB}"
@@ -255,6 +326,24 @@ def main() -> None:
     peak_rss = max(rss1, rss2, rss_py, rss_one_chunk)
 
     table(results, ROWS)
+
+    made_c, built_c = create_composite()
+    print(
+        f"\ncomposite key: {DB}.{COMPOSITE}, {made_c:,} rows keyed by (shop_id, id), shop {HOT_SHOP} holds a third"
+        f" [{'built in ' + format(built_c, '.1f') + 's' if built_c else 'reused'}]"
+    )
+    composite: list[tuple[str, float | None, str]] = []
+    t_ccx1, answers["composite_cx1"] = timed(lambda: connectorx_composite(1))
+    composite.append(("ConnectorX -> Arrow group_by (one stream)", t_ccx1, ""))
+    t_ccx2, answers["composite_cx2"] = timed(lambda: connectorx_composite(2))
+    composite.append(("ConnectorX -> Arrow group_by (partition_on=id, 2)", t_ccx2, ""))
+    t_comp, (answers["composite_lib2"], chunk_rows) = timed(lambda: library_composite(2))
+    skew = max(chunk_rows) / (sum(chunk_rows) / len(chunk_rows))
+    composite.append(
+        ("bulkscan library path, 2 workers, (shop_id, id) chunks", t_comp, f"{len(chunk_rows)} chunks, skew {skew:.3f}")
+    )
+    table(composite, made_c)
+    best_ccx = min(t_ccx1, t_ccx2)
     print(f"\nOFFSET slice check: {off_totals[2]:,} rows read")
     expected = answers["raw"]
     agree = all(v == expected for v in answers.values())
@@ -266,13 +355,20 @@ def main() -> None:
     best_cx = min(t_cx1, t_cx2)
     print(
         f"ratios (bulkscan / other, lower is better): lib2 vs best ConnectorX {t_lib2 / best_cx:.3f}, "
-        f"DAG vs raw {t_dag / t_raw:.3f}, lib2 vs Celery-style {t_lib2 / t_cel:.3f}"
+        f"DAG vs raw {t_dag / t_raw:.3f}, lib2 vs Celery-style {t_lib2 / t_cel:.3f}, "
+        f"composite lib2 vs best ConnectorX {t_comp / best_ccx:.3f} (chunk rows max/mean {skew:.3f})"
     )
     if not agree:
         raise SystemExit(1)
     print(
         bench_line(
-            "scan", rows=ROWS, lib2_vs_connectorx=t_lib2 / best_cx, dag_vs_raw=t_dag / t_raw, peak_rss_mb=peak_rss
+            "scan",
+            rows=ROWS,
+            lib2_vs_connectorx=t_lib2 / best_cx,
+            dag_vs_raw=t_dag / t_raw,
+            composite_vs_connectorx=t_comp / best_ccx,
+            composite_chunk_skew=skew,
+            peak_rss_mb=peak_rss,
         )
     )
 

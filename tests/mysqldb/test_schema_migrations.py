@@ -103,3 +103,21 @@ def test_a_fresh_schema_is_created_at_the_head_revision(mysql_root: Any) -> None
         assert column_types(mysql_root)["hi"] == "decimal(20,0)"
     finally:
         mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {SCHEMA}")
+
+
+def test_the_documented_command_upgrades_an_old_schema(old_schema: Any) -> None:
+    """`python -m bulkscan.ops.migrate` as docs/table-scan.md shows it, through an Airflow connection."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AIRFLOW_CONN_BS_MIGRATE": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}"}
+    cmd = [sys.executable, "-m", "bulkscan.ops.migrate", "--conn-id", "bs_migrate", "--schema", SCHEMA]
+    out = subprocess.run([*cmd, "--current"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"{SCHEMA}: revision none (head {migrations.head()})"
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"{SCHEMA}: revision none -> {migrations.head()}"
+    assert column_types(old_schema)["hi"] == "decimal(20,0)"
+    assert ResultStore(direct(MYSQL_HOST, MYSQL_PORT), SCHEMA).result("old/run")["g2"] == (Decimal("3.000000"), 3)
+    bad = subprocess.run([*cmd[:-1], "bad schema"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "bad results schema" in bad.stderr

@@ -153,3 +153,37 @@ def test_a_table_vanishing_after_the_plan_fails_its_scan_by_name(found: Any) -> 
     victim = next(u for u in units if any(i["table"] == "orders_3" for i in u["items"]))
     with pytest.raises(BulkscanError, match=r"bs_found_a.*orders_3.*doesn't exist"):
         st.scan(victim, p, "test/vanish", 1)
+
+
+@pytest.fixture
+def extremes(second_host: int) -> Iterator[dict[str, Any]]:
+    """Shards whose ids sit at both ends of BIGINT and BIGINT UNSIGNED, big enough to be chunked."""
+    db = "bs_shard_ext"
+    tables = {
+        "ext_0": ("BIGINT", -(2**63)),  # the signed minimum and up
+        "ext_1": ("BIGINT UNSIGNED", 2**64 - 30_000),  # up to the unsigned maximum
+    }
+    rows: dict[str, list[tuple[int, str, int]]] = {}
+    cur = connect(PORT_A).cursor()
+    cur.execute(f"DROP DATABASE IF EXISTS {db}")
+    cur.execute(f"CREATE DATABASE {db}")
+    for name, (dtype, first) in tables.items():
+        cur.execute(f"CREATE TABLE {db}.{name} (id {dtype} PRIMARY KEY, grp VARCHAR(8) NOT NULL, amount INT NOT NULL)")
+        rows[name] = [(first + i, f"g{i % 3}", i % 100) for i in range(30_000)]
+        cur.executemany(f"INSERT INTO {db}.{name} VALUES (%s, %s, %s)", rows[name])
+        cur.execute(f"ANALYZE TABLE {db}.{name}")
+        cur.fetchall()
+    os.environ["AIRFLOW_CONN_BS_SHARD_EXT"] = f"mysql://root@127.0.0.1:{PORT_A}/{db}"
+    yield {"topology": {"database": db, "hosts": {"bs_shard_ext": "ext_0-1"}}, "tables": rows}
+    connect(PORT_A).cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+
+
+def test_shards_keyed_at_both_ends_of_bigint_are_chunked_and_exact(dag: Any, extremes: Any, results_store: Any) -> None:
+    dr = dag.test(run_conf=conf(extremes["topology"], rows_per_chunk=5_000, tables_per_task=1))
+    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
+    run_key = f"{dag.dag_id}/{dr.run_id}"
+    stored = results_store.chunks(run_key)
+    assert len(stored) > 4  # both shards were split into chunks
+    bounds = sorted((int(c["lo"]), int(c["hi"])) for c in stored)
+    assert bounds[0][0] == -(2**63) and bounds[-1][1] == 2**64  # stored as planned, nothing clamped
+    assert as_ints(results_store.result(run_key)) == truth(extremes["tables"])

@@ -229,3 +229,46 @@ def test_worker_killed_mid_chunk_chunk_retried_result_exact(api: AirflowApi, eve
     finally:
         restarted = _stack("start", 300)  # brings the killed worker back
         assert restarted.returncode == 0, restarted.stderr
+
+
+def test_worker_killed_mid_batch_retry_resumes_from_checkpoint_outbox_exactly_once(
+    api: AirflowApi, events: Any
+) -> None:
+    """Seed 000's per-row messages on the stack: SIGKILL the worker while chunk 3's first try holds its
+    third batch, processed but not yet checkpointed. The retry (on the other worker) starts from the
+    checkpoint, replays exactly that batch (flagged), and the outbox holds every row's message once."""
+    from tests.table_scan.resume_truth import SEEN, check_resumed_exactly_once
+
+    cur = events(SCAN_DB).cursor()
+    cur.execute("DROP TABLE IF EXISTS seen")
+    cur.execute(SEEN)
+    args = {"control_db": SCAN_DB, "column": "user_id", "fail_at": [3, 3], "mode": "stall", "port": MYSQL_PORT}
+    conf = scan_conf(
+        processor="tests.processors:recording_messages", processor_args=args, batch_seconds=30, rows_per_chunk=50_000
+    )
+    conf.pop("group_column"), conf.pop("value_column")
+    run_id = trigger(api, SCAN, conf)
+    key = f"{SCAN}/{run_id}"
+
+    def holding_batch_3() -> str | None:
+        cur.execute(
+            "SELECT COUNT(*) FROM seen WHERE run_key = %s AND chunk_index = 3 AND try_number = 1 AND batch = 3",
+            (key,),
+        )
+        if not cur.fetchone()[0]:
+            return None
+        return task_instances(api, SCAN, run_id)[("scan_chunk", 3)].get("hostname") or None
+
+    victim = _wait(holding_batch_3, 180, "chunk 3 to hold its third batch")
+    assert victim in WORKERS
+    pid = int((STACK_HOME / "run" / f"worker-{victim}.pid").read_text())
+    os.killpg(pid, 9)
+    try:
+        assert finished(api, SCAN, run_id) == "success"
+        check_resumed_exactly_once(cur, SCAN_RESULTS, key, (3, 3), 200_000)
+        ti = task_instances(api, SCAN, run_id)[("scan_chunk", 3)]
+        (survivor,) = WORKERS - {victim}
+        assert ti["hostname"] == survivor and ti["try_number"] >= 2
+    finally:
+        restarted = _stack("start", 300)
+        assert restarted.returncode == 0, restarted.stderr

@@ -186,3 +186,43 @@ def test_summarize_fails_naming_the_chunk_whose_count_differs(source: Any) -> No
         ReconcileError, match=r"chunk 1 \(ids [\d,]+-[\d,]+\) scanned 99,999 rows but its range holds 100,000"
     ):
         ts.summarize(results, p, key)
+
+
+def test_a_run_failing_at_the_results_write_leaves_a_state_its_retry_completes_exactly(source: Any, dag: Any) -> None:
+    """The results write of chunk 4 fails (a trigger on bulkscan_chunk refuses it) on every try: the
+    run fails with nothing merged, chunk 4 holds only its checkpointed partial sums, and once the
+    cause is gone, clearing chunk 4 and summarize completes the run exactly."""
+    from bulkscan.mysqldb.connect import direct as direct_connect
+    from bulkscan.mysqldb.results import ResultStore
+
+    ResultStore(direct_connect(MYSQL_HOST, MYSQL_PORT), RESULTS).ensure()
+    cur = source(RESULTS).cursor()
+    cur.execute("CREATE TABLE IF NOT EXISTS refuse_chunk (chunk_index INT PRIMARY KEY)")
+    cur.execute("REPLACE INTO refuse_chunk VALUES (4)")
+    cur.execute("DROP TRIGGER IF EXISTS refuse_results_write")
+    cur.execute(
+        "CREATE TRIGGER refuse_results_write BEFORE INSERT ON bulkscan_chunk FOR EACH ROW "
+        "BEGIN IF EXISTS (SELECT 1 FROM refuse_chunk WHERE chunk_index = NEW.chunk_index) THEN "
+        "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'results write refused by the test'; END IF; END"
+    )
+    try:
+        dr = dag.test(run_conf=conf())
+        key = f"{dag.dag_id}/{dr.run_id}"
+        tis = ti_table(dag.dag_id, dr.run_id)
+        assert str(dr.state) == "failed" and tis[("scan_chunk", 4)][0] == "failed"
+        assert result(source, key) == {}  # nothing merged
+        cur.execute("SELECT COUNT(*) FROM bulkscan_run WHERE run_key = %s", (key,))
+        assert cur.fetchone()[0] == 0
+        cur.execute("SELECT chunk_index FROM bulkscan_chunk WHERE run_key = %s ORDER BY 1", (key,))
+        assert [r[0] for r in cur.fetchall()] == [0, 1, 2, 3, 5, 6]  # chunk 4's row was never written
+        cur.execute("SELECT done FROM bulkscan_checkpoint WHERE run_key = %s AND chunk_index = 4", (key,))
+        assert cur.fetchone()[0] == 0  # its batches are checkpointed, the chunk is not done
+
+        cur.execute("DELETE FROM refuse_chunk")  # the cause is fixed
+        clear_map_indexes(dag, dr.run_id, [("scan_chunk", 4), "summarize"])
+        assert resume_run(dag, dr.run_id) == "success"
+        assert result(source, key) == truth(source)
+        cur.execute("SELECT chunk_index, writes FROM bulkscan_chunk WHERE run_key = %s", (key,))
+        assert dict(cur.fetchall()) == {i: 1 for i in range(7)}
+    finally:
+        cur.execute("DROP TRIGGER IF EXISTS refuse_results_write")

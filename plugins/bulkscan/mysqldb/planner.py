@@ -119,6 +119,11 @@ def plan_keys(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) 
     The server finds and compares every boundary (the index's collation order); the walk reads
     `rows_per_chunk` index entries per chunk and returns the chunk's last key with the next one's first.
     """
+    return list(iter_plan_keys(conn, spec, rows_per_chunk, max_chunks))
+
+
+def iter_plan_keys(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) -> Iterator[KeyChunk]:
+    """`plan_keys` as a generator: each chunk as soon as the walk found its end (rows filled in)."""
     rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
     keys, order = key_select(spec.keys)
     _, desc = key_select(spec.keys, desc=True)
@@ -128,7 +133,7 @@ def plan_keys(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) 
     cur.execute(render("common/key_first", **parts, order=order), params)
     first_row = cur.fetchone()
     if first_row is None:
-        return []
+        return
     cur.execute(render("common/key_first", **parts, order=desc), params)
     first, last = tuple(first_row), tuple(cur.fetchone())
     total: int | None = None
@@ -143,11 +148,8 @@ def plan_keys(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) 
         rows = cur.fetchall()
         return (tuple(rows[0]), tuple(rows[1])) if len(rows) == 2 else None
 
-    chunks = list(iter_key_chunks(walk, spec.keys, (first, last), total, rows_per_chunk, max_chunks))
-    final = chunks[-1]
-    if final.rows is None:
-        chunks[-1] = replace(final, rows=count_key_range(conn, spec, final))
-    return chunks
+    for chunk in iter_key_chunks(walk, spec.keys, (first, last), total, rows_per_chunk, max_chunks):
+        yield chunk if chunk.rows is not None else replace(chunk, rows=count_key_range(conn, spec, chunk))
 
 
 def count_key_range(conn: Any, spec: TableSpec, chunk: KeyChunk) -> int:
