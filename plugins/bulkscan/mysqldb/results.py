@@ -17,7 +17,6 @@ from bulkscan.core.dbapi import ConnectFactory, Cursor
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.processors import GroupSums
 from bulkscan.core.sqlfiles import Fragment, render, statements
-from bulkscan.mysqldb import migrations
 from bulkscan.mysqldb.connect import cursor, run_transaction
 
 NULL_GROUP = "\\N"  # how a NULL group value is stored (the key column is NOT NULL)
@@ -72,6 +71,10 @@ class ResultStore:
 
     def ensure(self) -> None:
         """Create the schema, or migrate it to this release's revision with its data kept (Alembic)."""
+        # Imported here: Alembic and SQLAlchemy cost a chunk worker about a second to import, and only a
+        # plan (or the migrate command) needs them.
+        from bulkscan.mysqldb import migrations
+
         migrations.upgrade(self.connect, self.schema)
 
     def replace_chunk(self, run_key: str, chunk: StoredChunk, outcome: ChunkOutcome) -> tuple[int, int]:

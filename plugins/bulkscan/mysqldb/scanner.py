@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
@@ -22,9 +22,11 @@ from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_s
 from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, render
 from bulkscan.errors import BulkscanInputError
-from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import close_quietly, is_disconnect
 from bulkscan.mysqldb.source import TableSpec, all_columns
+
+if TYPE_CHECKING:
+    from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 
 log = logging.getLogger(__name__)
 
