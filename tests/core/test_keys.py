@@ -78,10 +78,10 @@ def test_the_walk_makes_equal_chunks_and_the_last_takes_the_rest() -> None:
         at = keys.index(lo)
         return (keys[at + n - 1], keys[at + n]) if at + n < len(keys) else None
 
-    chunks = list(iter_key_chunks(walk, ("s", "i"), (keys[0], keys[-1]), None, 8, 64))
+    chunks = list(iter_key_chunks(walk, ("s", "i"), (keys[0], lambda: keys[-1]), None, 8, 64))
     assert [c.rows for c in chunks] == [8, 8, 8, None]  # the caller counts the last one
     assert [c.lo for c in chunks] == [keys[0], keys[8], keys[16], keys[24]]
     assert [c.hi for c in chunks[:-1]] == [keys[8], keys[16], keys[24]] and chunks[-1].hi is None
     assert chunks[-1].last == keys[-1]
-    fitted = list(iter_key_chunks(walk, ("s", "i"), (keys[0], keys[-1]), 30, 8, 2))  # max 2 chunks
+    fitted = list(iter_key_chunks(walk, ("s", "i"), (keys[0], lambda: keys[-1]), 30, 8, 2))  # max 2 chunks
     assert [c.rows for c in fitted] == [15, 15]

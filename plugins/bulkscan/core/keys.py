@@ -163,20 +163,21 @@ def _key(values: Sequence[Any], columns: Sequence[str]) -> Key:
 def iter_key_chunks(
     walk: KeyWalk,
     columns: tuple[str, ...],
-    bounds: tuple[Key, Key],
+    bounds: tuple[Key, Callable[[], Key]],
     total: int | None,
     rows_per_chunk: int,
     max_chunks: int,
 ) -> Iterator[KeyChunk]:
-    """Chunks over [first, last] of `rows_per_chunk` rows each, the final one taking the rest.
+    """Chunks from `first` of `rows_per_chunk` rows each, the final one taking the rest up to `last()`.
 
     `walk(lo, n)` returns (the n-th key at or after lo, the (n+1)-th) or None when no more than n
-    rows remain: one index walk per chunk, as for integer keys. With `total` unknown, the final
-    chunk's `rows` is None for the caller to count.
+    rows remain: one index walk per chunk, as for integer keys. `last()` is asked once the walk has
+    stopped, so the final chunk ends at the last key that exists then. With `total` unknown, the
+    final chunk's `rows` is None for the caller to count.
     """
     rows_per_chunk = positive_int(rows_per_chunk, "rows per chunk")
     max_chunks = positive_int(max_chunks, "maximum chunk count")
-    first, last = bounds
+    first, last_key = bounds
     if total is not None and total <= 0:
         return
     if total is not None:
@@ -186,7 +187,7 @@ def iter_key_chunks(
         stop = index == max_chunks - 1 or (total is not None and total - done <= rows_per_chunk)
         step = None if stop else walk(lo, rows_per_chunk)
         if step is None:
-            yield KeyChunk(index, columns, lo, None, last, None if total is None else total - done)
+            yield KeyChunk(index, columns, lo, None, last_key(), None if total is None else total - done)
             return
         chunk_last, nxt = step
         yield KeyChunk(index, columns, lo, nxt, chunk_last, rows_per_chunk)
