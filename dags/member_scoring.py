@@ -1,7 +1,9 @@
 """
 ### member_scoring: incremental member tiers from a day's score flows
 
-Every day (backfills run day by day, in order): the day's flows in `t_flow` are planned into ID-range
+Every business day, once it has closed in the shop's zone (`calendar` in include/scoring.yaml: the zone,
+what `created_at` holds, a grace period for late writers; backfills run day by day, in order): the
+day's flows in `t_flow` are planned into ID-range
 chunks from the `created_at` index (`plan`), each chunk is one mapped task (`scan_flows`, shown as
 "2026-03-01 ids 1-250,000") that sums score per member on the server and stores the partial sums keyed
 by run and chunk, and `apply` (the downstream aggregation) merges them into `flow_day_sum`, moves each
@@ -41,7 +43,7 @@ _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01
 
 @dag(
     dag_id="member_scoring",
-    schedule="@daily",
+    schedule=ms.schedule(),
     start_date=pendulum.datetime(_START.year, _START.month, _START.day, tz="UTC"),
     catchup=True,
     max_active_runs=1,
@@ -54,7 +56,7 @@ def member_scoring() -> None:
     @task
     def plan() -> list[ChunkPayload]:
         ctx = get_current_context()
-        planned = ms.plan(ctx["params"], ctx.get("data_interval_start"), ctx["dag_run"].run_id, max_map_length())
+        planned = ms.plan(ctx["params"], ctx.get("data_interval_end"), ctx["dag_run"].run_id, max_map_length())
         ctx["ti"].xcom_push(key="day", value=planned["day"])  # read downstream as the XComArg planned["day"]
         return planned["chunks"]
 

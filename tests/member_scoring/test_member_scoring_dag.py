@@ -114,7 +114,8 @@ def check_truth(source: Any, days: list[date]) -> None:
 
 def test_backfill_in_order_with_a_chunk_failing_once(source: Any, dag: Any) -> None:
     for i, day in enumerate(DAYS):
-        logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC")
+        # the scheduled run of business day D fires when it has closed: D + 1 at 00:30 (UTC, 30 min grace)
+        logical = pendulum.datetime(day.year, day.month, day.day, tz="UTC").add(days=1, minutes=30)
         extra = faulty("once") if i == 1 else {}
         if i == 1:
             source(DB).cursor().execute("REPLACE INTO faults VALUES (1)")

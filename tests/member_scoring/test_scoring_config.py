@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 from bulkscan.errors import BulkscanInputError
-from bulkscan.jobs.member_scoring.config import ScoringConfig, load_config
+from bulkscan.jobs.member_scoring.config import Calendar, ScoringConfig, load_config
 from bulkscan.jobs.member_scoring.rules import (
     Step,
     affected_action_days,
     classify_day,
-    day_bounds,
     leaving_day,
     window_bounds,
 )
@@ -133,7 +132,7 @@ def test_window_algebra() -> None:
         d,
         d + timedelta(days=1),
     ]
-    assert day_bounds(date(2026, 12, 31)) == (
+    assert Calendar().day_bounds(date(2026, 12, 31)) == (  # the default calendar: UTC days
         "2026-12-31 00:00:00",
         "2027-01-01 00:00:00",
     )

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from bulkscan.glue.params import SECTIONS
 from bulkscan.ops.api import AirflowApi, quote
 from tests.stack import scenarios as sn
 from tests.stack import stackctl as sc
@@ -79,22 +78,18 @@ def open_trigger_form(pg: Any) -> Any:
 
 def reveal(dialog: Any, name: str) -> Any:
     """The field `name`, its section opened first as a user would: the source fields are in the open
-    default section, the tuning ones in sections the form shows collapsed (one open at a time)."""
+    default section, the tuning ones in sections the form shows collapsed (one open at a time, so
+    opening one closes the others: a field counts as shown only once its own section is expanded,
+    not while the section it is in is still folding away)."""
     field = dialog.locator(f"[name=element_{name}]")
-    if field.is_visible():
-        return field
-    for section in SECTIONS:
-        trigger = dialog.locator("[data-part=item-trigger]", has_text=section)
-        if not trigger.count():
-            continue
-        if trigger.first.get_attribute("aria-expanded") != "true":
-            trigger.first.click()
-        try:
-            field.wait_for(state="visible", timeout=3_000)
-            return field
-        except PlaywrightTimeout:
-            continue
-    raise AssertionError(f"form field {name!r} is in none of the sections {SECTIONS}")
+    trigger = field.locator("xpath=ancestor::*[@data-part='item'][1]").locator("[data-part=item-trigger]").first
+    if trigger.get_attribute("aria-expanded") != "true":
+        trigger.click()
+    try:
+        field.wait_for(state="visible", timeout=5_000)
+    except PlaywrightTimeout as exc:
+        raise AssertionError(f"form field {name!r} did not show after opening its section") from exc
+    return field
 
 
 def fill(dialog: Any, values: dict[str, Any]) -> None:

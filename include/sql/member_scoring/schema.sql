@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS {db}.scoring_ledger (
   run_key          VARCHAR(250) NOT NULL,
   window_days      INT          NOT NULL,
   config_digest    CHAR(16)     NOT NULL,
+  calendar         VARCHAR(100) NULL,
   flows            BIGINT       NOT NULL,
   members          BIGINT       NOT NULL,
   changed_members  BIGINT       NOT NULL,
@@ -45,4 +46,6 @@ CREATE TABLE IF NOT EXISTS {db}.scoring_ledger (
   first_applied_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   last_applied_at  TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
   PRIMARY KEY (day)
-) ENGINE=InnoDB
+) ENGINE=InnoDB;
+-- A ledger from before business calendars: its days were cut as UTC days (see ledger_calendars.sql).
+ALTER TABLE {db}.scoring_ledger ADD COLUMN IF NOT EXISTS calendar VARCHAR(100) NULL AFTER config_digest

@@ -19,7 +19,6 @@ SOURCE: str | None = None
 CHUNKS = "Chunks and parallelism"
 PROCESSING = "Processing"
 RESULTS = "Results"
-SECTIONS = (CHUNKS, PROCESSING, RESULTS)
 
 
 def param(*args: Any, section: str | None = None, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ from bulkscan.core.dbapi import ConnectFactory, Connection
 from bulkscan.core.processors import AggregateByKey, ChunkContext
 from bulkscan.core.sqlfiles import render
 from bulkscan.errors import BulkscanInputError
-from bulkscan.jobs.member_scoring.rules import day_bounds
+from bulkscan.jobs.member_scoring.config import FlowSource
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.planner import Plan, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
@@ -37,13 +37,15 @@ class DayProducer:
     run_key: str
 
 
-def day_flow_spec(conn: Connection, database: str, day: date, table: str = "t_flow") -> TableSpec:
-    """t_flow rows of `day` (created_at in [day, day + 1)), keyed by id, reading uid and score."""
-    lo, hi = day_bounds(day)
+def day_flow_spec(conn: Connection, database: str, day: date, source: FlowSource | None = None) -> TableSpec:
+    """Flow rows of the business day `day` (created_at within its bounds in the calendar's zone, bound
+    as parameters so the created_at index finds them), keyed by id, reading uid and score."""
+    source = source or FlowSource()
+    lo, hi = source.calendar.day_bounds(day)
     return resolve_table(
         conn,
         database,
-        table,
+        source.table,
         "id",
         ("uid", "score"),
         [["created_at", ">=", lo], ["created_at", "<", hi]],
@@ -56,11 +58,11 @@ def plan_day(
     day: date,
     rows_per_chunk: int,
     max_chunks: int,
-    table: str = "t_flow",
+    source: FlowSource | None = None,
 ) -> tuple[TableSpec, Plan]:
     """The day's id bounds come from the created_at index; chunks hold about rows_per_chunk flows each."""
     with connection(connect) as conn:
-        spec = day_flow_spec(conn, database, day, table)
+        spec = day_flow_spec(conn, database, day, source)
         return spec, plan_table(conn, spec, rows_per_chunk, max_chunks)
 
 

@@ -62,12 +62,6 @@ def affected_action_days(day: date, applied_last: date, window_days: int) -> lis
     return [day + timedelta(days=i) for i in range(n + 1)]
 
 
-def day_bounds(day: date) -> tuple[str, str]:
-    """Half-open created_at bounds of a day, as SQL DATETIME literals for bound parameters."""
-    nxt = day + timedelta(days=1)
-    return f"{day.isoformat()} 00:00:00", f"{nxt.isoformat()} 00:00:00"
-
-
 # --- Redis points: the fold of a day's pending points (see `points`) ----------------------------
 PREFIX_PATTERN = r"^[A-Za-z0-9_:.\-]{1,100}$"
 _PREFIX = re.compile(PREFIX_PATTERN)

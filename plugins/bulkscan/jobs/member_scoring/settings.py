@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
@@ -15,7 +15,7 @@ from bulkscan.core.sweep import SweepSpec
 from bulkscan.core.values import optional_str, positive_int
 from bulkscan.errors import BulkscanInputError
 from bulkscan.jobs.member_scoring import rules
-from bulkscan.jobs.member_scoring.config import ScoringConfig, load_config
+from bulkscan.jobs.member_scoring.config import FlowSource, ScoringConfig, load_config
 from bulkscan.jobs.shard_query.settings import ShardSettings
 
 Mode = Literal["apply", "rebuild", "verify"]
@@ -122,13 +122,17 @@ class ScoringSettings:
             else None,
         )
 
-    def run_day(self, interval_start: date | None) -> date:
-        """The day param, else the data interval's (UTC) date."""
+    @property
+    def flow_source(self) -> FlowSource:
+        return FlowSource(self.flow_table, self.config.calendar)
+
+    def run_day(self, interval_end: datetime | None) -> date:
+        """The day param, else the business day the scheduled run covers (in the calendar's zone)."""
         if self.day is not None:
             return self.day
-        if interval_start is None:
+        if interval_end is None:
             raise BulkscanInputError("no day given and the run has no data interval; set the 'day' param")
-        return date(interval_start.year, interval_start.month, interval_start.day)
+        return self.config.calendar.business_day(interval_end)
 
     def check_fan_out(self, max_map_length: int) -> None:
         if self.max_chunks > max_map_length:
@@ -138,7 +142,7 @@ class ScoringSettings:
 
     def shard_settings(self, day: date) -> ShardSettings:
         """The shard fan-out's settings for the day: sum score per uid over the day's rows of each shard."""
-        lo, hi = rules.day_bounds(day)
+        lo, hi = self.config.calendar.day_bounds(day)
         return ShardSettings(
             key_column="id",
             processor="aggregate",

@@ -29,8 +29,8 @@ from typing import Any
 from bulkscan.core.dbapi import ConnectFactory, Cursor, Params
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.sqlfiles import Fragment, render, statements
-from bulkscan.errors import BulkscanError, ReconcileError
-from bulkscan.jobs.member_scoring.config import ScoringConfig
+from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
+from bulkscan.jobs.member_scoring.config import Calendar, ScoringConfig
 from bulkscan.jobs.member_scoring.rules import Step, affected_action_days, classify_day, leaving_day, window_bounds
 from bulkscan.jobs.member_scoring.sqlparts import SqlParts, TimedCursor
 from bulkscan.mysqldb.connect import begin, connection, cursor
@@ -128,9 +128,25 @@ class ScoringStore:
         return first, last
 
     def check_next(self, day: date) -> Step:
-        """Refuse a day that cannot be applied (gap, before the state) before any scanning starts."""
-        first, last = self.applied_range()
+        """Refuse a day that cannot be applied (gap, before the state, another calendar) before any scan."""
+        with cursor(self.connect) as cur:
+            self.check_calendar(cur)
+            first, last = self.applied_range(cur)
         return classify_day(day, first, last)
+
+    def check_calendar(self, cur: Cursor) -> None:
+        """Applied days were cut into days by one calendar; applying under another would mix two cuts."""
+        mine = self.config.calendar.identity
+        cur.execute(self.stmt("ledger_calendars"), (Calendar().identity,))
+        others = [(c, lo, hi, n) for c, lo, hi, n in cur.fetchall() if c != mine]
+        if others:
+            c, lo, hi, n = others[0]
+            raise BulkscanInputError(
+                f"{n} applied day(s), {lo} .. {hi}, were cut into business days by the calendar {c}; this "
+                f"configuration says {mine}. Changing the zone or what created_at holds re-cuts every day: "
+                "keep the calendar, or rebuild under the new one (drop the scoring tables of this database, "
+                "then backfill the days again; docs/member-scoring.md, 'Changing the calendar')"
+            )
 
     # --- the daily apply -----------------------------------------------------------------------
     def apply_day(
@@ -151,6 +167,7 @@ class ScoringStore:
         with self.locked(), connection(self.connect) as conn:
             cur = TimedCursor(conn.cursor())
             self.run(cur, "use_db")  # multi-table DELETEs need a default schema
+            self.check_calendar(cur)
             first, last = self.applied_range(cur)
             step = classify_day(day, first, last)
             cur.execute(self.stmt("ledger_run_key"), (day,))
@@ -253,6 +270,7 @@ class ScoringStore:
                 entry.run_key,
                 self.config.window_days,
                 self.config.digest,
+                self.config.calendar.identity,
                 entry.flows,
                 entry.members,
                 entry.changed,

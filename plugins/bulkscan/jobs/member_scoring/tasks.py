@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence, Sized
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypedDict
 
 from bulkscan.core.batching import AdaptiveBatch
@@ -26,7 +26,7 @@ from bulkscan.jobs.member_scoring.flows import (
 )
 from bulkscan.jobs.member_scoring.points_tasks import redis_mop_up
 from bulkscan.jobs.member_scoring.rebuild import rebuild, verify
-from bulkscan.jobs.member_scoring.settings import DayPlan, ScoringSettings
+from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, DayPlan, ScoringSettings, resolve_config
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.slots import host_slot
 
@@ -42,10 +42,13 @@ class PlannedDay(TypedDict):
 
 
 @fail_fast_on_bad_input
-def plan(params: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_map_length: int) -> PlannedDay:
-    """Validate, refuse a day that cannot be applied, plan the day's flows into chunks (small XCom)."""
+def plan(params: Mapping[str, Any], interval_end: Any, dag_run_id: str, max_map_length: int) -> PlannedDay:
+    """Validate, refuse a day that cannot be applied, plan the day's flows into chunks (small XCom).
+
+    The day is the `day` param, or the business day that closed before the run's data interval ended.
+    """
     settings = ScoringSettings.from_params(params)
-    day = settings.run_day(interval_start)
+    day = settings.run_day(interval_end)
     settings.check_fan_out(max_map_length)
     settings.make_processor()
     if settings.redis:
@@ -62,11 +65,14 @@ def plan(params: Mapping[str, Any], interval_start: Any, dag_run_id: str, max_ma
     if settings.mode != "apply":
         return PlannedDay(day=planned, chunks=[])
     step = store.check_next(day)  # out-of-order days fail here, before anything is scanned
-    _, flows = plan_day(connect, db, day, settings.rows_per_chunk, settings.max_chunks, settings.flow_table)
+    cal = settings.config.calendar
+    _, flows = plan_day(connect, db, day, settings.rows_per_chunk, settings.max_chunks, settings.flow_source)
     log.info(
-        "day %s (%s): %s flows in %d chunks, run %s",
+        "business day %s in %s (%s, %.0f h): %s flows in %d chunks, run %s",
         day,
+        cal.identity,
         step.value,
+        cal.hours(day),
         f"{flows.total_rows:,}",
         len(flows.chunks),
         run_key,
@@ -84,7 +90,7 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], try_number: int)
     connect = ctx.scoring_connect(settings)
     db = ctx.scoring_db(settings, connect)
     with connection(connect) as conn:
-        spec = day_flow_spec(conn, db, day, settings.flow_table)
+        spec = day_flow_spec(conn, db, day, settings.flow_source)
     producer = DayProducer(connect, spec, ctx.results_store(settings, connect, db), run_key)
     with host_slot(connect, f"scoring:{run_key}"[:60], settings.max_parallel_chunks):
         if settings.server_side:
@@ -166,3 +172,12 @@ def apply(
         for key in [run_key, *(k for k, _ in more)]:
             store.drop_partials(key)
     return res.as_dict()
+
+
+def schedule() -> Any:
+    """The DAG's timetable: daily at local midnight of the business zone plus the grace period
+    (include/scoring.yaml's `calendar`), so each scheduled run starts once its business day has closed."""
+    from airflow.timetables.trigger import CronTriggerTimetable
+
+    calendar = resolve_config(DEFAULT_CONFIG).calendar
+    return CronTriggerTimetable(calendar.cron(), timezone=calendar.timezone, interval=timedelta(days=1))
