@@ -10,7 +10,8 @@ import pendulum
 import pytest
 
 from bulkscan.errors import BulkscanInputError
-from bulkscan.jobs.member_scoring.config import Calendar, ScoringConfig
+from bulkscan.jobs.member_scoring.business_calendar import Calendar
+from bulkscan.jobs.member_scoring.config import ScoringConfig
 
 BERLIN = Calendar("Europe/Berlin", "utc", 30)
 SHANGHAI = Calendar("Asia/Shanghai", "utc", 0)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bulkscan.errors import BulkscanInputError
-from bulkscan.jobs.member_scoring.config import Calendar, ScoringConfig, load_config
+from bulkscan.jobs.member_scoring.business_calendar import Calendar
+from bulkscan.jobs.member_scoring.config import ScoringConfig, load_config
 from bulkscan.jobs.member_scoring.rules import (
     Step,
     affected_action_days,

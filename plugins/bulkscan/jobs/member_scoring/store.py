@@ -30,7 +30,8 @@ from bulkscan.core.dbapi import ConnectFactory, Cursor, Params
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.sqlfiles import Fragment, render, statements
 from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
-from bulkscan.jobs.member_scoring.config import Calendar, ScoringConfig
+from bulkscan.jobs.member_scoring.business_calendar import Calendar
+from bulkscan.jobs.member_scoring.config import ScoringConfig
 from bulkscan.jobs.member_scoring.rules import Step, affected_action_days, classify_day, leaving_day, window_bounds
 from bulkscan.jobs.member_scoring.sqlparts import SqlParts, TimedCursor
 from bulkscan.mysqldb.connect import begin, connection, cursor
