@@ -94,3 +94,21 @@ def load_dag(dag_id: str) -> Any:
     bag = DagBag(dag_folder=str(path))
     assert not bag.import_errors, bag.import_errors
     return bag.dags[dag_id]
+
+
+def xcom_of(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
+    """The XCom a task of a finished run returned (read from the metadata database)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_run.dag_id,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.task_id == task_id,
+                XComModel.key == key,
+                XComModel.map_index == -1,
+            )
+        ).one()
+        return XComModel.deserialize_value(row)

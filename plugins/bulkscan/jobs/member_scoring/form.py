@@ -73,6 +73,17 @@ def _source() -> dict[str, Any]:
             "empty: the scoring database.",
             section=fields.RESULTS,
         ),
+        "lookback_days": fields.param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=31,
+            title="Late-data lookback (days)",
+            description="Each run also re-counts the flows of this many applied days before its own; a day "
+            "that gained flows since it was applied (late writers) is re-run in the same apply, exactly as a "
+            "manual re-run of that day would. 0: no re-check. Not with shard tables or Redis points.",
+            section=fields.PROCESSING,
+        ),
         "keep_partials": fields.param(
             False,
             type="boolean",

@@ -47,6 +47,25 @@ def resolve_config(value: object) -> ScoringConfig:
     return load_config(Path(path))
 
 
+MAX_LOOKBACK_DAYS = 31
+
+
+def _lookback(value: object, params: Mapping[str, Any]) -> int:
+    """Days before the run's day re-checked for late flows (0: none). The check counts t_flow, so it
+    cannot see late flows of shard tables or Redis points: refused with those, not silently partial."""
+    if not value:
+        return 0
+    days = positive_int(value, "lookback days")
+    if days > MAX_LOOKBACK_DAYS:
+        raise BulkscanInputError(f"lookback days must be in 0..{MAX_LOOKBACK_DAYS}, got {value!r}")
+    if days and (params.get("shards") or params.get("redis_conn_id")):
+        raise BulkscanInputError(
+            "the late-data lookback re-counts t_flow only; it cannot check shard tables or Redis points: "
+            "set lookback days to 0 with shards or a Redis points connection"
+        )
+    return days
+
+
 def _mode(value: object) -> Mode:
     mode = str(value or "apply")
     if mode not in MODES:
@@ -89,6 +108,7 @@ class ScoringSettings:
     server_side: bool = True
     redis: RedisPoints | None = None
     keep_partials: bool = False
+    lookback_days: int = 0
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ScoringSettings:
@@ -110,6 +130,7 @@ class ScoringSettings:
             processor=processor,
             processor_args=dict(params.get("processor_args") or {}),
             keep_partials=bool(params.get("keep_partials", False)),
+            lookback_days=_lookback(params.get("lookback_days"), params),
             shards=params.get("shards") or None,
             server_side=bool(params.get("server_side", True)) and processor == "aggregate",
             redis=RedisPoints(

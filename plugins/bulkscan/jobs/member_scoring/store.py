@@ -135,6 +135,12 @@ class ScoringStore:
             first, last = self.applied_range(cur)
         return classify_day(day, first, last)
 
+    def applied_flows(self, since: date, before: date) -> dict[date, int]:
+        """Flows each applied day in [since, before) was applied with (from the ledger)."""
+        with cursor(self.connect) as cur:
+            cur.execute(self.stmt("ledger_flows"), (since, before))
+            return {d: int(n) for d, n in cur.fetchall()}
+
     def check_calendar(self, cur: Cursor) -> None:
         """Applied days were cut into days by one calendar; applying under another would mix two cuts."""
         mine = self.config.calendar.identity

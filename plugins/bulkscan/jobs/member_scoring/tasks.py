@@ -13,12 +13,13 @@ from datetime import date, timedelta
 from typing import Any, TypedDict
 
 from bulkscan.core.batching import AdaptiveBatch
-from bulkscan.core.chunks import Chunk, ChunkPayload
+from bulkscan.core.chunks import KEY_END, KEY_MIN, Chunk, ChunkPayload
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.flows import (
     DayProducer,
+    count_day,
     day_flow_spec,
     plan_day,
     produce_chunk,
@@ -27,6 +28,7 @@ from bulkscan.jobs.member_scoring.flows import (
 from bulkscan.jobs.member_scoring.points_tasks import redis_mop_up
 from bulkscan.jobs.member_scoring.rebuild import rebuild, verify
 from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, DayPlan, ScoringSettings, resolve_config
+from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.slots import host_slot
 
@@ -167,11 +169,51 @@ def apply(
     if got != expected:
         raise ReconcileError(f"{got} of {expected} chunk results arrived; refusing to merge")
     more = _more_producers(params, run_key, producers)
+    late = correct_late_days(settings, store, db, day, run_key)
     res = store.apply_day(day, run_key, expected_chunks=expected, more_producers=more)
     if not settings.keep_partials:
         for key in [run_key, *(k for k, _ in more)]:
             store.drop_partials(key)
-    return res.as_dict()
+    out = res.as_dict()
+    out["late_flows"] = sum(n for _, n in late)
+    out["corrected_days"] = [str(d) for d, _ in late]
+    if settings.lookback_days:
+        log.info(
+            "lookback %d day(s): %d late flow(s), corrected %s",
+            settings.lookback_days,
+            out["late_flows"],
+            ", ".join(out["corrected_days"]) or "nothing",
+        )
+    return out
+
+
+def correct_late_days(
+    settings: ScoringSettings, store: ScoringStore, db: str, day: date, run_key: str
+) -> list[tuple[date, int]]:
+    """Re-run each of the `lookback_days` applied days before `day` whose flows grew since it was
+    applied (late writers), through the store's re-run path; returns (day, late flows) per corrected day.
+
+    A corrected day is produced whole, by the server (one INSERT ... SELECT into the partials), under
+    a run key of its own, and applied before `day`: the tables end exactly as a manual re-run of it.
+    """
+    if not settings.lookback_days:
+        return []
+    connect = ctx.scoring_connect(settings)
+    applied = store.applied_flows(day - timedelta(days=settings.lookback_days), day)
+    corrected: list[tuple[date, int]] = []
+    for past, flows_then in sorted(applied.items()):
+        flows_now = count_day(connect, db, past, settings.flow_source)
+        if flows_now == flows_then:
+            continue
+        key = f"{run_key}/late/{past}"
+        with connection(connect) as conn:
+            spec = day_flow_spec(conn, db, past, settings.flow_source)
+        producer = DayProducer(connect, spec, ctx.results_store(settings, connect, db), key)
+        produce_chunk_on_server(producer, Chunk(0, KEY_MIN, KEY_END))
+        store.apply_day(past, key, expected_chunks=1)
+        store.drop_partials(key)
+        corrected.append((past, flows_now - flows_then))
+    return corrected
 
 
 def schedule() -> Any:
