@@ -9,7 +9,7 @@ the primary key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from bulkscan.core.dbapi import Connection
 from bulkscan.core.identifiers import validate_identifier
@@ -17,6 +17,8 @@ from bulkscan.core.keys import parse_key_columns
 from bulkscan.core.sqlfiles import raw
 from bulkscan.core.tablespec import INTEGER_TYPES, STRING_TYPES, Filter, TableSpec, parse_filters
 from bulkscan.errors import BulkscanInputError
+
+Unique = dict[str, tuple[tuple[str, ...], bool]]  # unique index -> (its columns in order, any nullable)
 
 __all__ = ["Filter", "TableSpec", "all_columns", "current_database", "parse_filters", "resolve_table"]
 
@@ -54,7 +56,7 @@ def resolve_table(
     found = {name: (dtype.lower(), bool(leads)) for name, dtype, leads in cur.fetchall()}
     if not found:
         raise BulkscanInputError(f"unknown table {db}.{table} (not in information_schema)")
-    keys, key_columns = _key(f"{db}.{table}", keys, found, _unique_keys(conn, db, table))
+    keys, key_columns = _key(f"{db}.{table}", keys, found, lambda: _unique_keys(conn, db, table))
     wanted = [c for c in columns if c not in keys]
     for name in [*wanted, *(f.column for f in parsed)]:
         if name not in found:
@@ -66,10 +68,15 @@ def _key(
     where: str,
     keys: tuple[str, ...],
     found: dict[str, tuple[str, bool]],
-    unique: dict[str, tuple[tuple[str, ...], bool]],
+    unique_of: Callable[[], Unique],
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(the key's columns, TableSpec.key_columns: empty for an integer ID-range key)."""
+    """(the key's columns, TableSpec.key_columns: empty for an integer ID-range key).
+
+    The unique indexes are read only when needed (an empty key, or a composite or string one): an
+    integer key, checked by every scan task, costs no second information_schema query.
+    """
     if not keys:
+        unique = unique_of()
         if "PRIMARY" not in unique:
             raise BulkscanInputError(f"table {where} has no primary key: name its key column(s)")
         keys = unique["PRIMARY"][0]
@@ -82,11 +89,11 @@ def _key(
                 f"key column {where}.{keys[0]} does not lead an index; chunking would scan the table"
             )
         return keys, ()
-    _check_tuple_key(where, keys, found, unique)
+    _check_tuple_key(where, keys, found, unique_of())
     return keys, keys
 
 
-def _unique_keys(conn: Connection, db: str, table: str) -> dict[str, tuple[tuple[str, ...], bool]]:
+def _unique_keys(conn: Connection, db: str, table: str) -> Unique:
     """Unique index name -> (its columns in order, whether any of them is nullable)."""
     cur = conn.cursor()
     cur.execute(raw("common/table_unique_keys"), (db, table))
@@ -101,7 +108,7 @@ def _check_tuple_key(
     where: str,
     keys: tuple[str, ...],
     found: dict[str, tuple[str, bool]],
-    unique: dict[str, tuple[tuple[str, ...], bool]],
+    unique: Unique,
 ) -> None:
     """A composite or string key: integer or CHAR/VARCHAR columns forming exactly one unique NOT NULL index."""
     for k in keys:

@@ -112,10 +112,9 @@ def produce_chunk_on_server(producer: DayProducer, chunk: Chunk, try_number: int
     return rows, groups, time.monotonic() - started
 
 
-def count_day(connect: ConnectFactory, database: str, day: date, source: FlowSource | None = None) -> int:
-    """Flows of the business day in the flow table now (the created_at index answers it)."""
+def count_day(connect: ConnectFactory, spec: TableSpec) -> int:
+    """Flows of a day's spec in the flow table now (the created_at index answers it)."""
     with connection(connect) as conn:
-        spec = day_flow_spec(conn, database, day, source)
         where, params = spec.where()
         cur = conn.cursor()
         cur.execute(render("common/row_count", table=spec.table_sql(), where=where), params)

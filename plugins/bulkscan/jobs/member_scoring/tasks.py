@@ -202,12 +202,12 @@ def correct_late_days(
     applied = store.applied_flows(day - timedelta(days=settings.lookback_days), day)
     corrected: list[tuple[date, int]] = []
     for past, flows_then in sorted(applied.items()):
-        flows_now = count_day(connect, db, past, settings.flow_source)
+        with connection(connect) as conn:
+            spec = day_flow_spec(conn, db, past, settings.flow_source)
+        flows_now = count_day(connect, spec)
         if flows_now == flows_then:
             continue
         key = f"{run_key}/late/{past}"
-        with connection(connect) as conn:
-            spec = day_flow_spec(conn, db, past, settings.flow_source)
         producer = DayProducer(connect, spec, ctx.results_store(settings, connect, db), key)
         produce_chunk_on_server(producer, Chunk(0, KEY_MIN, KEY_END))
         store.apply_day(past, key, expected_chunks=1)
