@@ -49,3 +49,31 @@ CREATE TABLE IF NOT EXISTS {db}.scoring_ledger (
 ) ENGINE=InnoDB;
 -- A ledger from before business calendars: its days were cut as UTC days (see ledger_calendars.sql).
 ALTER TABLE {db}.scoring_ledger ADD COLUMN IF NOT EXISTS calendar VARCHAR(100) NULL AFTER config_digest
+;
+-- flow_hour_sum: the hourly folds' per-member sums of one hour of a day not yet applied (hourly mode):
+-- an hour folded again replaces its block, and flow_day_sum moves by the difference. Blocks of applied
+-- days are pruned by the next fold (a re-run of an applied day re-reads the whole day).
+CREATE TABLE IF NOT EXISTS {db}.flow_hour_sum (
+  day        DATE   NOT NULL,
+  hour_index TINYINT UNSIGNED NOT NULL,
+  uid        BIGINT NOT NULL,
+  score_sum  BIGINT NOT NULL,
+  flows      INT    NOT NULL,
+  PRIMARY KEY (day, hour_index, uid)
+) ENGINE=InnoDB;
+-- scoring_hour_ledger: one row per folded hour: its created_at bounds and the flows it was folded with
+-- (the day's close re-counts every hour against it and folds again the ones that gained flows).
+CREATE TABLE IF NOT EXISTS {db}.scoring_hour_ledger (
+  day          DATE         NOT NULL,
+  hour_index   TINYINT UNSIGNED NOT NULL,
+  created_from DATETIME     NOT NULL,
+  created_to   DATETIME     NOT NULL,
+  label        VARCHAR(64)  NOT NULL,
+  run_key      VARCHAR(250) NOT NULL,
+  flows        BIGINT       NOT NULL,
+  members      BIGINT       NOT NULL,
+  runs         INT          NOT NULL DEFAULT 1,
+  folded_by    VARCHAR(16)  NOT NULL,
+  last_folded_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+  PRIMARY KEY (day, hour_index)
+) ENGINE=InnoDB

@@ -32,6 +32,7 @@ class ChunkPayload(TypedDict):
     label: str
     run_key: NotRequired[str]
     day: NotRequired[str]
+    hour: NotRequired[int]  # member scoring's hourly folds: the hour of the day (HourSlice.index)
 
 
 class StoredChunk(Protocol):

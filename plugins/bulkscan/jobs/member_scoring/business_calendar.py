@@ -13,6 +13,24 @@ from bulkscan.errors import BulkscanInputError
 
 CreatedAt = Literal["utc", "local"]
 MAX_GRACE_MINUTES = 12 * 60
+HOUR = timedelta(hours=1)
+_FMT = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class HourSlice:
+    """One hour of a business day as `created_at` bounds: the unit an hourly fold replaces.
+
+    `index` counts from the day's opening (0 .. 22, 23 or 24 across a daylight-saving change when
+    created_at holds UTC; 0 .. 23 of wall time when it holds local time). `lo` / `hi` are half-open
+    DATETIME literals; the slices of a day tile its `day_bounds` exactly.
+    """
+
+    day: date
+    index: int
+    lo: str
+    hi: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,53 @@ class Calendar:
             return f"{day.isoformat()} 00:00:00", f"{nxt.isoformat()} 00:00:00"
         lo, hi = (self.day_start(d).astimezone(UTC).replace(tzinfo=None) for d in (day, nxt))
         return lo.isoformat(sep=" "), hi.isoformat(sep=" ")
+
+    def hour_slices(self, day: date) -> list[HourSlice]:
+        """The day cut into hours from its opening, in the `created_at` domain (see HourSlice)."""
+        lo_s, hi_s = self.day_bounds(day)
+        lo, hi = datetime.fromisoformat(lo_s), datetime.fromisoformat(hi_s)
+        slices: list[HourSlice] = []
+        start = lo
+        while start < hi:
+            end = min(start + HOUR, hi)
+            slices.append(
+                HourSlice(day, len(slices), start.strftime(_FMT), end.strftime(_FMT), self._hour_label(start))
+            )
+            start = end
+        return slices
+
+    def _hour_label(self, start: datetime) -> str:
+        """The hour as a person in the shop reads it: local wall time, with the UTC offset when created_at
+        is UTC (so the two 02:00 hours of a fall-back day read apart)."""
+        if self.created_at == "local":
+            return f"{start:%Y-%m-%d %H:%M}"
+        local = start.replace(tzinfo=UTC).astimezone(self.zone)
+        return f"{local:%Y-%m-%d %H:%M%z}"
+
+    def hour_slice(self, day: date, index: int) -> HourSlice:
+        slices = self.hour_slices(day)
+        if not 0 <= index < len(slices):
+            raise BulkscanInputError(
+                f"hour {index} is not an hour of {day} in {self.timezone}: it has 0..{len(slices) - 1}"
+            )
+        return slices[index]
+
+    def closed_hour(self, interval_end: datetime) -> HourSlice:
+        """The hour an hourly run folds: the one holding the instant an hour before its data interval
+        ended less the grace period (a run fired at HH:grace folds [HH-1, HH))."""
+        aware = interval_end if interval_end.tzinfo else interval_end.replace(tzinfo=UTC)
+        instant = datetime.fromtimestamp(aware.timestamp(), tz=UTC) - timedelta(minutes=self.grace_minutes) - HOUR
+        local = instant.astimezone(self.zone)
+        value = local.replace(tzinfo=None) if self.created_at == "local" else instant.replace(tzinfo=None)
+        day = local.date()
+        for piece in self.hour_slices(day):
+            if piece.lo <= value.strftime(_FMT) < piece.hi:
+                return piece
+        raise BulkscanInputError(f"no hour of {day} holds {value}")  # unreachable: the slices tile the day
+
+    def hourly_cron(self) -> str:
+        """The hourly schedule in the zone: `grace_minutes` (mod 60) past every hour."""
+        return f"{self.grace_minutes % 60} * * * *"
 
     def hours(self, day: date) -> float:
         """The day's length in hours (23, 24 or 25)."""

@@ -17,6 +17,7 @@ from bulkscan.core.dbapi import ConnectFactory, Connection
 from bulkscan.core.processors import AggregateByKey, ChunkContext
 from bulkscan.core.sqlfiles import render
 from bulkscan.errors import BulkscanInputError
+from bulkscan.jobs.member_scoring.business_calendar import HourSlice
 from bulkscan.jobs.member_scoring.config import FlowSource
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.planner import Plan, plan_table
@@ -37,11 +38,14 @@ class DayProducer:
     run_key: str
 
 
-def day_flow_spec(conn: Connection, database: str, day: date, source: FlowSource | None = None) -> TableSpec:
+def day_flow_spec(
+    conn: Connection, database: str, day: date | HourSlice, source: FlowSource | None = None
+) -> TableSpec:
     """Flow rows of the business day `day` (created_at within its bounds in the calendar's zone, bound
-    as parameters so the created_at index finds them), keyed by id, reading uid and score."""
+    as parameters so the created_at index finds them), keyed by id, reading uid and score; given an
+    HourSlice, only that hour of its day."""
     source = source or FlowSource()
-    lo, hi = source.calendar.day_bounds(day)
+    lo, hi = (day.lo, day.hi) if isinstance(day, HourSlice) else source.calendar.day_bounds(day)
     return resolve_table(
         conn,
         database,
@@ -55,12 +59,13 @@ def day_flow_spec(conn: Connection, database: str, day: date, source: FlowSource
 def plan_day(
     connect: ConnectFactory,
     database: str,
-    day: date,
+    day: date | HourSlice,
     rows_per_chunk: int,
     max_chunks: int,
     source: FlowSource | None = None,
 ) -> tuple[TableSpec, Plan]:
-    """The day's id bounds come from the created_at index; chunks hold about rows_per_chunk flows each."""
+    """The day's (or hour's) id bounds come from the created_at index; chunks hold about rows_per_chunk
+    flows each."""
     with connection(connect) as conn:
         spec = day_flow_spec(conn, database, day, source)
         return spec, plan_table(conn, spec, rows_per_chunk, max_chunks)

@@ -7,7 +7,7 @@ from typing import Any
 from bulkscan.core.values import AGGREGATE_PROCESSOR_PATTERN, OPTIONAL_CONN_ID_PATTERN, OPTIONAL_IDENT_PATTERN
 from bulkscan.glue import params as fields
 from bulkscan.jobs.member_scoring.rules import PREFIX_PATTERN
-from bulkscan.jobs.member_scoring.settings import DAY_PATTERN, DEFAULT_CONFIG, MODES
+from bulkscan.jobs.member_scoring.settings import DAY_PATTERN, DEFAULT_CONFIG, MAX_HOUR_INDEX, MODES
 
 DAY = None  # the open default section, with the source fields
 REDIS = "Redis points"
@@ -15,6 +15,39 @@ REDIS = "Redis points"
 
 def params() -> dict[str, Any]:
     return {**_day(), **_source(), **_chunks(), **_redis()}
+
+
+HOURLY_SOURCE = ("conn_id", "database", "flow_table", "results_schema", "keep_partials")
+
+
+def hourly_params() -> dict[str, Any]:
+    """member_scoring_hourly's form: the hour, the scoring configuration, t_flow's fields and the chunking
+    knobs of the daily form (no mode, no shards, no Redis: an hour folds t_flow only)."""
+    source = _source()
+    return {
+        "day": fields.param(
+            None,
+            type=["null", "string"],
+            pattern=DAY_PATTERN,
+            title="Day (YYYY-MM-DD)",
+            description="The business day of the hour to fold, with 'hour'; empty: the hour that closed "
+            "before the run's data interval ended (scheduled runs).",
+            section=DAY,
+        ),
+        "hour": fields.param(
+            None,
+            type=["null", "integer"],
+            minimum=0,
+            maximum=MAX_HOUR_INDEX,
+            title="Hour of the day",
+            description="Hours from the day's opening at local midnight: 0 .. 23 (0 .. 22 or 0 .. 24 on a "
+            "daylight-saving day when created_at holds UTC). With 'day'; empty with an empty day.",
+            section=DAY,
+        ),
+        "config": _day()["config"],
+        **{name: source[name] for name in HOURLY_SOURCE},
+        **_chunks(),
+    }
 
 
 def _day() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from bulkscan.core.sweep import SweepSpec
 from bulkscan.core.values import optional_str, positive_int
 from bulkscan.errors import BulkscanInputError
 from bulkscan.jobs.member_scoring import rules
+from bulkscan.jobs.member_scoring.business_calendar import HourSlice
 from bulkscan.jobs.member_scoring.config import FlowSource, ScoringConfig, load_config
 from bulkscan.jobs.shard_query.settings import ShardSettings
 
@@ -34,6 +35,20 @@ class DayPlan(TypedDict):
     chunk_count: int
     step: NotRequired[str]
     flows: NotRequired[int]
+    hourly: NotRequired[bool]  # the close of a day the hourly folds already hold (zero chunks to scan)
+    folded_hours: NotRequired[int]
+
+
+class HourPlan(TypedDict):
+    """What the hourly DAG's `plan_hour` decided: one hour of a business day to fold."""
+
+    day: str
+    hour: int
+    label: str
+    run_key: str
+    database: str
+    chunk_count: int
+    flows: int
 
 
 def resolve_config(value: object) -> ScoringConfig:
@@ -109,6 +124,7 @@ class ScoringSettings:
     redis: RedisPoints | None = None
     keep_partials: bool = False
     lookback_days: int = 0
+    hour: int | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> ScoringSettings:
@@ -118,6 +134,7 @@ class ScoringSettings:
         return cls(
             mode=_mode(params.get("mode")),
             day=_day(params.get("day")),
+            hour=_hour(params.get("hour"), params.get("day")),
             conn_id=str(params["conn_id"]),
             database=validate_identifier(database, "database") if database else None,
             flow_table=validate_identifier(params.get("flow_table") or "t_flow", "flow table"),
@@ -155,6 +172,17 @@ class ScoringSettings:
             raise BulkscanInputError("no day given and the run has no data interval; set the 'day' param")
         return self.config.calendar.business_day(interval_end)
 
+    def run_hour(self, interval_end: datetime | None) -> HourSlice:
+        """The day and hour params, else the hour a scheduled hourly run folds (the last closed one)."""
+        cal = self.config.calendar
+        if self.day is not None and self.hour is not None:
+            return cal.hour_slice(self.day, self.hour)
+        if self.day is not None:
+            raise BulkscanInputError(f"day {self.day} needs an hour (0 = the hour opening at local midnight)")
+        if interval_end is None:
+            raise BulkscanInputError("no day and hour given and the run has no data interval; set 'day' and 'hour'")
+        return cal.closed_hour(interval_end)
+
     def check_fan_out(self, max_map_length: int) -> None:
         if self.max_chunks > max_map_length:
             raise BulkscanInputError(
@@ -182,6 +210,24 @@ class ScoringSettings:
         if not isinstance(proc, AggregateByKey):
             raise BulkscanInputError(f"processor {self.processor!r} must return an AggregateByKey on uid/score")
         return proc
+
+
+MAX_HOUR_INDEX = 24  # a 25-hour day (daylight saving ends) has hours 0..24
+
+
+def _hour(value: object, day: object) -> int | None:
+    """The hour of the day to fold (0 = the one opening at local midnight); given with a day, or neither."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_HOUR_INDEX:
+        raise BulkscanInputError(
+            f"hour must be an integer in 0..{MAX_HOUR_INDEX} (hours from the day's opening), got {value!r}"
+        )
+    if not day:
+        raise BulkscanInputError(
+            f"hour {value} needs a day (YYYY-MM-DD): give both, or neither for the last closed hour"
+        )
+    return value
 
 
 def _day(value: object) -> date | None:

@@ -30,7 +30,7 @@ from bulkscan.core.dbapi import ConnectFactory, Cursor, Params
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.sqlfiles import Fragment, render, statements
 from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
-from bulkscan.jobs.member_scoring.business_calendar import Calendar
+from bulkscan.jobs.member_scoring.business_calendar import Calendar, HourSlice
 from bulkscan.jobs.member_scoring.config import ScoringConfig
 from bulkscan.jobs.member_scoring.rules import Step, affected_action_days, classify_day, leaving_day, window_bounds
 from bulkscan.jobs.member_scoring.sqlparts import SqlParts, TimedCursor
@@ -40,7 +40,7 @@ from bulkscan.mysqldb.slots import host_slot
 
 log = logging.getLogger(__name__)
 
-TABLES = ("flow_day_sum", "member_score", "member_action", "scoring_ledger")
+TABLES = ("flow_day_sum", "member_score", "member_action", "scoring_ledger", "flow_hour_sum", "scoring_hour_ledger")
 LOCK_TIMEOUT_S = 600
 
 
@@ -74,6 +74,31 @@ class LedgerEntry:
     members: int
     changed: int
     actions: int | None = None  # None: counted from member_action
+
+
+@dataclass(frozen=True)
+class HourFold:
+    """One hour to fold: its slice of the day and the run key its producers wrote partials under."""
+
+    hour: HourSlice
+    run_key: str
+    expected_chunks: int | None = None
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    """What folding one hour did (XCom and the task log)."""
+
+    day: str
+    hour: int
+    label: str
+    members: int
+    flows: int
+    refolded: bool
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class ScoringStore:
@@ -163,13 +188,21 @@ class ScoringStore:
         *,
         expected_chunks: int | None = None,
         more_producers: Sequence[tuple[str, int | None]] = (),
+        folds: Sequence[HourFold] | None = None,
     ) -> DayResult:
         """Merge run `run_key`'s partials into `day` and bring every table up to date, in one transaction.
 
         `more_producers` are further (run key, expected chunk count) pairs whose partials belong to the
         same day (shard tables, Redis nodes); every producer must have written all its chunks.
+        `folds` (the hourly close): the day's sums are already in flow_day_sum from the hourly folds;
+        these hours (the last one, skipped ones, ones that gained flows) are folded first, in the same
+        transaction, and the day is then applied from flow_day_sum without rewriting its block.
         """
-        producers = [(run_key, expected_chunks), *more_producers]
+        producers = [
+            (run_key, expected_chunks),
+            *more_producers,
+            *((f.run_key, f.expected_chunks) for f in folds or ()),
+        ]
         started = time.monotonic()
         with self.locked(), connection(self.connect) as conn:
             cur = TimedCursor(conn.cursor())
@@ -187,14 +220,23 @@ class ScoringStore:
                     self._check_chunks(cur, key, expected)
             self._work_tables(cur)
             with begin(conn):
-                for key, _ in producers:
-                    self.partials.copy_partials(cur, key, "member_scoring/load_partials")
-                result = self._apply_step(cur, day, run_key, step, last)
+                if folds is not None:
+                    if step not in (Step.FORWARD, Step.FIRST):
+                        raise BulkscanInputError(f"day {day} is already applied: a re-run reads the whole day")
+                    for fold in folds:
+                        self._fold(cur, fold, "close")
+                    self.run(cur, "load_day_sums", (day,))
+                else:
+                    for key, _ in producers:
+                        self.partials.copy_partials(cur, key, "member_scoring/load_partials")
+                result = self._apply_step(cur, day, run_key, step, last, rewrite_day=folds is None)
         result = replace(result, seconds=round(time.monotonic() - started, 3))
         log.info("applied %s", result)
         return result
 
-    def _apply_step(self, cur: Cursor, day: date, run_key: str, step: Step, last: date | None) -> DayResult:
+    def _apply_step(
+        self, cur: Cursor, day: date, run_key: str, step: Step, last: date | None, *, rewrite_day: bool = True
+    ) -> DayResult:
         if step is Step.RERUN:
             assert last is not None
             return self._rerun(cur, day, last, run_key)
@@ -202,17 +244,18 @@ class ScoringStore:
             # The state starts from whatever flow_day_sum already holds before the day.
             self.run(cur, "score_clear")
             self.rebuild_into(cur, Fragment(f"{self.db}.member_score"), day - timedelta(days=1))
-        return self._forward(cur, day, run_key, step)
+        return self._forward(cur, day, run_key, step, rewrite_day=rewrite_day)
 
-    def _forward(self, cur: Cursor, day: date, run_key: str, step: Step) -> DayResult:
+    def _forward(self, cur: Cursor, day: date, run_key: str, step: Step, *, rewrite_day: bool = True) -> DayResult:
         self.run(cur, "trans_enter")
         self.run(cur, "trans_leave", (leaving_day(day, self.config.window_days),))
         self._rank_transitions(cur)
         changed = self.count(cur, "trans_count")
         actions = self._write_actions(cur, day, scoped=False)
         self.run(cur, "score_upsert", (day,), to_tier=self.sql.tier("cur_rank"))
-        self.run(cur, "day_delete", (day,))
-        self.run(cur, "day_insert", (day,))
+        if rewrite_day:  # the hourly folds already left the day's block in flow_day_sum
+            self.run(cur, "day_delete", (day,))
+            self.run(cur, "day_insert", (day,))
         members, flows = self.day_counts(cur, day)
         self.ledger(cur, LedgerEntry(day, step.value, run_key, flows, members, changed, actions))
         return DayResult(str(day), step.value, run_key, members, flows, changed, actions, 1)
@@ -221,6 +264,8 @@ class ScoringStore:
         for stmt in statements("member_scoring/affected", db=self.db):
             cur.execute(stmt, (day,))
         changed = self.count(cur, "affected_count")
+        for stmt in statements("member_scoring/hour_forget_day", db=self.db):
+            cur.execute(stmt, (day,))
         days: list[date] = []
         if changed:
             self.run(cur, "day_delete_affected", (day,))
@@ -297,6 +342,66 @@ class ScoringStore:
             tier=self.sql.tier(self.sql.rank("total")),
             scope=Fragment("JOIN sc_aff a ON a.uid = f.uid" if scoped else ""),
         )
+
+    # --- hourly folds --------------------------------------------------------------------------
+    def folded_hours(self, day: date) -> dict[int, int]:
+        """Hour index -> flows it was folded with, for each folded hour of `day`."""
+        with cursor(self.connect) as cur:
+            cur.execute(self.stmt("hour_ledger_day"), (day,))
+            return {int(i): int(n) for i, _lo, _hi, n in cur.fetchall()}
+
+    def fold_hour(self, fold: HourFold) -> FoldResult:
+        """Fold one hour of a day not yet applied into flow_day_sum, in one transaction: replace the hour's
+        block, move the day's block by the difference, record it. Idempotent: folding it again with the
+        same flows changes nothing; with more (late) flows it moves by exactly those."""
+        day = fold.hour.day
+        started = time.monotonic()
+        with self.locked(), connection(self.connect) as conn:
+            cur = TimedCursor(conn.cursor())
+            self.check_calendar(cur)
+            _, last = self.applied_range(cur)
+            if last is not None and day <= last:
+                raise BulkscanInputError(
+                    f"day {day} is already applied (last applied day {last}); an hour of it cannot be folded "
+                    f"again: re-run the day instead (member_scoring with day {day}), which re-reads all its flows"
+                )
+            if fold.expected_chunks is not None:
+                self._check_chunks(cur, fold.run_key, fold.expected_chunks)
+            with begin(conn):
+                if last is not None:
+                    self.run(cur, "hour_prune", (last,))
+                result = self._fold(cur, fold, "hourly")
+        return replace(result, seconds=round(time.monotonic() - started, 3))
+
+    def _fold(self, cur: Cursor, fold: HourFold, by: str) -> FoldResult:
+        """Fold one hour inside the caller's transaction (see fold_hour)."""
+        hour, day = fold.hour, fold.hour.day
+        for stmt in statements("member_scoring/fold_work_table"):
+            cur.execute(stmt)
+        self.partials.copy_partials(cur, fold.run_key, "member_scoring/fold_load")
+        members, flows = (int(x) for x in self.one(cur, "fold_counts"))
+        cur.execute(self.stmt("hour_ledger_day"), (day,))
+        refolded = any(int(r[0]) == hour.index for r in cur.fetchall())
+        self.run(cur, "fold_day_delta", (day, day, hour.index))
+        if refolded:
+            self.run(cur, "fold_day_zero", (day,))
+        for stmt in statements("member_scoring/fold_hour_replace", db=self.db):
+            cur.execute(stmt, (day, hour.index))
+        self.run(
+            cur,
+            "hour_ledger_upsert",
+            (day, hour.index, hour.lo, hour.hi, hour.label, fold.run_key, flows, members, by),
+        )
+        log.info(
+            "folded %s (hour %d of %s): %d flows of %d members%s",
+            hour.label,
+            hour.index,
+            day,
+            flows,
+            members,
+            " (again)" if refolded else "",
+        )
+        return FoldResult(str(day), hour.index, hour.label, members, flows, refolded)
 
     # --- helpers -------------------------------------------------------------------------------
     def _work_tables(self, cur: Cursor) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import KEY_END, KEY_MIN, Chunk, ChunkPayload
-from bulkscan.errors import ReconcileError
+from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.flows import (
@@ -27,8 +27,9 @@ from bulkscan.jobs.member_scoring.flows import (
 )
 from bulkscan.jobs.member_scoring.points_tasks import redis_mop_up
 from bulkscan.jobs.member_scoring.rebuild import rebuild, verify
+from bulkscan.jobs.member_scoring.rules import Step
 from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, DayPlan, ScoringSettings, resolve_config
-from bulkscan.jobs.member_scoring.store import ScoringStore
+from bulkscan.jobs.member_scoring.store import HourFold, ScoringStore
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.slots import host_slot
 
@@ -68,6 +69,20 @@ def plan(params: Mapping[str, Any], interval_end: Any, dag_run_id: str, max_map_
         return PlannedDay(day=planned, chunks=[])
     step = store.check_next(day)  # out-of-order days fail here, before anything is scanned
     cal = settings.config.calendar
+    folded = store.folded_hours(day) if step in (Step.FORWARD, Step.FIRST) else {}
+    if folded:
+        # The hourly folds hold the day: `apply` folds what they have not (the last hour, skipped hours,
+        # hours that gained flows) and applies the day from flow_day_sum; nothing to map here.
+        if settings.shards or settings.redis:
+            raise BulkscanInputError(
+                f"{len(folded)} hour(s) of {day} were folded hourly, which reads t_flow only; the day cannot "
+                "also take shard tables or Redis points (run hourly folds without them, or not at all)"
+            )
+        log.info(
+            "business day %s in %s: closing from %d hourly fold(s), run %s", day, cal.identity, len(folded), run_key
+        )
+        planned["step"], planned["hourly"], planned["folded_hours"] = step.value, True, len(folded)
+        return PlannedDay(day=planned, chunks=[])
     _, flows = plan_day(connect, db, day, settings.rows_per_chunk, settings.max_chunks, settings.flow_source)
     log.info(
         "business day %s in %s (%s, %.0f h): %s flows in %d chunks, run %s",
@@ -89,10 +104,11 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], try_number: int)
     settings = ScoringSettings.from_params(params)
     chunk = Chunk.from_dict(payload)
     run_key, day = str(payload["run_key"]), date.fromisoformat(str(payload["day"]))
+    period = day if payload.get("hour") is None else settings.config.calendar.hour_slice(day, int(payload["hour"]))
     connect = ctx.scoring_connect(settings)
     db = ctx.scoring_db(settings, connect)
     with connection(connect) as conn:
-        spec = day_flow_spec(conn, db, day, settings.flow_source)
+        spec = day_flow_spec(conn, db, period, settings.flow_source)
     producer = DayProducer(connect, spec, ctx.results_store(settings, connect, db), run_key)
     with host_slot(connect, f"scoring:{run_key}"[:60], settings.max_parallel_chunks):
         if settings.server_side:
@@ -170,11 +186,14 @@ def apply(
         raise ReconcileError(f"{got} of {expected} chunk results arrived; refusing to merge")
     more = _more_producers(params, run_key, producers)
     late = correct_late_days(settings, store, db, day, run_key)
-    res = store.apply_day(day, run_key, expected_chunks=expected, more_producers=more)
+    folds = close_folds(settings, store, db, day, run_key) if planned.get("hourly") else None
+    res = store.apply_day(day, run_key, expected_chunks=expected, more_producers=more, folds=folds)
     if not settings.keep_partials:
-        for key in [run_key, *(k for k, _ in more)]:
+        for key in [run_key, *(k for k, _ in more), *(f.run_key for f in folds or ())]:
             store.drop_partials(key)
     out = res.as_dict()
+    if folds is not None:
+        out["hours_folded_at_close"] = [f.hour.index for f in folds]
     out["late_flows"] = sum(n for _, n in late)
     out["corrected_days"] = [str(d) for d, _ in late]
     if settings.lookback_days:
@@ -214,6 +233,31 @@ def correct_late_days(
         store.drop_partials(key)
         corrected.append((past, flows_now - flows_then))
     return corrected
+
+
+def close_folds(settings: ScoringSettings, store: ScoringStore, db: str, day: date, run_key: str) -> list[HourFold]:
+    """The hours the day's close must fold itself: never folded (the last hour, a skipped one) or folded
+    with fewer flows than t_flow holds now (late writers). Each is produced by the server into the
+    partial store under a key of its own; `apply_day` folds them in its transaction, before the day."""
+    connect = ctx.scoring_connect(settings)
+    folded = store.folded_hours(day)
+    todo: list[HourFold] = []
+    for hour in settings.config.calendar.hour_slices(day):
+        with connection(connect) as conn:
+            spec = day_flow_spec(conn, db, hour, settings.flow_source)
+        if hour.index in folded and count_day(connect, spec) == folded[hour.index]:
+            continue
+        key = f"{run_key}/hour/{hour.index}"
+        producer = DayProducer(connect, spec, ctx.results_store(settings, connect, db), key)
+        produce_chunk_on_server(producer, Chunk(0, KEY_MIN, KEY_END))
+        todo.append(HourFold(hour, key, 1))
+    log.info(
+        "close of %s: %d hour(s) folded hourly, folding %s now",
+        day,
+        len(folded),
+        ", ".join(f.hour.label for f in todo) or "none",
+    )
+    return todo
 
 
 def schedule() -> Any:
