@@ -42,6 +42,7 @@ from bulkscan.jobs.member_scoring.sqlparts import SqlParts  # noqa: E402
 from bulkscan.jobs.member_scoring.store import ScoringStore  # noqa: E402
 from bulkscan.mysqldb.connect import close_quietly, direct  # noqa: E402
 from bulkscan.mysqldb.results import ResultStore  # noqa: E402
+from tests.airflow_helpers import xcom_of  # noqa: E402
 
 DAY0 = date(2026, 1, 1)
 CONFIG = load_config(ROOT / "include" / "scoring.yaml")
@@ -167,9 +168,61 @@ class Dataset:
         self.q(f"DELETE FROM `{db}`.bulkscan_partial")
         self.q(f"DELETE FROM `{db}`.bulkscan_chunk")
 
-    def daily_dag(self, dag: Any, rows_per_chunk: int, max_chunks: int) -> tuple[float, dict[str, Any]]:
+    @property
+    def conn_id(self) -> str:
         conn_id = f"bs_scoring_bench_{self.history}"
         os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = f"mysql://root@127.0.0.1:{self.port}/{self.db}"
+        return conn_id
+
+    def ledger(self) -> dict[str, int]:
+        row = self.q(
+            f"SELECT flows, members, changed_members, actions FROM `{self.db}`.scoring_ledger WHERE day = %s",
+            (self.target,),
+        )[0]
+        return dict(zip(("flows", "members", "changed", "actions"), map(int, row), strict=True))
+
+    def hourly_close(
+        self, scoring: Any, hourly: Any, rows_per_chunk: int, max_chunks: int
+    ) -> tuple[list[float], float]:
+        """The target day through the hourly DAG: every hour but the last folded by its own run, then the
+        close (member_scoring for the day), which folds the last hour and applies. Returns the folds'
+        and the close's whole-DAG seconds."""
+        base = {"conn_id": self.conn_id, "rows_per_chunk": rows_per_chunk, "max_chunks": max_chunks}
+        folds = []
+        hours = CONFIG.calendar.hour_slices(self.target)
+        for hour in hours[:-1]:
+            t0 = time.monotonic()
+            dr = hourly.test(run_conf={**base, "day": str(self.target), "hour": hour.index})
+            folds.append(time.monotonic() - t0)
+            if str(dr.state) != "success":
+                raise SystemExit(f"hourly fold of {hour.label} ended {dr.state}")
+        close, _ = self.daily_dag(scoring, rows_per_chunk, max_chunks)
+        applied = xcom_of(self.last_run, "apply")
+        if applied.get("hours_folded_at_close") != [hours[-1].index]:
+            raise SystemExit(f"the close folded {applied.get('hours_folded_at_close')}, not only the last hour")
+        return folds, close
+
+    def profile(self, dag_id: str) -> dict[str, float]:
+        """Where the last daily run's seconds went: each task's run time (mapped tasks summed, in
+        dag.test they run one after another) from Airflow's metadata, and apply's statements."""
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            rows = session.execute(
+                select(TaskInstance.task_id, TaskInstance.start_date, TaskInstance.end_date).where(
+                    TaskInstance.dag_id == dag_id, TaskInstance.run_id == self.last_run.run_id
+                )
+            ).all()
+        tasks: dict[str, float] = {}
+        for task_id, start, end in rows:
+            if start and end:
+                tasks[task_id] = tasks.get(task_id, 0.0) + (end - start).total_seconds()
+        return tasks
+
+    def daily_dag(self, dag: Any, rows_per_chunk: int, max_chunks: int) -> tuple[float, dict[str, Any]]:
+        conn_id = self.conn_id
         conf = {
             "conn_id": conn_id,
             "day": str(self.target),
@@ -181,17 +234,8 @@ class Dataset:
         seconds = time.monotonic() - t0
         if str(dr.state) != "success":
             raise SystemExit(f"daily DAG run for {self.db} ended {dr.state}")
-        ledger = self.q(
-            f"SELECT flows, members, changed_members, actions FROM `{self.db}`.scoring_ledger WHERE day = %s",
-            (self.target,),
-        )[0]
-        return seconds, dict(
-            zip(
-                ("flows", "members", "changed", "actions"),
-                map(int, ledger),
-                strict=True,
-            )
-        )
+        self.last_run = dr
+        return seconds, self.ledger()
 
     def recompute(self) -> float:
         """The monthly job, set-based: every member's window total and tier straight from t_flow."""
@@ -253,13 +297,13 @@ class Dataset:
             close_quietly(conn)
 
 
-def load_dag() -> Any:
+def load_dag(dag_id: str = "member_scoring") -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(dag_folder=str(ROOT / "dags" / "member_scoring.py"))
+    bag = DagBag(dag_folder=str(ROOT / "dags" / f"{dag_id}.py"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
-    return bag.dags["member_scoring"]
+    return bag.dags[dag_id]
 
 
 def main() -> None:
@@ -329,6 +373,41 @@ def main() -> None:
             )
     for name, values in runs.items():
         figures[name] = statistics.median(values)
+    tasks = long.profile(dag.dag_id)
+    applied = xcom_of(long.last_run, "apply")
+    in_tasks = sum(tasks.values())
+    scan = sum(v for k, v in tasks.items() if k.startswith("scan_"))
+    figures["daily_airflow_s"] = runs["daily_dag_s"][-1] - in_tasks
+    figures["daily_scan_s"], figures["daily_apply_s"] = scan, tasks.get("apply", 0.0)
+    print(
+        f"  profile of the last daily run ({runs['daily_dag_s'][-1]:.2f} s): outside tasks (Airflow, dag.test) "
+        f"{figures['daily_airflow_s']:.2f} s; " + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(tasks.items())),
+        flush=True,
+    )
+    print(
+        f"  apply's statements ({applied['seconds']:.2f} s in the store): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in list(applied["timings"].items())[:12]),
+        flush=True,
+    )
+    daily_ledger = long.ledger()
+    hourly = load_dag("member_scoring_hourly")
+    long.reset()
+    folds, close = long.hourly_close(dag, hourly, args.rows_per_chunk, args.max_chunks)
+    if long.ledger() != daily_ledger:
+        raise SystemExit(f"the hourly close left {long.ledger()}, the daily apply {daily_ledger}")
+    closed = xcom_of(long.last_run, "apply")
+    figures["hour_fold_s"], figures["close_s"] = statistics.median(folds), close
+    print(
+        f"  {'hour_fold_s':<12} {figures['hour_fold_s']:8.2f} s  median of {len(folds)} hourly fold runs "
+        f"(whole DAG; min {min(folds):.2f}, max {max(folds):.2f})",
+        flush=True,
+    )
+    print(
+        f"  {'close_s':<12} {close:8.2f} s  the close after {len(folds)} folds (whole DAG), ledger as the "
+        f"daily apply's: {daily_ledger}; its statements: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in list(closed["timings"].items())[:8]),
+        flush=True,
+    )
     figures["recompute_s"] = long.recompute()
     print(
         f"  {'recompute_s':<12} {figures['recompute_s']:8.2f} s  window from raw t_flow ({args.days} days of flows)",
@@ -352,13 +431,18 @@ def main() -> None:
         raise SystemExit(f"incremental state differs from the rebuild: {check}")
 
     d = figures["daily_dag_s"]
+    history = f"history{long.history}_vs_history{short.history}"
     print(
         f"BENCH scoring members={args.members} flows_per_day={args.flows_per_day} daily_dag_s={d:.2f} "
-        f"daily_vs_recompute={d / figures['recompute_s']:.3f} history{args.days}_vs_history3={d / figures['daily3_s']:.3f} "
+        f"daily_vs_recompute={d / figures['recompute_s']:.3f} {history}={d / figures['daily3_s']:.3f} "
+        f"close_vs_daily={figures['close_s'] / d:.3f} hour_fold_s={figures['hour_fold_s']:.2f} "
         f"daily_vs_peruser={d / figures['peruser_s']:.5f} "
         f"daily_vs_summary={d / figures['summary_s']:.3f} daily3_s={figures['daily3_s']:.2f} "
         f"recompute_s={figures['recompute_s']:.2f} summary_s={figures['summary_s']:.2f} "
-        f"peruser_extrapolated_s={figures['peruser_s']:.0f}"
+        f"peruser_extrapolated_s={figures['peruser_s']:.0f} close_s={figures['close_s']:.2f} "
+        f"daily_airflow_s={figures['daily_airflow_s']:.2f} daily_scan_s={figures['daily_scan_s']:.2f} "
+        f"daily_apply_s={figures['daily_apply_s']:.2f} build_s={long.build_seconds():.0f} "
+        f"disk_gb={long.disk_gb() + short.disk_gb():.1f}"
     )
 
 

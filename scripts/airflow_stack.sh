@@ -5,6 +5,7 @@
 # dag-processor, triggerer and two Celery workers (w1, w2).
 #
 #   scripts/airflow_stack.sh start|stop|status|restart
+#   scripts/airflow_stack.sh cli ARGS...   the airflow CLI against this stack (e.g. backfill create ...)
 #
 # Everything lives in the stack home (BULKSCAN_STACK_HOME, default .airflow-stack/): pids in run/,
 # one log per process in logs/, the generated secrets in secrets.env (JWT secret, fernet key, admin
@@ -197,5 +198,6 @@ case "${1:-}" in
   stop) stop ;;
   restart) stop; start ;;
   status) status ;;
-  *) echo "usage: $0 {start|stop|status|restart}" >&2; exit 2 ;;
+  cli) shift; configure; exec airflow "$@" ;;
+  *) echo "usage: $0 {start|stop|status|restart|cli ARGS...}" >&2; exit 2 ;;
 esac

@@ -36,6 +36,7 @@ os.environ["BULKSCAN_LP_PASSWORD"] = LP_PASSWORD  # the soak's pytest child reus
 CONNECTIONS = {
     "bs_stack_scan": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_scan",
     "bs_stack_scoring": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_scoring",
+    "bs_stack_backfill": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_backfill",
     "bs_fault_scan": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_fault_scan",
     "bs_fault_mysql2": f"mysql://root@127.0.0.1:{MYSQL2_PORT}/bs_fault_m2",
     "bs_fault_lp": f"mysql://{LP_USER}:{LP_PASSWORD}@{MYSQL_HOST}:{MYSQL_PORT}/bs_fault_lp",
@@ -87,6 +88,13 @@ def start() -> AirflowApi:
     client = api_client()
     wait(lambda: all(dag_known(client, d) for d in ("bulkscan_stack_smoke", "bulkscan_table_scan")), 120, "DAGs")
     return client
+
+
+def airflow_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    """The airflow CLI against the stack (its metadata database and settings), as an operator runs it."""
+    return subprocess.run(
+        [str(SCRIPT), "cli", *args], env=stack_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def stop() -> None:

@@ -272,3 +272,83 @@ def test_worker_killed_mid_batch_retry_resumes_from_checkpoint_outbox_exactly_on
     finally:
         restarted = _stack("start", 300)
         assert restarted.returncode == 0, restarted.stderr
+
+
+def test_member_scoring_backfill_create_then_reprocess_completed(api: AirflowApi, mysql_root: Any) -> None:
+    """`airflow backfill create` over three past business days runs them in order on the workers; after
+    late flows, the same command with `--reprocess-behavior completed` re-runs every completed day (the
+    re-run path), and the tables end exactly as in-order processing of the final flows leaves them."""
+    import json
+    import random
+    from datetime import UTC, date, datetime, timedelta
+
+    from bulkscan.jobs.member_scoring.config import ScoringConfig
+    from bulkscan.jobs.member_scoring.store import ScoringStore
+    from bulkscan.mysqldb.connect import direct
+    from tests.member_scoring.scoring_truth import actual_state, expected_state
+
+    db = "bs_stack_backfill"
+    admin = mysql_root()
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+    config = ScoringConfig.from_dict(SCORING_CONFIG)
+    ScoringStore(direct(MYSQL_HOST, MYSQL_PORT), db, config).ensure(with_flow_table=True)
+    # Backfills refuse future dates: three business days (UTC, the default calendar) well in the past.
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=8 - i) for i in range(3)]
+    rng = random.Random(11)
+
+    def flows(day: date, n: int) -> list[tuple[int, int, datetime]]:
+        base = datetime.combine(day, datetime.min.time())
+        return [(rng.randrange(1, 200), rng.randint(-10, 30), base + timedelta(seconds=rng.randrange(86400)))
+                for _ in range(n)]  # fmt: skip
+
+    cur = mysql_root(db).cursor()
+    insert = "INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)"
+    cur.executemany(insert, [f for d in days for f in flows(d, 1_200)])
+    conf = {"conn_id": db, "config": SCORING_CONFIG, "rows_per_chunk": 500, "max_chunks": 8, "max_parallel_chunks": 4}
+    # The run for business day D fires at D + 1 00:30 UTC (midnight plus the 30-minute grace).
+    window = [
+        "--from-date",
+        f"{days[0] + timedelta(days=1)}T00:00:00",
+        "--to-date",
+        f"{days[-1] + timedelta(days=1)}T01:00:00",
+    ]
+
+    def backfill(*extra: str) -> dict[str, Any]:
+        api.patch(f"/dags/{SCORING}", {"is_paused": False})
+        out = stackctl.airflow_cli(
+            "backfill", "create", "--dag-id", SCORING, *window, "--max-active-runs", "1",
+            "--dag-run-conf", json.dumps(conf), *extra,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+        backfills = api.get("/backfills", dag_id=SCORING, limit=100)["backfills"]
+        latest = max(backfills, key=lambda b: b["id"])
+        return dict(_wait(lambda: (b := api.get(f"/backfills/{latest['id']}"))["completed_at"] and b, 600, "backfill"))
+
+    def runs() -> dict[str, dict[str, Any]]:
+        got = api.get(f"/dags/{SCORING}/dagRuns", limit=100, run_type=["backfill"])["dag_runs"]
+        return {r["logical_date"][:10]: r for r in got}
+
+    try:
+        for run in runs().values():  # a stack reused from an earlier session keeps its runs: start clean
+            api.delete(f"/dags/{SCORING}/dagRuns/{stackctl.quote(run['dag_run_id'])}")
+        backfill("--reprocess-behavior", "none")
+        first = runs()
+        assert sorted(first) == [str(d) for d in days]  # logical date: the interval start, the business day
+        assert {r["state"] for r in first.values()} == {"success"}
+        cur.execute("SELECT day, flows, runs FROM scoring_ledger ORDER BY day")
+        assert list(cur.fetchall()) == [(d, 1_200, 1) for d in days]
+        assert actual_state(cur, db) == expected_state(cur, db, config, days)
+
+        cur.executemany(insert, flows(days[1], 90))  # late writers, after the day was applied
+        backfill("--reprocess-behavior", "completed")
+        again = runs()
+        assert {k: r["dag_run_id"] for k, r in again.items()} == {k: r["dag_run_id"] for k, r in first.items()}
+        assert {r["state"] for r in again.values()} == {"success"}
+        cur.execute("SELECT day, flows, runs, last_step FROM scoring_ledger ORDER BY day")
+        assert list(cur.fetchall()) == [(days[0], 1_200, 2, "rerun"), (days[1], 1_290, 2, "rerun"),
+                                        (days[2], 1_200, 2, "rerun")]  # fmt: skip
+        assert actual_state(cur, db) == expected_state(cur, db, config, days)
+    finally:
+        api.patch(f"/dags/{SCORING}", {"is_paused": True})
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")

@@ -116,6 +116,9 @@ class AirflowApi:
     def patch(self, path: str, body: Any) -> Any:
         return self._send("PATCH", f"/api/v2{path}", body)
 
+    def delete(self, path: str) -> Any:
+        return self._send("DELETE", f"/api/v2{path}")
+
 
 def quote(part: str) -> str:
     """One URL path segment (run ids contain ':' and '+')."""

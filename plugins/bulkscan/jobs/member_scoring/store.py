@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -58,6 +58,7 @@ class DayResult:
     action_days: int = 0
     skipped: bool = False
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per statement file, slowest first
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +118,7 @@ class ScoringStore:
         self.partials = ResultStore(connect, results_db or database)
         self.config = config
         self.sql = SqlParts(config)
+        self.timings: dict[str, float] = {}  # seconds per statement file of the last apply
 
     # --- statements ----------------------------------------------------------------------------
     def stmt(self, name: str, **parts: Fragment) -> str:
@@ -124,14 +126,25 @@ class ScoringStore:
         return render(f"member_scoring/{name}", db=self.db, **parts)
 
     def run(self, cur: Cursor, name: str, params: Params = None, **parts: Fragment) -> None:
-        cur.execute(self.stmt(name, **parts), params)
+        with self.timed(name):
+            cur.execute(self.stmt(name, **parts), params)
 
     def one(self, cur: Cursor, name: str, params: Params = None, **parts: Fragment) -> tuple[Any, ...]:
-        cur.execute(self.stmt(name, **parts), params)
+        with self.timed(name):
+            cur.execute(self.stmt(name, **parts), params)
         row = cur.fetchone()
         if row is None:
             raise BulkscanError(f"member_scoring/{name}.sql returned no row")
         return tuple(row)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Add the block's seconds to `timings[name]`, so an apply's result says where its time went."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - started
 
     def count(self, cur: Cursor, name: str, params: Params = None) -> int:
         return int(self.one(cur, name, params)[0])
@@ -203,7 +216,7 @@ class ScoringStore:
             *more_producers,
             *((f.run_key, f.expected_chunks) for f in folds or ()),
         ]
-        started = time.monotonic()
+        started, self.timings = time.monotonic(), {}
         with self.locked(), connection(self.connect) as conn:
             cur = TimedCursor(conn.cursor())
             self.run(cur, "use_db")  # multi-table DELETEs need a default schema
@@ -228,9 +241,11 @@ class ScoringStore:
                     self.run(cur, "load_day_sums", (day,))
                 else:
                     for key, _ in producers:
-                        self.partials.copy_partials(cur, key, "member_scoring/load_partials")
+                        with self.timed("load_partials"):
+                            self.partials.copy_partials(cur, key, "member_scoring/load_partials")
                 result = self._apply_step(cur, day, run_key, step, last, rewrite_day=folds is None)
-        result = replace(result, seconds=round(time.monotonic() - started, 3))
+        timings = {k: round(v, 3) for k, v in sorted(self.timings.items(), key=lambda kv: -kv[1])}
+        result = replace(result, seconds=round(time.monotonic() - started, 3), timings=timings)
         log.info("applied %s", result)
         return result
 
@@ -378,7 +393,8 @@ class ScoringStore:
         hour, day = fold.hour, fold.hour.day
         for stmt in statements("member_scoring/fold_work_table"):
             cur.execute(stmt)
-        self.partials.copy_partials(cur, fold.run_key, "member_scoring/fold_load")
+        with self.timed("fold_load"):
+            self.partials.copy_partials(cur, fold.run_key, "member_scoring/fold_load")
         members, flows = (int(x) for x in self.one(cur, "fold_counts"))
         cur.execute(self.stmt("hour_ledger_day"), (day,))
         refolded = any(int(r[0]) == hour.index for r in cur.fetchall())
