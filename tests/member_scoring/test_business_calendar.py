@@ -4,6 +4,7 @@ daylight-saving changes, for a created_at that holds UTC or local wall time."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pendulum
@@ -107,3 +108,85 @@ def test_the_default_calendar_keeps_earlier_config_digests() -> None:
     explicit = ScoringConfig.from_dict({"tiers": [{"name": "basic"}], "calendar": {"timezone": "UTC"}})
     moved = ScoringConfig.from_dict({"tiers": [{"name": "basic"}], "calendar": {"timezone": "Asia/Shanghai"}})
     assert plain.digest == explicit.digest != moved.digest
+
+
+KOLKATA = Calendar("Asia/Kolkata", "utc", 30)
+BERLIN_LOCAL = Calendar("Europe/Berlin", "local", 30)
+
+
+@pytest.mark.parametrize(
+    ("calendar", "day", "count"),
+    [
+        (BERLIN, date(2026, 3, 29), 23),
+        (BERLIN, date(2026, 10, 25), 25),
+        (BERLIN, date(2026, 6, 1), 24),
+        (BERLIN_LOCAL, date(2026, 3, 29), 24),  # wall time: 24 wall hours, 02:xx simply never happens
+        (BERLIN_LOCAL, date(2026, 10, 25), 24),  # wall time: 02:xx holds two real hours
+        (KOLKATA, date(2026, 3, 29), 24),
+    ],
+)
+def test_the_hours_of_a_day_tile_its_bounds(calendar: Calendar, day: date, count: int) -> None:
+    hours = calendar.hour_slices(day)
+    assert len(hours) == count and [h.index for h in hours] == list(range(count))
+    lo, hi = calendar.day_bounds(day)
+    assert hours[0].lo == lo and hours[-1].hi == hi
+    assert all(a.hi == b.lo for a, b in pairwise(hours))  # no gap, no overlap
+    spans = {datetime.fromisoformat(h.hi) - datetime.fromisoformat(h.lo) for h in hours}
+    assert spans == {timedelta(hours=1)}
+
+
+def test_an_hours_label_is_local_wall_time_and_tells_the_repeated_hour_apart() -> None:
+    labels = [h.label for h in BERLIN.hour_slices(date(2026, 10, 25))]
+    assert labels[:4] == ["2026-10-25 00:00+0200", "2026-10-25 01:00+0200", "2026-10-25 02:00+0200",
+                          "2026-10-25 02:00+0100"]  # fmt: skip
+    assert KOLKATA.hour_slices(date(2026, 3, 29))[0].lo == "2026-03-28 18:30:00"  # half-hour zone: from midnight
+
+
+@pytest.mark.parametrize(
+    ("fired", "day", "index"),
+    [
+        # Berlin in winter, grace 30: the run at 14:30 CET folds 13:00-14:00 CET, the day's hour 13
+        (datetime(2026, 1, 10, 13, 30, tzinfo=UTC), date(2026, 1, 10), 13),
+        # the run at 00:30 local folds the last hour of the day before
+        (datetime(2026, 1, 10, 23, 30, tzinfo=UTC), date(2026, 1, 10), 23),
+        # the second 02:00 of the autumn change (01:00-02:00 UTC) is folded by the run at 02:30 UTC
+        (datetime(2026, 10, 25, 2, 30, tzinfo=UTC), date(2026, 10, 25), 3),
+        (pendulum.datetime(2026, 10, 25, 2, 30, tz="UTC"), date(2026, 10, 25), 3),
+    ],
+)
+def test_a_scheduled_hourly_run_folds_the_hour_that_closed_before_it(fired: datetime, day: date, index: int) -> None:
+    hour = BERLIN.closed_hour(fired)
+    assert (hour.day, hour.index) == (day, index)
+    assert BERLIN.hourly_cron() == "30 * * * *"
+
+
+def test_an_hour_outside_the_day_is_refused() -> None:
+    with pytest.raises(BulkscanInputError, match=r"hour 23 is not an hour of 2026-03-29 .*0\.\.22"):
+        BERLIN.hour_slice(date(2026, 3, 29), 23)
+    assert BERLIN.hour_slice(date(2026, 10, 25), 24).label == "2026-10-25 23:00+0100"
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"day": "2026-01-10", "hour": 25}, r"hour must be an integer in 0\.\.24"),
+        ({"day": "2026-01-10", "hour": "3"}, r"hour must be an integer"),
+        ({"hour": 3}, r"hour 3 needs a day"),
+    ],
+)
+def test_a_bad_hour_param_is_refused_naming_it(params: dict[str, object], needle: str) -> None:
+    from bulkscan.jobs.member_scoring.settings import ScoringSettings
+
+    with pytest.raises(BulkscanInputError, match=needle):
+        ScoringSettings.from_params({"conn_id": "c", **params})
+
+
+def test_the_hourly_run_takes_its_hour_from_the_params_or_its_interval() -> None:
+    from bulkscan.jobs.member_scoring.settings import ScoringSettings
+
+    given = ScoringSettings.from_params({"conn_id": "c", "day": "2026-01-10", "hour": 4})
+    assert (given.run_hour(None).day, given.run_hour(None).index) == (date(2026, 1, 10), 4)
+    scheduled = ScoringSettings.from_params({"conn_id": "c"})
+    assert scheduled.run_hour(datetime(2026, 1, 10, 5, 30, tzinfo=UTC)).index == 4  # UTC calendar, grace 30
+    with pytest.raises(BulkscanInputError, match="needs an hour"):
+        ScoringSettings.from_params({"conn_id": "c", "day": "2026-01-10"}).run_hour(None)

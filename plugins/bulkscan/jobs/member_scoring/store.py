@@ -238,7 +238,6 @@ class ScoringStore:
                         raise BulkscanInputError(f"day {day} is already applied: a re-run reads the whole day")
                     for fold in folds:
                         self._fold(cur, fold, "close")
-                    self.run(cur, "load_day_sums", (day,))
                 else:
                     for key, _ in producers:
                         with self.timed("load_partials"):
@@ -262,12 +261,16 @@ class ScoringStore:
         return self._forward(cur, day, run_key, step, rewrite_day=rewrite_day)
 
     def _forward(self, cur: Cursor, day: date, run_key: str, step: Step, *, rewrite_day: bool = True) -> DayResult:
-        self.run(cur, "trans_enter")
+        # the close of a day the hourly folds hold reads its sums where the folds left them
+        folded = f"(SELECT uid, score_sum, flows FROM {self.db}.flow_day_sum WHERE day = %s) n"
+        day_sums = Fragment("sc_new n" if rewrite_day else folded)
+        self.run(cur, "trans_enter", None if rewrite_day else (day,), day_sums=day_sums)
         self.run(cur, "trans_leave", (leaving_day(day, self.config.window_days),))
         self._rank_transitions(cur)
         changed = self.count(cur, "trans_count")
         actions = self._write_actions(cur, day, scoped=False)
-        self.run(cur, "score_upsert", (day,), to_tier=self.sql.tier("cur_rank"))
+        self.run(cur, "score_update", (day,), to_tier=self.sql.tier("t.cur_rank"))
+        self.run(cur, "score_insert_new", (day,), to_tier=self.sql.tier("cur_rank"))
         if rewrite_day:  # the hourly folds already left the day's block in flow_day_sum
             self.run(cur, "day_delete", (day,))
             self.run(cur, "day_insert", (day,))
