@@ -1,21 +1,29 @@
-"""Benchmark of member scoring (issue 5): the daily incremental DAG against recomputing the window.
+"""Benchmark of member scoring (issues 5 and 12): the daily incremental DAG against recomputing the window,
+and the hourly folds' close against the daily run.
 
-Side by side, in one run, on a dedicated loopback MariaDB (scripts/mysql2.sh, port 3316 by default):
-  * daily_dag_s    the whole member_scoring DAG (dag.test) for day N with N-1 days of history
-  * daily3_s       the same day's DAG with only 3 days of history (the cost must not grow with history)
+Side by side, in one run, on a dedicated loopback MariaDB (scripts/mysql2.sh, port 3316 by default), on
+the seed's own history (1M members, 1M flows a day, 91 days: 90 days of history fill the 90-day window):
+  * daily_dag_s    the whole member_scoring DAG (dag.test) for the target day with 90 days of history
+  * daily3_s       the same day's DAG with only 3 days of history plus the day leaving the window (so the
+                   day does the same work: the cost must not grow with history)
+  * hour_fold_s    one member_scoring_hourly run (the median of the 23 hours folded before the close)
+  * close_s        the close of the day after those 23 folds (member_scoring: folds the last hour, applies);
+                   close_vs_daily = close_s / daily_dag_s, and the ledger must equal the daily apply's
   * recompute_s    recomputing every member's window total and tier from the raw flows (the monthly job,
                    as one set-based GROUP BY: already far kinder than the seed's per-user loop)
   * peruser_s      the seed's actual monthly job: loop over members, one query per member for the window's
-                   flows (on a copy of t_flow clustered by (uid, created_at), the index that query needs),
-                   summed and tiered in Python; timed on a sample of members (--peruser-sample, env
-                   BULKSCAN_SCORING_PERUSER_SAMPLE) and EXTRAPOLATED to all members; the seed's 10+
-                   round trips of business processing per member are not included (a lower bound)
+                   flows (on a copy of the sampled members' flows clustered by (uid, created_at), the index
+                   that query needs), summed and tiered in Python; timed on a sample of members
+                   (--peruser-sample, env BULKSCAN_SCORING_PERUSER_SAMPLE) and EXTRAPOLATED to all members;
+                   the seed's 10+ round trips of business processing per member are not included (a lower bound)
   * summary_s      the monthly-summary recompute: every window from flow_day_sum (bulkscan's verify,
                    which also checks the incremental state against it: mismatches must be 0)
-Data sets are created once with INSERT ... SELECT from MariaDB's sequence engine and reused; before each
-timed daily run the target day is reset (only the rows that day touched), which is not timed.
+  * a profile of the last daily run: seconds outside tasks (Airflow, dag.test), in the producers, in apply,
+    and apply's statements (its XCom's timings)
+Data sets are created once with INSERT ... SELECT from MariaDB's sequence engine and reused (build_s and
+disk_gb on the BENCH line); before each timed run the target day is reset, which is not timed.
 
-    python bench/bench_scoring.py [--members 1000000] [--flows-per-day 1000000] [--days 30]
+    python bench/bench_scoring.py [--members 1000000] [--flows-per-day 1000000] [--days 91] [--build-only]
 """
 
 from __future__ import annotations
@@ -87,8 +95,22 @@ class Dataset:
                 "target": str(target),
                 "config": CONFIG.digest,
                 "v": 2,
+                **({"leaving_day": True} if self.leaving_day() else {}),
             }
         )
+
+    def leaving_day(self) -> date | None:
+        """With less history than the window, the day that leaves the window on the target day is added
+        anyway: the target day then does the same work as with the full history (the members whose day
+        leaves), so the two histories differ in length only."""
+        leaving = self.target - timedelta(days=CONFIG.window_days)
+        return leaving if self.history < CONFIG.window_days else None
+
+    def days(self) -> list[date]:
+        first = self.target - timedelta(days=self.history)
+        contiguous = [first + timedelta(days=i) for i in range(self.history + 1)]
+        leaving = self.leaving_day()
+        return [leaving, *contiguous] if leaving else contiguous
 
     def q(self, sql: str, params: tuple[Any, ...] = (), in_db: bool = False) -> list[tuple[Any, ...]]:
         conn = self.connect() if in_db else self.server()
@@ -113,9 +135,7 @@ class Dataset:
         self.store.ensure(with_flow_table=True)
         ResultStore(self.connect, self.db).ensure()
         db = self.db
-        first = self.target - timedelta(days=self.history)
-        for i in range(self.history + 1):
-            d = first + timedelta(days=i)
+        for d in self.days():
             # uid and score from CRC32 of (day, seq): about 63% of members active a day, scores -20..100;
             # ids increase with created_at, as an auto-increment key does.
             self.q(
