@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv from requirements.lock on a fresh machine. Installs the MariaDB client
+# Create .venv from requirements-dev.lock (runtime + tests + benchmarks) on a fresh machine. Installs the MariaDB client
 # headers (needed to build mysqlclient) with apt when running as root, otherwise says what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,6 @@ if ! command -v uv >/dev/null; then
   "$PYTHON" -m pip install -q "uv==0.13.9"
 fi
 [ -x .venv/bin/python ] || uv venv -q -p "$PYTHON" .venv
-uv pip sync -q -p .venv/bin/python requirements.lock
+uv pip sync -q -p .venv/bin/python requirements-dev.lock
 touch .venv/.installed
 echo "bootstrap: .venv ready ($(.venv/bin/airflow version 2>/dev/null | tail -1) Airflow)"
