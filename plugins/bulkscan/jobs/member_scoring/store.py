@@ -28,6 +28,7 @@ from typing import Any
 
 from bulkscan.core.dbapi import ConnectFactory, Cursor, Params
 from bulkscan.core.identifiers import quote_identifier
+from bulkscan.core.report import seconds_table
 from bulkscan.core.sqlfiles import Fragment, render, statements
 from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
 from bulkscan.jobs.member_scoring.business_calendar import Calendar, HourSlice
@@ -245,7 +246,17 @@ class ScoringStore:
                 result = self._apply_step(cur, day, run_key, step, last, rewrite_day=folds is None)
         timings = {k: round(v, 3) for k, v in sorted(self.timings.items(), key=lambda kv: -kv[1])}
         result = replace(result, seconds=round(time.monotonic() - started, 3), timings=timings)
-        log.info("applied %s", result)
+        log.info(
+            "applied %s (%s): %s members, %s flows, %s changed, %s actions, %.2f s\n%s",
+            day,
+            result.step,
+            f"{result.members:,}",
+            f"{result.flows:,}",
+            f"{result.changed_members:,}",
+            f"{result.actions:,}",
+            result.seconds,
+            seconds_table(timings),
+        )
         return result
 
     def _apply_step(

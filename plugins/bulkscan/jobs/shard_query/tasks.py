@@ -13,6 +13,7 @@ from typing import Any
 from bulkscan.core.dbapi import ConnectFactory
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.paths import INCLUDE_DIR
+from bulkscan.core.report import chunk_table
 from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.connections import connect_factory, describe_or_unknown
 from bulkscan.glue.defaults import fail_fast_on_bad_input
@@ -102,7 +103,13 @@ def summarize(
     source = params["topology"] if isinstance(params.get("topology"), str) else "inline topology"
     merged = merge(results_store, run_key, str(source), answers)
     top = results_store.top(run_key, 5)
-    log.info("merged %d shard tables, %s rows, %d groups", len(rows), f"{merged.rows:,}", merged.groups)
+    log.info(
+        "merged %d shard tables, %s rows, %d groups\n%s",
+        len(rows),
+        f"{merged.rows:,}",
+        merged.groups,
+        chunk_table(results_store.chunks(run_key)),
+    )
     return {
         "run_key": run_key,
         "hosts": len(topo.hosts),

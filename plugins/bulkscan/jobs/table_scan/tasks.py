@@ -15,6 +15,7 @@ from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk, ChunkPayload
 from bulkscan.core.keys import KeyChunk, KeyChunkPayload
 from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
+from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, reachable
 from bulkscan.glue.defaults import fail_fast_on_bad_input
@@ -183,5 +184,13 @@ def summarize(results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], r
         "reconnects": sum(r["reconnects"] for r in out),
         "slowest_chunk_s": max((r["seconds"] for r in out), default=0.0),
     }
-    log.info("bulkscan summary: %s", json.dumps(summary))
+    log.info(
+        "bulkscan summary of %s: %d chunks, %s rows, %s groups, retried chunks %s\n%s",
+        spec.name,
+        len(out),
+        f"{rows:,}",
+        f"{merged.groups:,}",
+        summary["retried_chunks"] or "none",
+        chunk_table(stored),
+    )
     return summary
