@@ -47,3 +47,14 @@ def shard_run_key(run_key: str) -> str:
 def redis_run_key(run_key: str) -> str:
     """The Redis producers' own run key (one chunk per primary, plus the mop-up's)."""
     return f"{run_key}/redis"
+
+
+def ensured_stores(settings: ScoringSettings) -> tuple[ConnectFactory, str, ScoringStore]:
+    """A planning task's start: the scoring connection, database and store, with the scoring tables and
+    the partial store created or upgraded (so every later task finds them)."""
+    connect = scoring_connect(settings)
+    db = scoring_db(settings, connect)
+    store = scoring_store(settings, connect, db)
+    store.ensure()
+    results_store(settings, connect, db).ensure()
+    return connect, db, store

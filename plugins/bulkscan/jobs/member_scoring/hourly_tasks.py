@@ -42,11 +42,7 @@ def plan_hour(params: Mapping[str, Any], interval_end: Any, dag_run_id: str, max
     hour = settings.run_hour(interval_end)
     settings.check_fan_out(max_map_length)
     settings.make_processor()
-    connect = ctx.scoring_connect(settings)
-    db = ctx.scoring_db(settings, connect)
-    store = ctx.scoring_store(settings, connect, db)
-    store.ensure()
-    ctx.results_store(settings, connect, db).ensure()
+    connect, db, store = ctx.ensured_stores(settings)
     with cursor(connect) as cur:
         store.check_calendar(cur)
         _, last = store.applied_range(cur)

@@ -56,11 +56,7 @@ def plan(params: Mapping[str, Any], interval_end: Any, dag_run_id: str, max_map_
     settings.make_processor()
     if settings.redis:
         settings.redis.spec(day)
-    connect = ctx.scoring_connect(settings)
-    db = ctx.scoring_db(settings, connect)
-    store = ctx.scoring_store(settings, connect, db)
-    store.ensure()
-    ctx.results_store(settings, connect, db).ensure()
+    connect, db, store = ctx.ensured_stores(settings)
     # A fresh key per plan: a re-run of the day never mixes with an earlier run's partials, while a
     # retried chunk of this run replaces its own earlier attempt.
     run_key = f"{JOB}/{day}/{dag_run_id}/{uuid.uuid4().hex[:8]}"
