@@ -129,7 +129,7 @@ def per_key_node(host: str, port: int, sample: int, out: list[int]) -> None:
 
 
 def lib_node(node: dict, token: str, audit_dir: str) -> dict:
-    return sweep_node(SETTINGS, node, SweepSpec(pattern=PATTERN, scan_count=1000), token, audit_dir)
+    return sweep_node(SETTINGS, node, SweepSpec(pattern=PATTERN, scan_count=1000), token, Path(audit_dir))
 
 
 def run_lib(token: str, audit_dir: Path) -> tuple[float, int]:
@@ -163,7 +163,7 @@ def run_dag(audit_dir: Path) -> float:
     from tests.airflow_helpers import load_dag
 
     dag = load_dag("bulkscan_redis_sweep")
-    conf = {"redis_conn_id": "bulkscan_redis_bench", "pattern": PATTERN, "audit_dir": str(audit_dir)}
+    conf = {"redis_conn_id": "bulkscan_redis_bench", "pattern": PATTERN, "audit_store": str(audit_dir)}
     t0 = time.perf_counter()
     dr = dag.test(run_conf=conf)
     elapsed = time.perf_counter() - t0

@@ -2,7 +2,8 @@
 ### bulkscan_redis_sweep: per-node sweep of a Redis Cluster, exactly once
 
 For every hash matching *Key pattern*, *Target field* grows by the value of *Source field* (the seed job:
-`field_2 += field_1`), and every change is written to an audit file (key, increment, new value).
+`field_2 += field_1`), and every change is written to an audit file (key, increment, new value) in the
+audit store, a folder every worker sees (`audit_store` Param, else the Airflow Variable `bulkscan_audit_store`).
 
 * `plan` asks the cluster (CLUSTER NODES through the Airflow Redis connection) for its primaries;
   replicas and failed nodes are skipped, a standalone server is one node. Each primary is one mapped
@@ -45,7 +46,9 @@ from bulkscan.redisnodes.topology import NodePlan
 def bulkscan_redis_sweep() -> None:
     @task
     def plan() -> list[NodePlan]:
-        return rs.plan(get_current_context()["params"])
+        ctx = get_current_context()
+        ti = ctx["ti"]
+        return rs.plan(ctx["params"], run_token(ti.dag_id, ti.run_id))
 
     @task(map_index_template="{{ node_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
     def sweep_node(node: NodePlan) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def conf(conn_id: str, audit_dir: Path, **overrides: Any) -> dict[str, Any]:
         "redis_conn_id": conn_id,
         "pattern": "sweep:*",
         "scan_count": 500,
-        "audit_dir": str(audit_dir),
+        "audit_store": str(audit_dir),
         **overrides,
     }
 

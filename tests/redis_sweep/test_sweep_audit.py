@@ -1,16 +1,32 @@
-"""Audit files: atomic rewrite per attempt, and the merge that refuses a key applied twice (files only)."""
+"""Audit files: atomic rewrite per attempt, the merge that refuses a key applied twice, and the plan
+marker that proves every task sees one store (files only; each case on a plain folder and on the same
+folder as an Airflow ObjectStoragePath, the type the tasks use)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from airflow.sdk import ObjectStoragePath
 
-from bulkscan.errors import ReconcileError
-from bulkscan.redisnodes.audit import AuditWriter, merge_audits, read_audit
+from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.redisnodes.audit import (
+    AuditWriter,
+    audit_path,
+    merge_audits,
+    read_audit,
+    require_shared,
+    write_plan_marker,
+)
 
 
-def write(d: Path, node: str, rows: list[tuple[bytes, bytes, bytes]], block: bytes = b"") -> Path:
+@pytest.fixture(params=["pathlib", "object-storage"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    return tmp_path if request.param == "pathlib" else ObjectStoragePath(f"file://{tmp_path}")
+
+
+def write(d: Any, node: str, rows: list[tuple[bytes, bytes, bytes]], block: bytes = b"") -> Any:
     w = AuditWriter(d, "dag/run-1", node)
     for r in rows:
         w.row(*r)
@@ -19,24 +35,26 @@ def write(d: Path, node: str, rows: list[tuple[bytes, bytes, bytes]], block: byt
     return w.commit()
 
 
-def test_rows_quoted_and_blocks_appended(tmp_path: Path) -> None:
-    path = write(tmp_path, "n1", [(b'odd,"key"\nx', b"3", b"4"), ("ü".encode(), b"1", b"2")], b"k1,5,6\nk2,7,8\n")
+def test_rows_quoted_and_blocks_appended(store: Any, tmp_path: Path) -> None:
+    path = write(store, "n1", [(b'odd,"key"\nx', b"3", b"4"), ("ü".encode(), b"1", b"2")], b"k1,5,6\nk2,7,8\n")
     assert read_audit(path) == [('odd,"key"\nx', 3, 4), ("ü", 1, 2), ("k1", 5, 6), ("k2", 7, 8)]
+    assert read_audit(audit_path(store, str(path))) == read_audit(path)  # found again by its XCom entry
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_abort_leaves_nothing_and_commit_clears_stale_attempts(tmp_path: Path) -> None:
-    w = AuditWriter(tmp_path, "dag/run-1", "n1")
+def test_abort_leaves_nothing_and_commit_clears_stale_attempts(store: Any, tmp_path: Path) -> None:
+    w = AuditWriter(store, "dag/run-1", "n1")
     w.row(b"a", b"1", b"2")
     w.abort()
     assert not list(tmp_path.iterdir())
     stale = tmp_path / "dag_run-1__n1.csv.gz.999999.tmp"
     stale.write_bytes(b"half")
-    write(tmp_path, "n1", [(b"a", b"1", b"2")])
+    write(store, "n1", [(b"a", b"1", b"2")])
     assert not stale.exists()
 
 
-def test_merge_accepts_a_moved_key_once_and_refuses_double_application(tmp_path: Path) -> None:
+def test_merge_accepts_a_moved_key_once_and_refuses_double_application(store: Any) -> None:
+    tmp_path = store
     write(tmp_path, "n1", [(b"a", b"1", b"2"), (b"b", b"5", b"6")])
     write(tmp_path, "n2", [(b"b", b"5", b"6")])  # b moved nodes: both saw the same marker
     totals, rows = merge_audits(tmp_path, "dag/run-1")
@@ -48,7 +66,19 @@ def test_merge_accepts_a_moved_key_once_and_refuses_double_application(tmp_path:
         merge_audits(tmp_path, "dag/run-1")
 
 
-def test_merge_refuses_a_key_twice_in_one_file(tmp_path: Path) -> None:
+def test_merge_refuses_a_key_twice_in_one_file(store: Any) -> None:
+    tmp_path = store
     write(tmp_path, "n1", [(b"a", b"1", b"2"), (b"a", b"1", b"2")])
     with pytest.raises(ReconcileError, match="twice"):
         merge_audits(tmp_path, "dag/run-1")
+
+
+def test_plan_marker_proves_the_store_is_shared(store: Any, tmp_path: Path) -> None:
+    with pytest.raises(BulkscanInputError, match=r"not shared between workers.*'w2'.*bulkscan_audit_store"):
+        require_shared(store, "dag/run-1", "w2")  # no plan marker: this worker sees another store
+    marker = write_plan_marker(store, "dag/run-1", "w1")
+    assert '"worker": "w1"' in marker.read_text()
+    require_shared(store, "dag/run-1", "w2")
+    with pytest.raises(BulkscanInputError):
+        require_shared(store, "dag/run-2", "w2")  # one run's marker does not vouch for another
+    assert merge_audits(store, "dag/run-1")[0].files == 0  # the marker is not an audit file

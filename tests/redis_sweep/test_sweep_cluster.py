@@ -91,6 +91,7 @@ def test_sweep_applies_ground_truth_once_and_never_touches_replicas(
 
 CHILD = """
 import os, signal, sys
+from airflow.sdk import ObjectStoragePath
 from bulkscan.core.sweep import SweepSpec
 from bulkscan.redisnodes.connect import RedisSettings, discover
 from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, sweep_node
@@ -99,8 +100,8 @@ plan = [p for p in discover(settings).plan() if p["port"] == {node}][0]
 def die(page):
     if page == 4:  # after the 4th page's script call, before its audit rows are written
         os.kill(os.getpid(), signal.SIGKILL)
-sweep_node(settings, plan, SweepSpec(pattern="sweep:*", scan_count=200), "run-kill", sys.argv[1],
-           SweepOptions(SweepHooks(after_apply=die)))
+sweep_node(settings, plan, SweepSpec(pattern="sweep:*", scan_count=200), "run-kill",
+           ObjectStoragePath("file://" + sys.argv[1]), SweepOptions(SweepHooks(after_apply=die)))
 """
 
 

@@ -228,7 +228,7 @@ def redis_failover(api: AirflowApi, cluster: Any, keys: int = 60_000) -> tuple[T
     cluster.flushall()
     data = load(cluster, n=keys)
     audit = Path(tempfile.mkdtemp(prefix="bulkscan-fault-audit-"))
-    conf = {"redis_conn_id": "bs_fault_cluster", "pattern": "sweep:*", "scan_count": 10, "audit_dir": str(audit)}
+    conf = {"redis_conn_id": "bs_fault_cluster", "pattern": "sweep:*", "scan_count": 10, "audit_store": str(audit)}
     run_id = sc.trigger(api, SWEEP, conf)
 
     def sweeping() -> dict[str, Any] | None:

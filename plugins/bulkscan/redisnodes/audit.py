@@ -1,9 +1,15 @@
 """Audit files: one gzip CSV (key, increment, new value) per run and node, rewritten whole by a retry.
 
-A node attempt writes to a temporary file and renames it over the final name only when its pass is
-complete, so a killed attempt leaves no half file behind; the retry lists every key carrying this run's
-marker (applied now or before, with the values stored in the marker), so keys applied by the killed
-attempt appear exactly once. `merge_audits` reads a run's files and proves no key was applied twice.
+They live in the audit store, a folder every worker sees: any `pathlib`-like folder, in practice an
+Airflow `ObjectStoragePath` (`file://` on one machine, `s3://` or `gs://` for many; bulkscan.glue.storage
+resolves it). A node attempt streams to a temporary object and renames it over the final name only when
+its pass is complete, so a killed attempt leaves no half file behind (on an object store an unfinished
+upload leaves no object at all); the retry lists every key carrying this run's marker (applied now or
+before, with the values stored in the marker), so keys applied by the killed attempt appear exactly once.
+`merge_audits` reads a run's files and proves no key was applied twice.
+
+The plan task writes a run marker (`<run>__plan.json`, naming the worker that wrote it) before any key
+is touched; `require_shared` in every later task proves the store is the plan's, not a disk of its own.
 """
 
 from __future__ import annotations
@@ -11,29 +17,75 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import IO, Any, Protocol, Self
 
 from bulkscan.core.sweep import audit_file_name, audit_run_prefix
-from bulkscan.errors import ReconcileError
+from bulkscan.errors import BulkscanInputError, ReconcileError
 
 HEADER = ("key", "increment", "new_value")
+
+
+class StorePath(Protocol):
+    """What bulkscan needs of a folder or file in the audit store (pathlib.Path and ObjectStoragePath)."""
+
+    @property
+    def name(self) -> str: ...
+    def __truediv__(self, other: str) -> Self: ...
+    def open(self, mode: str = ...) -> IO[Any]: ...
+    def exists(self) -> bool: ...
+    def mkdir(self, mode: int = ..., parents: bool = ..., exist_ok: bool = ...) -> None: ...
+    def glob(self, pattern: str) -> Iterator[Self]: ...
+    def rename(self, target: Self) -> Self: ...
+    def unlink(self, missing_ok: bool = ...) -> None: ...
 
 
 def _text(b: bytes) -> str:
     return b.decode("utf-8", "backslashreplace")
 
 
-class AuditWriter:
-    """Streams rows into `<dir>/<run>__<node>.csv.gz.<pid>.tmp`; `commit()` renames it into place."""
+def plan_marker(store: StorePath, run_token: str) -> StorePath:
+    return store / f"{audit_run_prefix(run_token)}plan.json"
 
-    def __init__(self, directory: str | Path, run_token: str, node_label: str) -> None:
-        self.dir = Path(directory)
+
+def write_plan_marker(store: StorePath, run_token: str, worker: str) -> StorePath:
+    """Written by the plan task before any key is touched: proves the store is writable, and lets every
+    later task prove it sees the same store (`require_shared`)."""
+    store.mkdir(parents=True, exist_ok=True)
+    marker = plan_marker(store, run_token)
+    with marker.open("wb") as fh:
+        fh.write(json.dumps({"run": run_token, "worker": worker}).encode())
+    return marker
+
+
+def require_shared(store: StorePath, run_token: str, worker: str) -> None:
+    """Refuse to sweep into a store the plan task did not write to: the store is then a disk of this
+    worker's own, and `finalize` on another worker would not find this node's audit file."""
+    marker = plan_marker(store, run_token)
+    if marker.exists():
+        return
+    raise BulkscanInputError(
+        f"the audit store {store} is not shared between workers: this run's plan marker {marker.name} "
+        f"is not there on worker {worker!r}, so the plan task ran on a worker that saw another store. "
+        "Set the Airflow Variable bulkscan_audit_store (or the audit_store Param) to a store every worker "
+        "sees (s3://<conn_id>@bucket/prefix, gs://..., or a shared file:// mount), then clear the whole run."
+    )
+
+
+class AuditWriter:
+    """Streams rows into `<store>/<run>__<node>.csv.gz.<attempt>.tmp`; `commit()` renames it into place."""
+
+    def __init__(self, store: StorePath, run_token: str, node_label: str) -> None:
+        self.dir = store
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / audit_file_name(run_token, node_label)
-        self.tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        self._gz = gzip.open(self.tmp, "wb", compresslevel=1)  # noqa: SIM115 - owned until commit() or abort()
+        self.tmp = self.dir / f"{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+        self._raw = self.tmp.open("wb")
+        self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=1)
         self._buf = io.StringIO()
         self._csv = csv.writer(self._buf, lineterminator="\n")
         self.rows = 0
@@ -53,16 +105,22 @@ class AuditWriter:
         self._gz.write(text)
         self.rows += rows
 
-    def commit(self) -> Path:
-        self._gz.close()
-        os.replace(self.tmp, self.path)
+    def _close(self) -> None:
+        try:
+            self._gz.close()
+        finally:
+            self._raw.close()
+
+    def commit(self) -> StorePath:
+        self._close()
+        final = self.tmp.rename(self.path)
         for stale in self.dir.glob(f"{self.path.name}.*.tmp"):  # left by killed attempts
             stale.unlink(missing_ok=True)
-        return self.path
+        return final
 
     def abort(self) -> None:
         try:
-            self._gz.close()
+            self._close()
         finally:
             self.tmp.unlink(missing_ok=True)
 
@@ -81,21 +139,26 @@ class AuditTotals:
         return self.__dict__.copy()
 
 
-def read_audit(path: str | Path) -> list[tuple[str, int, int]]:
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
+def audit_path(store: StorePath, ref: str) -> StorePath:
+    """The file an XCom `audit` entry names (a full URL or path), found in `store` by its name."""
+    return store / ref.rsplit("/", 1)[-1]
+
+
+def read_audit(path: StorePath) -> list[tuple[str, int, int]]:
+    with path.open("rb") as raw, io.TextIOWrapper(gzip.GzipFile(fileobj=raw), "utf-8", newline="") as fh:
         rows = csv.reader(fh)
         next(rows, None)
         return [(k, int(i), int(n)) for k, i, n in rows]
 
 
-def merge_audits(directory: str | Path, run_token: str) -> tuple[AuditTotals, dict[str, tuple[int, int]]]:
+def merge_audits(store: StorePath, run_token: str) -> tuple[AuditTotals, dict[str, tuple[int, int]]]:
     """All audit rows of one run by key. A key in two files must carry the same (increment, new value)
     (both rows then come from the one marker written when it was applied); anything else means it was
     applied twice and raises ReconcileError."""
     prefix = audit_run_prefix(run_token)
     seen: dict[str, tuple[int, int]] = {}
     files = rows = repeated = 0
-    for path in sorted(Path(directory).glob(f"{prefix}*.csv.gz")):
+    for path in sorted(store.glob(f"{prefix}*.csv.gz"), key=lambda p: p.name):
         files += 1
         in_file: set[str] = set()
         for key, incr, new in read_audit(path):

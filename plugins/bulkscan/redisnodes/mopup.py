@@ -4,14 +4,13 @@ plan (resharding during the sweep), until one round starts and ends on the same 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from bulkscan.core.sweep import SweepCounts, SweepSpec, glob_to_regex
 from bulkscan.errors import ReconcileError
-from bulkscan.redisnodes.audit import AuditWriter
+from bulkscan.redisnodes.audit import AuditWriter, StorePath
 from bulkscan.redisnodes.connect import RedisSettings, discover_stable
 from bulkscan.redisnodes.pagescript import PageScript
 from bulkscan.redisnodes.sweeper import MOP_UP_LABEL, SweepHooks, SweepPass
@@ -37,7 +36,7 @@ def mop_up(
     plan: list[Mapping[str, Any]],
     spec: SweepSpec,
     run_token: str,
-    audit_dir: str | Path,
+    store: StorePath,
     max_rounds: int = 5,
 ) -> dict[str, Any]:
     """Re-list and apply the slots whose keys may have changed node since the plan (resharding during
@@ -47,7 +46,7 @@ def mop_up(
         return {"label": MOP_UP_LABEL, "rounds": 0, "slots": 0, **SweepCounts().to_dict()}
     script = PageScript(spec, run_token)
     match = glob_to_regex(spec.pattern)
-    writer = AuditWriter(audit_dir, run_token, MOP_UP_LABEL)
+    writer = AuditWriter(store, run_token, MOP_UP_LABEL)
     sweep = SweepPass(settings, script, writer, SweepHooks())
     rounds = total_slots = 0
     try:

@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -29,7 +28,7 @@ from bulkscan.core.sweep import (
     SweepSpec,
 )
 from bulkscan.errors import BulkscanError
-from bulkscan.redisnodes.audit import AuditWriter
+from bulkscan.redisnodes.audit import AuditWriter, StorePath
 from bulkscan.redisnodes.connect import RedisSettings, discover_stable
 from bulkscan.redisnodes.pagescript import PageScript
 from bulkscan.redisnodes.topology import NodeInfo
@@ -167,7 +166,7 @@ def sweep_node(
     planned: Mapping[str, Any],
     spec: SweepSpec,
     run_token: str,
-    audit_dir: str | Path,
+    store: StorePath,
     options: SweepOptions | None = None,
 ) -> dict[str, Any]:
     """Sweep one planned primary completely; returns its counters and audit file (small, for XCom)."""
@@ -177,7 +176,7 @@ def sweep_node(
     host, port = planned["host"], int(planned["port"])
     restarts = 0
     while True:
-        writer = AuditWriter(audit_dir, run_token, planned["label"])
+        writer = AuditWriter(store, run_token, planned["label"])
         sweep = SweepPass(settings, script, writer, hooks)
         client = settings.node_client(host, port)
         try:

@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from bulkscan.core.sweep import SweepSpec
 from bulkscan.jobs.member_scoring.rules import day_token, uid_sums
-from bulkscan.redisnodes.audit import read_audit
+from bulkscan.redisnodes.audit import StorePath, audit_path, read_audit
 from bulkscan.redisnodes.connect import RedisSettings
 from bulkscan.redisnodes.mopup import mop_up
 from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, sweep_node
@@ -33,12 +32,12 @@ from bulkscan.redisnodes.sweeper import SweepHooks, SweepOptions, sweep_node
 
 @dataclass(frozen=True)
 class PointsFold:
-    """One day's fold of the points on a Redis deployment: where, what (`spec`), and where audits go."""
+    """One day's fold of the points on a Redis deployment: where, what (`spec`), and the audit store."""
 
     settings: RedisSettings
     spec: SweepSpec
     day: date
-    audit_dir: str | Path
+    store: StorePath
     key_prefix: str = "points:"
 
 
@@ -47,21 +46,21 @@ def fold_node(
 ) -> tuple[dict[str, Any], dict[int, list[int]]]:
     """Fold one primary's pending points into the day; returns (sweep counters, {uid: [points, keys]})."""
     options = SweepOptions(hooks) if hooks is not None else None
-    result = sweep_node(fold.settings, node, fold.spec, day_token(fold.day), fold.audit_dir, options)
-    groups, bad = uid_sums(read_audit(result["audit"]), fold.key_prefix)
+    result = sweep_node(fold.settings, node, fold.spec, day_token(fold.day), fold.store, options)
+    groups, bad = uid_sums(read_audit(audit_path(fold.store, result["audit"])), fold.key_prefix)
     result["not_a_uid"] = bad
     return result, groups
 
 
 def fold_mop_up(
-    fold: PointsFold, plan: Sequence[Mapping[str, Any]], node_audits: Iterable[str | Path]
+    fold: PointsFold, plan: Sequence[Mapping[str, Any]], node_audits: Iterable[str]
 ) -> tuple[dict[str, Any], dict[int, list[int]]]:
     """Keys whose slot moved during the fold (cluster resharding): the sweep's mop-up, minus keys a node
     producer already reported (the same key may be listed by both; its points count once)."""
-    result = mop_up(fold.settings, list(plan), fold.spec, day_token(fold.day), fold.audit_dir)
+    result = mop_up(fold.settings, list(plan), fold.spec, day_token(fold.day), fold.store)
     if not result.get("rounds") or not result.get("audit"):
         return result, {}
-    seen = {key for path in node_audits for key, _, _ in read_audit(path)}
-    groups, bad = uid_sums(read_audit(result["audit"]), fold.key_prefix, skip=seen)
+    seen = {key for ref in node_audits for key, _, _ in read_audit(audit_path(fold.store, ref))}
+    groups, bad = uid_sums(read_audit(audit_path(fold.store, result["audit"])), fold.key_prefix, skip=seen)
     result["not_a_uid"] = bad
     return result, groups

@@ -13,10 +13,12 @@ from typing import Any
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.glue.connections import redis_settings
+from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.glue.storage import audit_store, check_shared, open_for_run
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.points import PointsFold, fold_mop_up, fold_node
+from bulkscan.jobs.member_scoring.rules import day_token
 from bulkscan.jobs.member_scoring.settings import RedisPoints, ScoringSettings
-from bulkscan.jobs.redis_sweep.settings import default_audit_dir
 from bulkscan.mysqldb.results import ChunkOutcome
 from bulkscan.redisnodes.connect import discover_stable
 from bulkscan.redisnodes.sweeper import SweepHooks
@@ -34,10 +36,11 @@ def _points(settings: ScoringSettings) -> RedisPoints:
 
 def _fold(settings: ScoringSettings, day: date, replay: bool) -> PointsFold:
     where = _points(settings)
-    audit_dir = default_audit_dir() / "member-scoring"
-    return PointsFold(redis_settings(where.redis_conn_id), where.spec(day, replay), day, audit_dir, where.key_prefix)
+    store = audit_store(None, "member-scoring")
+    return PointsFold(redis_settings(where.redis_conn_id), where.spec(day, replay), day, store, where.key_prefix)
 
 
+@fail_fast_on_bad_input
 def plan_redis(params: Mapping[str, Any], planned: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One mapped producer per Redis primary holding points (empty when no Redis connection is set).
 
@@ -48,6 +51,7 @@ def plan_redis(params: Mapping[str, Any], planned: Mapping[str, Any]) -> list[di
     day = date.fromisoformat(str(planned["day"]))
     replay = planned.get("step") == "rerun"
     settings.redis.spec(day, replay)
+    open_for_run(audit_store(None, "member-scoring"), day_token(day))
     topo = discover_stable(redis_settings(settings.redis.redis_conn_id))
     topo.require_covered()
     nodes = topo.plan()
@@ -79,12 +83,14 @@ def _write_points(
     )
 
 
+@fail_fast_on_bad_input
 def scan_redis(
     node: Mapping[str, Any], params: Mapping[str, Any], try_number: int, hooks: SweepHooks | None = None
 ) -> dict[str, Any]:
     """Fold one primary's pending points into the day (exactly once) and store them as per-uid partials."""
     settings = ScoringSettings.from_params(params)
     fold = _fold(settings, date.fromisoformat(str(node["day"])), bool(node.get("replay")))
+    check_shared(fold.store, day_token(fold.day))
     result, groups = fold_node(fold, node, hooks)
     _write_points(settings, node, groups, f"redis:{node['label']}", try_number)
     out = {k: result.get(k) for k in ("label", "swept", "audit", "applied", "done_before", "not_a_uid")}
@@ -93,6 +99,7 @@ def scan_redis(
     return out
 
 
+@fail_fast_on_bad_input
 def redis_mop_up(
     params: Mapping[str, Any], nodes: Sequence[Mapping[str, Any]], node_results: Sequence[Mapping[str, Any]]
 ) -> int:
@@ -100,6 +107,7 @@ def redis_mop_up(
     settings = ScoringSettings.from_params(params)
     first = nodes[0]
     fold = _fold(settings, date.fromisoformat(str(first["day"])), bool(first.get("replay")))
+    check_shared(fold.store, day_token(fold.day))
     plan = [{k: v for k, v in n.items() if k not in NODE_KEYS} for n in nodes]
     result, groups = fold_mop_up(fold, plan, [str(r["audit"]) for r in node_results])
     log.info("Redis mop-up: %s rounds, %d members from keys that moved during the fold", result["rounds"], len(groups))

@@ -82,13 +82,15 @@ def _pages() -> dict[str, Any]:
             description="'hash' lets the server skip keys of other types; '' scans every type.",
             section=fields.SOURCE,
         ),
-        "audit_dir": fields.param(
-            "",
-            type="string",
+        "audit_store": fields.param(
+            None,
+            type=["null", "string"],
             maxLength=1000,
-            title="Audit directory",
-            description="Where the per-node audit files <run>__<node>.csv.gz go (key, increment, new "
-            "value). Empty: $BULKSCAN_AUDIT_DIR or $AIRFLOW_HOME/bulkscan-audit/redis-sweep.",
+            title="Audit store",
+            description="Folder every worker sees for the per-node audit files <run>__<node>.csv.gz (key, "
+            "increment, new value): an ObjectStoragePath URL (s3://<conn_id>@bucket/prefix, gs://..., "
+            "file:///shared/...) or an absolute path. Empty: the Airflow Variable bulkscan_audit_store "
+            "+ /redis-sweep, else $AIRFLOW_HOME/bulkscan-audit/redis-sweep (one machine only).",
             section=fields.RESULTS,
         ),
     }

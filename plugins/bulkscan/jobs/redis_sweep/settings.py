@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from bulkscan.core.sweep import SweepSpec, validate_run_token
@@ -20,21 +19,29 @@ def run_token(dag_id: str, run_id: str) -> str:
     return validate_run_token(run_key(dag_id, run_id))
 
 
-def default_audit_dir() -> Path:
-    """$BULKSCAN_AUDIT_DIR, else $AIRFLOW_HOME/bulkscan-audit/redis-sweep."""
-    chosen = os.environ.get("BULKSCAN_AUDIT_DIR")
-    if chosen:
-        return Path(chosen)
-    return Path(os.environ.get("AIRFLOW_HOME", ".")) / "bulkscan-audit" / "redis-sweep"
+_STORE_URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+|/\S*")
+
+
+def audit_store_value(value: object) -> str | None:
+    """The `audit_store` Param: empty (the shared default, see bulkscan.glue.storage), an absolute path
+    or an ObjectStoragePath URL (`s3://conn@bucket/prefix`)."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or not _STORE_URL.fullmatch(value):
+        raise BulkscanInputError(
+            f"audit_store {value!r}: expected an absolute path or a URL such as s3://<conn_id>@bucket/prefix"
+        )
+    return value
 
 
 @dataclass(frozen=True)
 class SweepSettings:
-    """One sweep run: which connection, what to apply (`spec`), where the audit files go."""
+    """One sweep run: which connection, what to apply (`spec`), where the audit files go (None: the
+    shared default store)."""
 
     redis_conn_id: str
     spec: SweepSpec
-    audit_dir: Path
+    audit_store: str | None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> SweepSettings:
@@ -43,5 +50,4 @@ class SweepSettings:
             raise BulkscanInputError("redis_conn_id is required")
         names = {f.name for f in fields(SweepSpec)}
         spec = SweepSpec(**{k: params[k] for k in names if k in params and params[k] is not None})
-        chosen = params.get("audit_dir")
-        return cls(conn_id, spec, Path(chosen) if chosen else default_audit_dir())
+        return cls(conn_id, spec, audit_store_value(params.get("audit_store")))

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from bulkscan.core.sweep import SweepCounts
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import redis_settings
 from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.glue.storage import audit_store, check_shared, open_for_run
 from bulkscan.jobs.redis_sweep.settings import SweepSettings
-from bulkscan.redisnodes.audit import merge_audits
+from bulkscan.redisnodes.audit import audit_path, merge_audits
 from bulkscan.redisnodes.connect import discover_stable
 from bulkscan.redisnodes.mopup import mop_up
 from bulkscan.redisnodes.sweeper import sweep_node
@@ -25,10 +25,15 @@ from bulkscan.redisnodes.topology import NodePlan
 log = logging.getLogger(__name__)
 
 
+JOB = "redis-sweep"
+
+
 @fail_fast_on_bad_input
-def plan(params: Mapping[str, Any]) -> list[NodePlan]:
-    """Validate the params (before any data is touched) and list the primaries, one per mapped task."""
+def plan(params: Mapping[str, Any], run_token: str) -> list[NodePlan]:
+    """Validate the params and the audit store (before any data is touched) and list the primaries, one
+    per mapped task."""
     settings = SweepSettings.from_params(params)
+    open_for_run(audit_store(settings.audit_store, JOB), run_token)
     topo = discover_stable(redis_settings(settings.redis_conn_id))
     topo.require_covered()
     nodes = topo.plan()
@@ -36,14 +41,18 @@ def plan(params: Mapping[str, Any]) -> list[NodePlan]:
     return nodes
 
 
+@fail_fast_on_bad_input
 def sweep(node: Mapping[str, Any], params: Mapping[str, Any], run_token: str) -> dict[str, Any]:
     """One primary: SCAN + one script call per page; counters for XCom (the rows are in the audit file)."""
     settings = SweepSettings.from_params(params)
-    result = sweep_node(redis_settings(settings.redis_conn_id), node, settings.spec, run_token, settings.audit_dir)
+    store = audit_store(settings.audit_store, JOB)
+    check_shared(store, run_token)
+    result = sweep_node(redis_settings(settings.redis_conn_id), node, settings.spec, run_token, store)
     log.info("%s: %s", node["label"], result)
     return result
 
 
+@fail_fast_on_bad_input
 def finalize(
     nodes: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], run_token: str
 ) -> dict[str, Any]:
@@ -51,12 +60,14 @@ def finalize(
     every key appears in the run's audit files with one (increment, new value), and no more increments
     were applied than distinct keys carry them."""
     settings = SweepSettings.from_params(params)
-    mop = mop_up(redis_settings(settings.redis_conn_id), list(nodes), settings.spec, run_token, settings.audit_dir)
-    totals, _ = merge_audits(settings.audit_dir, run_token)
+    store = audit_store(settings.audit_store, JOB)
+    check_shared(store, run_token)
+    mop = mop_up(redis_settings(settings.redis_conn_id), list(nodes), settings.spec, run_token, store)
+    totals, _ = merge_audits(store, run_token)
     counts = SweepCounts.total([*results, mop])
     if counts.applied > totals.keys:
         raise ReconcileError(f"{counts.applied} increments applied but only {totals.keys} keys carry one")
-    missing = [r["label"] for r in results if not Path(r["audit"]).exists()]
+    missing = [r["label"] for r in results if not audit_path(store, r["audit"]).exists()]
     if missing:
         raise ReconcileError(f"audit files missing for {missing}")
     summary = {
@@ -66,7 +77,7 @@ def finalize(
         "applied_by_final_attempts": counts.applied,
         "mop_up": {"rounds": mop["rounds"], "slots": mop["slots"], "applied": mop["applied"]},
         **{k: v for k, v in counts.to_dict().items() if k not in ("applied", "done_before", "audited")},
-        "audit_dir": str(settings.audit_dir),
+        "audit_store": str(store),
         "audit_files": totals.files,
     }
     log.info("sweep summary: %s", summary)
