@@ -26,6 +26,14 @@ from tests.stack import scenarios as sn  # noqa: E402
 from tests.stack import stackctl as sc  # noqa: E402
 
 
+def _own_disks(api: sn.AirflowApi, cluster: object) -> sn.Tally:
+    """Workers with disks of their own: refused without a shared store, exact once it is shared."""
+    tally, ev = sn.sweep_on_own_disks(api, cluster)
+    if (ev["first"], ev["second"]) != ("failed", "success") or set(ev["audit_rows"]) != ev["applied_truth"]:
+        raise AssertionError(f"own-disks sweep: first {ev['first']}, second {ev['second']}, {ev['refused_tasks']}")
+    return tally
+
+
 def main() -> int:
     budget = float(os.environ.get("BULKSCAN_SOAK_SECONDS", "600"))
     started = time.monotonic()
@@ -41,6 +49,7 @@ def main() -> int:
             ("two-triggers", lambda: sn.concurrent_triggers(api)[0]),
             ("mysql-restart", lambda: sn.mysql_restart(api)[0]),
             ("redis-failover", lambda: sn.redis_failover(api, cluster)[0]),
+            ("own-disks-sweep", lambda: _own_disks(api, cluster)),
             *[(f"bad-input:{case}", lambda case=case: sn.bad_input_via_api(api, case)[0]) for case in sn.BAD_INPUT],
         ]
         i, loop_start = 0, time.monotonic()  # the budget counts from here: setup is not soak time

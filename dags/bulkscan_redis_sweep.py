@@ -25,7 +25,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args
+from bulkscan.glue.defaults import DAGRUN_TIMEOUT, POOL_REDIS, default_args, mapped
 from bulkscan.jobs.redis_sweep import tasks as rs
 from bulkscan.jobs.redis_sweep.form import params
 from bulkscan.jobs.redis_sweep.settings import run_token
@@ -38,6 +38,7 @@ from bulkscan.redisnodes.topology import NodePlan
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUT,
     default_args=default_args(),
     params=params(),
     tags=["bulkscan", "redis", "cluster"],
@@ -50,7 +51,7 @@ def bulkscan_redis_sweep() -> None:
         ti = ctx["ti"]
         return rs.plan(ctx["params"], run_token(ti.dag_id, ti.run_id))
 
-    @task(map_index_template="{{ node_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    @task(**mapped(POOL_REDIS, "node_label"))
     def sweep_node(node: NodePlan) -> dict[str, Any]:
         ctx = get_current_context()
         ctx["node_label"] = node["label"]  # type: ignore[typeddict-unknown-key]

@@ -23,7 +23,7 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from bulkscan.core.values import run_key
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
+from bulkscan.glue.defaults import DAGRUN_TIMEOUT, POOL_SHARDS, default_args, mapped, max_map_length
 from bulkscan.jobs.shard_query import tasks as sq
 from bulkscan.jobs.shard_query.form import params
 from bulkscan.jobs.shard_query.packing import AnswerPayload, UnitPayload
@@ -35,6 +35,7 @@ from bulkscan.jobs.shard_query.packing import AnswerPayload, UnitPayload
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUT,
     default_args=default_args(),
     params=params(),
     tags=["bulkscan", "mysql", "shards"],
@@ -45,10 +46,7 @@ def bulkscan_shard_query() -> None:
     def plan() -> list[UnitPayload]:
         return sq.plan(get_current_context()["params"], max_map_length())
 
-    @task(
-        map_index_template="{{ shard_label }}",
-        max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN,
-    )
+    @task(**mapped(POOL_SHARDS, "shard_label"))
     def scan_shard(unit: UnitPayload) -> list[AnswerPayload]:
         ctx = get_current_context()
         ctx["shard_label"] = unit["label"]  # type: ignore[typeddict-unknown-key]

@@ -21,7 +21,7 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from bulkscan.core.values import run_key
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
+from bulkscan.glue.defaults import DAGRUN_TIMEOUT, POOL_MYSQL, default_args, mapped, max_map_length
 from bulkscan.jobs.table_scan import tasks as ts
 from bulkscan.jobs.table_scan.form import params
 
@@ -32,6 +32,7 @@ from bulkscan.jobs.table_scan.form import params
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUT,
     default_args=default_args(),
     params=params(),
     tags=["bulkscan", "mysql", "chunked-scan"],
@@ -42,7 +43,7 @@ def bulkscan_table_scan() -> None:
     def plan() -> list[ts.AnyChunkPayload]:
         return ts.plan(get_current_context()["params"], max_map_length())
 
-    @task(map_index_template="{{ chunk_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    @task(**mapped(POOL_MYSQL, "chunk_label"))
     def scan_chunk(chunk: ts.AnyChunkPayload) -> ts.ChunkResult:
         ctx = get_current_context()
         ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]

@@ -32,7 +32,15 @@ import pendulum
 from airflow.sdk import TaskGroup, dag, get_current_context, task
 
 from bulkscan.core.chunks import ChunkPayload
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
+from bulkscan.glue.defaults import (
+    DAGRUN_TIMEOUT,
+    POOL_MYSQL,
+    POOL_REDIS,
+    POOL_SHARDS,
+    default_args,
+    mapped,
+    max_map_length,
+)
 from bulkscan.jobs.member_scoring import points_tasks, shard_tasks
 from bulkscan.jobs.member_scoring import tasks as ms
 from bulkscan.jobs.member_scoring.form import params
@@ -47,6 +55,7 @@ _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01
     start_date=pendulum.datetime(_START.year, _START.month, _START.day, tz="UTC"),
     catchup=True,
     max_active_runs=1,
+    dagrun_timeout=DAGRUN_TIMEOUT,
     default_args=default_args(),
     params=params(),
     tags=["bulkscan", "mysql", "member-scoring", "incremental"],
@@ -60,7 +69,7 @@ def member_scoring() -> None:
         ctx["ti"].xcom_push(key="day", value=planned["day"])  # read downstream as the XComArg planned["day"]
         return planned["chunks"]
 
-    @task(map_index_template="{{ chunk_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    @task(**mapped(POOL_MYSQL, "chunk_label"))
     def scan_flows(chunk: ChunkPayload) -> dict[str, Any]:
         ctx = get_current_context()
         ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
@@ -70,7 +79,7 @@ def member_scoring() -> None:
     def plan_shards(day: DayPlan) -> list[dict[str, Any]]:
         return shard_tasks.plan_shards(get_current_context()["params"], day)
 
-    @task(map_index_template="{{ unit_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    @task(**mapped(POOL_SHARDS, "unit_label"))
     def scan_shards(unit: dict[str, Any]) -> dict[str, Any]:
         ctx = get_current_context()
         ctx["unit_label"] = unit["label"]  # type: ignore[typeddict-unknown-key]
@@ -80,7 +89,7 @@ def member_scoring() -> None:
     def plan_redis(day: DayPlan) -> list[dict[str, Any]]:
         return points_tasks.plan_redis(get_current_context()["params"], day)
 
-    @task(map_index_template="{{ node_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    @task(**mapped(POOL_REDIS, "node_label"))
     def scan_redis(node: dict[str, Any]) -> dict[str, Any]:
         ctx = get_current_context()
         ctx["node_label"] = node["ui_label"]  # type: ignore[typeddict-unknown-key]

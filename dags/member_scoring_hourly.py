@@ -27,7 +27,7 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from bulkscan.core.chunks import ChunkPayload
-from bulkscan.glue.defaults import MAX_ACTIVE_TIS_PER_DAGRUN, default_args, max_map_length
+from bulkscan.glue.defaults import HOURLY_DAGRUN_TIMEOUT, POOL_MYSQL, default_args, mapped, max_map_length
 from bulkscan.jobs.member_scoring import hourly_tasks as hourly
 from bulkscan.jobs.member_scoring import tasks as ms
 from bulkscan.jobs.member_scoring.form import hourly_params
@@ -42,7 +42,8 @@ _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01
     start_date=pendulum.datetime(_START.year, _START.month, _START.day, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args=default_args(),
+    dagrun_timeout=HOURLY_DAGRUN_TIMEOUT,
+    default_args=default_args(execution_timeout=HOURLY_DAGRUN_TIMEOUT),
     params=hourly_params(),
     tags=["bulkscan", "mysql", "member-scoring", "incremental", "hourly"],
     doc_md=__doc__,
@@ -55,7 +56,7 @@ def member_scoring_hourly() -> None:
         ctx["ti"].xcom_push(key="hour", value=planned["hour"])  # read downstream as planned["hour"]
         return planned["chunks"]
 
-    @task(map_index_template="{{ chunk_label }}", max_active_tis_per_dagrun=MAX_ACTIVE_TIS_PER_DAGRUN)
+    @task(**mapped(POOL_MYSQL, "chunk_label"))
     def scan_flows(chunk: ChunkPayload) -> dict[str, Any]:
         ctx = get_current_context()
         ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]

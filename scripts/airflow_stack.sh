@@ -4,6 +4,13 @@
 # 127.0.0.1:5432), Redis broker on its own db index, api-server (auth on), scheduler,
 # dag-processor, triggerer and two Celery workers (w1, w2).
 #
+# Shared nothing, as on separate machines: each worker runs with its own AIRFLOW_HOME, working
+# directory and TMPDIR (workers/wN/ in the stack home); what the processes share is what a real
+# deployment shares: the metadata database, the broker, MySQL, Redis, and the audit store (the tests
+# point the Airflow Variable bulkscan_audit_store at shared-store/, standing in for a bucket). Task
+# logs go to one folder all processes see (logs/tasks), standing in for remote logging: two workers
+# on one machine cannot each serve their logs on the one worker_log_server_port.
+#
 #   scripts/airflow_stack.sh start|stop|status|restart
 #   scripts/airflow_stack.sh cli ARGS...   the airflow CLI against this stack (e.g. backfill create ...)
 #
@@ -116,6 +123,7 @@ if cur.fetchone() is None:
     print(f"airflow-stack: created database {name}")
 PY
   airflow db migrate >"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log" >&2; die "airflow db migrate failed"; }
+  "$ROOT/.venv/bin/python" -m bulkscan.ops.pools >"$LOGS/pools.log" 2>&1 || { cat "$LOGS/pools.log" >&2; die "pools"; }
 }
 
 write_passwords() {
@@ -155,9 +163,12 @@ start() {
   launch scheduler airflow scheduler
   launch dag-processor airflow dag-processor
   launch triggerer airflow triggerer
+  local home
   for i in $(seq 1 "$WORKERS"); do
-    launch "worker-w$i" env BULKSCAN_WORKER_HOSTNAME="w$i" \
-      airflow celery worker --celery-hostname "w$i@%h" --concurrency "$CONCURRENCY" --skip-serve-logs
+    home="$STACK_HOME/workers/w$i"
+    mkdir -p "$home/tmp"
+    (cd "$home" && launch "worker-w$i" env BULKSCAN_WORKER_HOSTNAME="w$i" AIRFLOW_HOME="$home" TMPDIR="$home/tmp" \
+      airflow celery worker --celery-hostname "w$i@%h" --concurrency "$CONCURRENCY" --skip-serve-logs)
   done
   wait_ready || { stop; exit 1; }
   say "up: http://127.0.0.1:$API_PORT (user $AIRFLOW_ADMIN_USER, password in $STACK_HOME/passwords.json)"

@@ -13,7 +13,8 @@ from bulkscan.core.processors import AggregateByKey, ChunkContext, SendMessages
 class FaultyAggregate(AggregateByKey):
     """The aggregate processor, failing mid-chunk while a fault row exists for its chunk.
 
-    `mode="once"` fails only the first attempt; `mode="table"` fails while `faults` holds the chunk.
+    `mode="once"` fails only the first attempt; `mode="table"` fails while `faults` holds the chunk;
+    `mode="hang"` makes the first attempt hang mid-chunk (10 minutes), for a timeout to end it.
     Every attempt is recorded in `attempts`, so tests can see which chunks ran again.
     """
 
@@ -33,11 +34,13 @@ class FaultyAggregate(AggregateByKey):
             (ctx.run_key, ctx.chunk.index, ctx.try_number),
         )
         cur.execute("SELECT COUNT(*) FROM faults WHERE chunk_index = %s", (ctx.chunk.index,))
-        self.fail = cur.fetchone()[0] > 0 and (self.mode != "once" or ctx.try_number == 1)
+        self.fail = cur.fetchone()[0] > 0 and (self.mode == "table" or ctx.try_number == 1)
         conn.close()
 
     def add_groups(self, rows: Any) -> None:
         super().add_groups(rows)
+        if self.fail and self.mode == "hang":
+            time.sleep(600)
         if self.fail:
             raise RuntimeError(f"injected fault in chunk {self.ctx.chunk.index} (try {self.ctx.try_number})")
 

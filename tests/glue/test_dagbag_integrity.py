@@ -44,8 +44,11 @@ def test_production_settings_on_every_dag(dagbag: Any) -> None:
         assert dag.tags, f"{dag_id} has no tags"
         assert dag.doc_md and len(dag.doc_md) > 80, f"{dag_id} has no doc_md"
         assert dag.max_active_runs == 1, f"{dag_id} may run twice at once"
+        assert dag.dagrun_timeout is not None and dag.dagrun_timeout.total_seconds() > 0, f"{dag_id} never times out"
         for task in dag.tasks:
             assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+            assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no execution_timeout"
+            assert task.execution_timeout <= dag.dagrun_timeout, f"{dag_id}.{task.task_id} outlives its run"
 
 
 def test_mapped_tasks_are_labelled_and_capped(dagbag: Any) -> None:
@@ -58,6 +61,23 @@ def test_mapped_tasks_are_labelled_and_capped(dagbag: Any) -> None:
         assert label, f"{dag.dag_id}.{task.task_id} has no map_index_template"
         cap = task.partial_kwargs.get("max_active_tis_per_dagrun") or getattr(task, "max_active_tis_per_dagrun", None)
         assert cap, f"{dag.dag_id}.{task.task_id} has no max_active_tis_per_dagrun"
+
+
+def test_mapped_tasks_wait_in_pools_that_bulkscan_creates(dagbag: Any) -> None:
+    """Every mapped task runs in one of include/pools.json's pools (a pool that does not exist would
+    leave its tasks unscheduled forever); `python -m bulkscan.ops.pools` creates exactly those."""
+    from airflow.models.pool import Pool
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    from bulkscan.ops import pools
+
+    wanted = pools.wanted()
+    used = {t.pool for d in dagbag.dags.values() for t in d.tasks if isinstance(t, MappedOperator)}
+    assert used == set(wanted), (used, set(wanted))
+    assert pools.main(["--check"]) == 0  # scripts/airflow_db.sh created them in this metadata database
+    for name, spec in wanted.items():
+        assert (Pool.get_pool(name) or Pool()).slots >= 1, name
+        assert spec["description"].startswith("bulkscan:"), name
 
 
 def test_params_explain_themselves(dagbag: Any) -> None:

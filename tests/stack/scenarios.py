@@ -9,11 +9,9 @@ where nothing may be written). The tests assert both are 0; the soak adds them u
 from __future__ import annotations
 
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import MySQLdb
@@ -227,8 +225,7 @@ def redis_failover(api: AirflowApi, cluster: Any, keys: int = 60_000) -> tuple[T
     cluster.wait_ok()
     cluster.flushall()
     data = load(cluster, n=keys)
-    audit = Path(tempfile.mkdtemp(prefix="bulkscan-fault-audit-"))
-    conf = {"redis_conn_id": "bs_fault_cluster", "pattern": "sweep:*", "scan_count": 10, "audit_store": str(audit)}
+    conf = {"redis_conn_id": "bs_fault_cluster", "pattern": "sweep:*", "scan_count": 10}
     run_id = sc.trigger(api, SWEEP, conf)
 
     def sweeping() -> dict[str, Any] | None:
@@ -311,3 +308,63 @@ def bad_input_via_api(api: AirflowApi, case: str) -> tuple[Tally, str]:
     tally.lost += int(source_checksum() != before)
     tally.doubled += results_rows()
     return tally, message
+
+
+# --- Workers with disks of their own -------------------------------------------------------------------
+
+
+def _sweep_hosts(api: AirflowApi, run_id: str) -> dict[str, set[str]]:
+    tis = sc.task_instances(api, SWEEP, run_id)
+    out: dict[str, set[str]] = {}
+    for (task, _), t in tis.items():
+        out.setdefault(task, set()).add(t["hostname"])
+    return out
+
+
+def sweep_on_own_disks(api: AirflowApi, cluster: Any, keys: int = 60_000) -> tuple[Tally, dict[str, Any]]:
+    """The sweep with no shared audit store (each worker falls back to its own AIRFLOW_HOME): a task on
+    a worker other than the plan's refuses to run, naming the fix; with the store shared again, clearing
+    the whole run makes it exact, and the audit in the shared store lists every applied key once."""
+    from bulkscan.core.sweep import APPLIED
+    from bulkscan.jobs.redis_sweep.settings import run_token
+    from bulkscan.redisnodes.audit import merge_audits
+    from tests.redis_sweep.conftest import load
+
+    cluster.wait_ok()
+    cluster.flushall()
+    data = load(cluster, n=keys)
+    # Slow pages (10 keys each) keep the three node tasks running side by side, so with two slots per
+    # worker they land on both workers; the plan ran on one of them.
+    conf = {"redis_conn_id": "bs_fault_cluster", "pattern": "sweep:*", "scan_count": 10}
+    sc.set_audit_store(api, None)
+    try:
+        run_id = sc.trigger(api, SWEEP, conf)
+        first = sc.finished(api, SWEEP, run_id)
+        tis = sc.task_instances(api, SWEEP, run_id)
+        refused = {k: t for k, t in tis.items() if t["state"] == "failed"}
+        messages = [sc.task_log(api, SWEEP, run_id, task, t["try_number"], m) for (task, m), t in refused.items()]
+        plan_host = tis[("plan", -1)]["hostname"]
+    finally:
+        sc.set_audit_store(api, f"file://{sc.SHARED_STORE}")
+    api.post(
+        f"/dags/{SWEEP}/clearTaskInstances",
+        {"dag_run_id": run_id, "only_failed": False, "reset_dag_runs": True, "dry_run": False},
+    )
+    second = sc.finished(api, SWEEP, run_id)
+    cluster.wait_ok()
+    tally = sweep_tally(cluster, data)
+    totals, rows = merge_audits(sc.SHARED_STORE / "redis-sweep", run_token(SWEEP, run_id))
+    evidence = {
+        "first": first,
+        "second": second,
+        "plan_host": plan_host,
+        "refused_hosts": {t["hostname"] for t in refused.values()},
+        "refused_tasks": sorted(task for task, _ in refused),
+        "messages": messages,
+        "hosts_after": _sweep_hosts(api, run_id),
+        "audit_keys": totals.keys,
+        "audit_rows": rows,
+        "applied_truth": {k.decode("utf-8", "backslashreplace") for k, (s, _) in data.truth.items() if s == APPLIED},
+        "summary": sc.xcom(api, SWEEP, run_id, "finalize") if second == "success" else None,
+    }
+    return tally, evidence

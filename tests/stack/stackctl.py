@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bulkscan.ops.api import AirflowApi, quote, resolve_credentials
+from bulkscan.ops.api import AirflowApi, ApiError, quote, resolve_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "airflow_stack.sh"
@@ -26,6 +26,10 @@ MYSQL_PORT = int(os.environ.get("BULKSCAN_MYSQL_PORT", "3306"))
 MYSQL2_PORT = int(os.environ.get("BULKSCAN_FAULT_MYSQL_PORT", "3318"))  # dedicated, restartable
 CLUSTER_BASE_PORT = 7301  # the fault tests' own Redis Cluster (7301-7306)
 WORKERS = {"w1", "w2"}
+# Each worker has its own AIRFLOW_HOME (scripts/airflow_stack.sh); the audit store they share stands in
+# for a bucket, named by the Airflow Variable (in the metadata database, where every worker reads it).
+SHARED_STORE = STACK_HOME / "shared-store"
+AUDIT_STORE_VARIABLE = "bulkscan_audit_store"
 RUN_TIMEOUT = 240
 
 # Least-privilege MySQL user (tests/stack/test_security.py); the password is made per session.
@@ -87,7 +91,20 @@ def start() -> AirflowApi:
         raise RuntimeError(f"stack did not start:\n{started.stdout}\n{started.stderr}")
     client = api_client()
     wait(lambda: all(dag_known(client, d) for d in ("bulkscan_stack_smoke", "bulkscan_table_scan")), 120, "DAGs")
+    set_audit_store(client, f"file://{SHARED_STORE}")
     return client
+
+
+def set_audit_store(api: AirflowApi, url: str | None) -> None:
+    """Point every worker at one audit store (the Airflow Variable), or remove it (None): each worker
+    then falls back to a folder in its own AIRFLOW_HOME."""
+    try:
+        api.delete(f"/variables/{AUDIT_STORE_VARIABLE}")
+    except ApiError as exc:
+        if exc.status != 404:  # 404: not set yet
+            raise
+    if url is not None:
+        api.post("/variables", {"key": AUDIT_STORE_VARIABLE, "value": url})
 
 
 def airflow_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
@@ -153,9 +170,9 @@ def xcom(api: AirflowApi, dag_id: str, run_id: str, task_id: str) -> Any:
     return api.get(path, deserialize=True)["value"]
 
 
-def task_log(api: AirflowApi, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+def task_log(api: AirflowApi, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1) -> str:
     path = f"/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}/logs/{try_number}"
-    return str(api.get(path, full_content="true"))
+    return str(api.get(path, full_content="true", map_index=map_index))
 
 
 def xcom_mapped(api: AirflowApi, dag_id: str, run_id: str, task_id: str, map_index: int) -> Any:

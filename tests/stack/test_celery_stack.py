@@ -144,6 +144,38 @@ def test_table_scan_on_the_stack_is_exact(api: AirflowApi, events: Any) -> None:
     assert {t["hostname"] for t in chunks} == WORKERS
 
 
+def test_chunks_beyond_the_pool_wait_scheduled_holding_no_worker(api: AirflowApi, events: Any) -> None:
+    """The MySQL host's pool has 2 slots, the run 8 ready chunks and the workers 4 slots: at most 2 chunks
+    ever run, the rest wait *scheduled* (in the scheduler, not inside a worker), and meanwhile another
+    DAG's tasks run on the free worker slots. The result is still exact."""
+    api.patch("/pools/bulkscan_mysql", {"slots": 2})
+    try:
+        slow = {"group": "user_id", "value": "amount", "seconds": 4.0}
+        conf = scan_conf(max_parallel_chunks=8, processor="tests.stack.slow:slow_aggregate", processor_args=slow)
+        run_id = trigger(api, SCAN, conf)
+        seen: list[dict[str, int]] = []
+        other = None
+        while stackctl.run_info(api, SCAN, run_id)["state"] not in ("success", "failed"):
+            states = [t["state"] for (task, _), t in task_instances(api, SCAN, run_id).items() if task == "scan_chunk"]
+            seen.append({s: states.count(s) for s in set(states)})
+            if other is None and seen[-1].get("running") == 2 and seen[-1].get("scheduled", 0) >= 2:
+                other = trigger(api, SMOKE, {"n": 2, "hold_seconds": 0})  # needs free worker slots now
+                other_done = finished(api, SMOKE, other, timeout=60)
+                waiting_meanwhile = [
+                    t["state"] for (task, _), t in task_instances(api, SCAN, run_id).items() if task == "scan_chunk"
+                ].count("scheduled")
+            time.sleep(0.5)
+    finally:
+        api.patch("/pools/bulkscan_mysql", {"slots": 8})
+    assert finished(api, SCAN, run_id) == "success"
+    check_scan_exact(events, run_id)
+    assert max(s.get("running", 0) for s in seen) == 2, seen  # never more than the pool's slots
+    assert other is not None, f"never saw 2 running with others waiting: {seen}"
+    assert other_done == "success" and waiting_meanwhile >= 1, (other_done, waiting_meanwhile)
+    pools = {t["pool"] for (task, _), t in task_instances(api, SCAN, run_id).items() if task == "scan_chunk"}
+    assert pools == {"bulkscan_mysql"}
+
+
 def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root: Any) -> None:
     import random
     from datetime import date, datetime, timedelta

@@ -14,6 +14,7 @@ import pytest
 
 from bulkscan.ops.api import AirflowApi
 from tests.stack import scenarios as sn
+from tests.stack import stackctl
 
 pytestmark = [pytest.mark.stack, pytest.mark.integration]
 
@@ -60,6 +61,23 @@ def test_redis_primary_failed_over_mid_sweep_exactly_once(api: AirflowApi, fault
     assert (tally.lost, tally.doubled) == (0, 0), tally.notes
     assert ev["victim_task_ended_after_failover"], ev  # the failover hit a node task mid-sweep
     assert fault_cluster.client(ev["replica"]).info("replication")["role"] == "master"
+
+
+def test_workers_with_their_own_disks_refuse_then_shared_store_exact(api: AirflowApi, fault_cluster: Any) -> None:
+    tally, ev = sn.sweep_on_own_disks(api, fault_cluster)
+    # Without a shared store: the tasks on the other worker refuse (no retries), naming the fix.
+    assert ev["first"] == "failed", ev["first"]
+    assert ev["refused_tasks"], "no task refused"
+    assert ev["plan_host"] not in ev["refused_hosts"], ev
+    for message in ev["messages"]:
+        assert "not shared between workers" in message and "bulkscan_audit_store" in message, message[-1500:]
+    # With the store shared again, the cleared run is exact: every key once, the audit lists each once.
+    assert ev["second"] == "success", ev["second"]
+    assert (tally.lost, tally.doubled) == (0, 0), tally.notes
+    assert set().union(*ev["hosts_after"].values()) == stackctl.WORKERS, ev["hosts_after"]
+    assert set(ev["audit_rows"]) == ev["applied_truth"]
+    assert ev["summary"]["keys_incremented"] == len(ev["applied_truth"])
+    assert ev["summary"]["audit_store"] == f"file://{stackctl.SHARED_STORE}/redis-sweep"
 
 
 @pytest.mark.parametrize("case", sorted(sn.BAD_INPUT))

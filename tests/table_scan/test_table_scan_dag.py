@@ -107,6 +107,28 @@ def test_chunk_failing_once_still_ends_exact(source: Any, dag: Any) -> None:
     assert attempts(source, key)[2] == [1, 2]
 
 
+def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source: Any) -> None:
+    """Every bulkscan task has an execution_timeout (BULKSCAN_TASK_TIMEOUT_MINUTES): a chunk hanging in
+    the middle of its scan is ended, its host slot freed, and its retry makes the result exact."""
+    from datetime import timedelta
+
+    dag = load_dag("bulkscan_table_scan")
+    scan = dag.get_task("scan_chunk")
+    assert scan.partial_kwargs["execution_timeout"] == timedelta(minutes=180)  # the shipped default
+    scan.partial_kwargs["execution_timeout"] = timedelta(seconds=8)
+    source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
+    try:
+        dr = dag.test(run_conf=conf(**faulty("hang"), max_parallel_chunks=1))  # one slot: the hang held it
+    finally:
+        source(DB).cursor().execute("DELETE FROM faults")
+    key = f"{dag.dag_id}/{dr.run_id}"
+    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
+    assert result(source, key) == truth(source)
+    tries = {m: v[1] for (t, m), v in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_chunk"}
+    assert tries == {m: (2 if m == 3 else 1) for m in tries}
+    assert attempts(source, key)[3] == [1, 2]
+
+
 def test_failed_chunk_cleared_by_map_index_alone(source: Any, dag: Any) -> None:
     source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
     dr = dag.test(run_conf=conf(**faulty("table")))

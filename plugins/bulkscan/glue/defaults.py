@@ -25,6 +25,28 @@ RETRIES = _int_env("BULKSCAN_RETRIES", 3)
 RETRY_DELAY = timedelta(seconds=_int_env("BULKSCAN_RETRY_DELAY_SECONDS", 30))
 # Upper bound of mapped task instances of one task running at once in one DAG run (parse time).
 MAX_ACTIVE_TIS_PER_DAGRUN = _int_env("BULKSCAN_MAX_ACTIVE_TIS_PER_DAGRUN", 16)
+# Every task is killed (and retried) after this long; chunks are sized to take minutes.
+TASK_TIMEOUT = timedelta(minutes=_int_env("BULKSCAN_TASK_TIMEOUT_MINUTES", 180))
+# A whole run is failed after this long (a run that cannot finish should page someone, not linger).
+DAGRUN_TIMEOUT = timedelta(hours=_int_env("BULKSCAN_DAGRUN_TIMEOUT_HOURS", 20))
+HOURLY_DAGRUN_TIMEOUT = min(DAGRUN_TIMEOUT, timedelta(minutes=55))  # done before the next hour's run
+
+# Airflow pools of the mapped tasks, one per kind of host they load (include/pools.json creates them;
+# `airflow pools import include/pools.json`). A chunk beyond its pool's slots waits *scheduled*, in the
+# scheduler, holding no worker slot; the server-side GET_LOCK slots stay as the cross-DAG safety net.
+# Each is overridable at parse time, e.g. BULKSCAN_POOL_MYSQL=mysql_eu1 for a DAG folder on another host.
+POOL_MYSQL = os.environ.get("BULKSCAN_POOL_MYSQL", "bulkscan_mysql")
+POOL_SHARDS = os.environ.get("BULKSCAN_POOL_SHARDS", "bulkscan_shards")
+POOL_REDIS = os.environ.get("BULKSCAN_POOL_REDIS", "bulkscan_redis")
+
+
+def mapped(pool: str, label: str) -> dict[str, Any]:
+    """The settings of every mapped chunk task: its Grid label, its pool, the per-run cap."""
+    return {
+        "map_index_template": "{{ " + label + " }}",
+        "pool": pool,
+        "max_active_tis_per_dagrun": MAX_ACTIVE_TIS_PER_DAGRUN,
+    }
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
@@ -35,6 +57,7 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": 2.0 if RETRY_DELAY.total_seconds() >= 5 else 0,
         "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": TASK_TIMEOUT,
     }
     args.update(overrides)
     return args
