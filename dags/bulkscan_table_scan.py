@@ -57,7 +57,7 @@ def bulkscan_table_scan() -> None:
         # One slice of the lazy XCom sequence: one request, and no probing past its end.
         return ts.summarize(results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
 
-    summarize(scan_chunk.expand(chunk=plan()))  # type: ignore[arg-type]  # XComArgs resolve at run time
+    summarize(scan_chunk.expand(chunk=plan()))
 
 
 bulkscan_table_scan()

@@ -129,6 +129,51 @@ def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source
     assert attempts(source, key)[3] == [1, 2]
 
 
+@pytest.mark.parametrize("receiver", ["webhook", "smtp"])
+def test_a_chunk_failed_for_good_sends_one_alert_naming_dag_run_and_chunk(
+    source: Any, dag: Any, receiver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure alert goes through the `bulkscan_alerts` connection to a real receiver on loopback,
+    once per task that failed after its retries (not once per try), naming the DAG, run and chunk."""
+    import json
+
+    from tests import receivers
+
+    serve = receivers.webhook if receiver == "webhook" else receivers.smtp_sink
+    with serve() as (port, got):
+        if receiver == "webhook":
+            conn = {"conn_type": "http", "host": "127.0.0.1", "port": port, "password": "hook-token",
+                    "extra": {"endpoint": "/alerts"}}  # fmt: skip
+        else:
+            conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "login": "bulkscan@example.org",
+                    "extra": {"to": "oncall@example.org", "disable_ssl": True, "disable_tls": True}}  # fmt: skip
+        monkeypatch.setenv("AIRFLOW_CONN_BULKSCAN_ALERTS", json.dumps(conn))
+        source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
+        try:
+            dr = dag.test(run_conf=conf(**faulty("table")))
+        finally:
+            source(DB).cursor().execute("DELETE FROM faults")
+    tis = ti_table(dag.dag_id, dr.run_id)
+    assert str(dr.state) == "failed" and tis[("scan_chunk", 3)][0] == "failed"
+    label, tries = tis[("scan_chunk", 3)][2], tis[("scan_chunk", 3)][1]
+    assert tries > 1 and label and label.startswith("ids ")
+    assert len(got) == 1, got  # one alert: the chunk's last try; summarize was upstream_failed, no alert
+    if receiver == "webhook":
+        (alert,) = got
+        assert (alert["path"], alert["auth"]) == ("/alerts", "Bearer hook-token")
+        assert (alert["dag_id"], alert["run_id"], alert["task_id"], alert["map_index"]) == (
+            dag.dag_id, dr.run_id, "scan_chunk", 3)  # fmt: skip
+        assert alert["label"] == label and alert["try_number"] == tries
+        assert "injected fault in chunk 3" in alert["error"]
+        text = alert["text"]
+    else:
+        (mail,) = got
+        assert mail["To"] == "oncall@example.org" and dag.dag_id in mail["Subject"] and label in mail["Subject"]
+        text = mail.get_body(("html",)).get_content()
+    for part in (dag.dag_id, dr.run_id, "scan_chunk[3]", label, "injected fault in chunk 3"):
+        assert part in text, (part, text)
+
+
 def test_failed_chunk_cleared_by_map_index_alone(source: Any, dag: Any) -> None:
     source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
     dr = dag.test(run_conf=conf(**faulty("table")))

@@ -49,6 +49,12 @@ def mapped(pool: str, label: str) -> dict[str, Any]:
     }
 
 
+def _failure_alert() -> Any:
+    from bulkscan.glue.notify import FailureAlert
+
+    return FailureAlert()
+
+
 def default_args(**overrides: Any) -> dict[str, Any]:
     """Per-task retries with exponential back-off, so one failed chunk is retried on its own."""
     args: dict[str, Any] = {
@@ -58,6 +64,7 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "retry_exponential_backoff": 2.0 if RETRY_DELAY.total_seconds() >= 5 else 0,
         "max_retry_delay": timedelta(minutes=10),
         "execution_timeout": TASK_TIMEOUT,
+        "on_failure_callback": _failure_alert(),
     }
     args.update(overrides)
     return args
