@@ -37,10 +37,12 @@ from bulkscan.glue.defaults import (
     POOL_MYSQL,
     POOL_REDIS,
     POOL_SHARDS,
+    SCORING_DEADLINE_MINUTES,
     default_args,
     mapped,
     max_map_length,
 )
+from bulkscan.glue.notify import scoring_deadline
 from bulkscan.jobs.member_scoring import points_tasks, shard_tasks
 from bulkscan.jobs.member_scoring import tasks as ms
 from bulkscan.jobs.member_scoring.form import params
@@ -56,6 +58,7 @@ _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01
     catchup=True,
     max_active_runs=1,
     dagrun_timeout=DAGRUN_TIMEOUT,
+    deadline=scoring_deadline(SCORING_DEADLINE_MINUTES),
     default_args=default_args(),
     params=params(),
     tags=["bulkscan", "mysql", "member-scoring", "incremental"],

@@ -148,7 +148,8 @@ def test_chunks_beyond_the_pool_wait_scheduled_holding_no_worker(api: AirflowApi
     """The MySQL host's pool has 2 slots, the run 8 ready chunks and the workers 4 slots: at most 2 chunks
     ever run, the rest wait *scheduled* (in the scheduler, not inside a worker), and meanwhile another
     DAG's tasks run on the free worker slots. The result is still exact."""
-    api.patch("/pools/bulkscan_mysql", {"slots": 2})
+    pool = {"pool": "bulkscan_mysql", "include_deferred": False}
+    api.patch("/pools/bulkscan_mysql", {**pool, "slots": 2})
     try:
         slow = {"group": "user_id", "value": "amount", "seconds": 4.0}
         conf = scan_conf(max_parallel_chunks=8, processor="tests.stack.slow:slow_aggregate", processor_args=slow)
@@ -166,7 +167,7 @@ def test_chunks_beyond_the_pool_wait_scheduled_holding_no_worker(api: AirflowApi
                 ].count("scheduled")
             time.sleep(0.5)
     finally:
-        api.patch("/pools/bulkscan_mysql", {"slots": 8})
+        api.patch("/pools/bulkscan_mysql", {**pool, "slots": 8})
     assert finished(api, SCAN, run_id) == "success"
     check_scan_exact(events, run_id)
     assert max(s.get("running", 0) for s in seen) == 2, seen  # never more than the pool's slots

@@ -29,6 +29,9 @@ MAX_ACTIVE_TIS_PER_DAGRUN = _int_env("BULKSCAN_MAX_ACTIVE_TIS_PER_DAGRUN", 16)
 TASK_TIMEOUT = timedelta(minutes=_int_env("BULKSCAN_TASK_TIMEOUT_MINUTES", 180))
 # A whole run is failed after this long (a run that cannot finish should page someone, not linger).
 DAGRUN_TIMEOUT = timedelta(hours=_int_env("BULKSCAN_DAGRUN_TIMEOUT_HOURS", 20))
+# member_scoring's deadline: finished this long after its run was queued (6 h: by 06:00 plus the grace
+# period for the run queued when the business day closes); a miss sends an alert (bulkscan.glue.notify).
+SCORING_DEADLINE_MINUTES = _int_env("BULKSCAN_SCORING_DEADLINE_MINUTES", 360)
 HOURLY_DAGRUN_TIMEOUT = min(DAGRUN_TIMEOUT, timedelta(minutes=55))  # done before the next hour's run
 
 # Airflow pools of the mapped tasks, one per kind of host they load (include/pools.json creates them;

@@ -13,6 +13,8 @@ The connection decides, at alert time (nothing is looked up at parse time):
 
 The notifier runs as the task's `on_failure_callback`, so it fires once per task that failed for good
 (after its retries), never for a try that is retried. BULKSCAN_ALERT_CONN_ID names another connection.
+`member_scoring` also has a DeadlineAlert (`scoring_deadline`): a run still unfinished
+BULKSCAN_SCORING_DEADLINE_MINUTES after it was queued sends the same kind of alert from the triggerer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import logging
 import os
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import BaseNotifier, Connection
@@ -80,6 +83,28 @@ def _mail(conn: Any, fields: dict[str, Any], context: Any) -> None:
     notifier.notify(context)
 
 
+def deliver(fields: dict[str, Any], conn_id: str, context: Any = None) -> None:
+    """Send one alert where the connection says (see the module docstring); never raises."""
+    try:
+        conn = Connection.get(conn_id)
+    except Exception:  # noqa: BLE001 - not configured: the default, a log line
+        conn = None
+    if conn is None:
+        log.error("ALERT %s", fields["text"])
+        return
+    try:
+        if conn.conn_type in ("http", "https"):
+            _post(conn, fields)
+        elif conn.conn_type in ("smtp", "email"):
+            _mail(conn, fields, context)
+        else:
+            raise ValueError(f"connection type {conn.conn_type!r}: expected http, https, smtp or email")
+    except Exception:  # an alert that cannot be sent must not hide the task's own failure
+        log.exception("could not send the alert through %r; the alert was: %s", conn_id, fields["text"])
+        return
+    log.info("alert sent through %r (%s)", conn_id, conn.conn_type)
+
+
 class FailureAlert(BaseNotifier):
     """bulkscan's on_failure_callback: see the module docstring."""
 
@@ -88,22 +113,48 @@ class FailureAlert(BaseNotifier):
         self.conn_id = conn_id
 
     def notify(self, context: Any) -> None:
-        fields = alert_fields(context)
-        try:
-            conn = Connection.get(self.conn_id)
-        except Exception:  # noqa: BLE001 - not configured: the default, a log line
-            conn = None
-        if conn is None:
-            log.error("ALERT %s", fields["text"])
-            return
-        try:
-            if conn.conn_type in ("http", "https"):
-                _post(conn, fields)
-            elif conn.conn_type in ("smtp", "email"):
-                _mail(conn, fields, context)
-            else:
-                raise ValueError(f"connection type {conn.conn_type!r}: expected http, https, smtp or email")
-        except Exception:  # an alert that cannot be sent must not hide the task's own failure
-            log.exception("could not send the alert through %r; the alert was: %s", self.conn_id, fields["text"])
-            return
-        log.info("alert sent through %r (%s)", self.conn_id, conn.conn_type)
+        deliver(alert_fields(context), self.conn_id, context)
+
+
+def deadline_fields(context: Mapping[str, Any]) -> dict[str, Any]:
+    """What a missed-deadline alert says, from the context the scheduler hands the callback."""
+    run = context.get("dag_run") or {}
+    deadline = (context.get("deadline") or {}).get("deadline_time")
+    fields = {
+        "dag_id": run.get("dag_id"),
+        "run_id": run.get("dag_run_id") or run.get("run_id"),
+        "state": run.get("state"),
+        "deadline": str(deadline),
+        "task_id": None,
+        "map_index": -1,
+        "label": None,
+    }
+    fields["text"] = (
+        f"bulkscan: {fields['dag_id']} run {fields['run_id']} missed its deadline {fields['deadline']} "
+        f"(state {fields['state']})"
+    )
+    return fields
+
+
+async def deadline_missed(context: Mapping[str, Any], conn_id: str = ALERT_CONN_ID) -> None:
+    """The DeadlineAlert callback (runs in the triggerer): the same delivery as a failure alert; the
+    connection lookup and the send run in a thread, off the triggerer's event loop."""
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(deliver)(deadline_fields(context), conn_id)
+
+
+def scoring_deadline(minutes: int) -> Any:
+    """member_scoring must finish `minutes` after its run is queued (the schedule queues it when the
+    business day closes, plus the grace period): a DeadlineAlert whose miss sends `deadline_missed`."""
+    from datetime import timedelta
+
+    from airflow.sdk.definitions.callback import AsyncCallback
+    from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=minutes),
+        callback=AsyncCallback(deadline_missed, kwargs={"conn_id": ALERT_CONN_ID}),
+        name="bulkscan: member_scoring finished",
+    )
