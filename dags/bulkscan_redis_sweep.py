@@ -25,6 +25,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
+from bulkscan.glue import assets
 from bulkscan.glue.defaults import DAGRUN_TIMEOUT, POOL_REDIS, default_args, mapped
 from bulkscan.jobs.redis_sweep import tasks as rs
 from bulkscan.jobs.redis_sweep.form import params
@@ -58,13 +59,15 @@ def bulkscan_redis_sweep() -> None:
         ti = ctx["ti"]
         return rs.sweep(node, ctx["params"], run_token(ti.dag_id, ti.run_id))
 
-    @task
+    @task(outlets=[assets.REDIS_SWEEP_APPLIED])
     def finalize(nodes: list[NodePlan], results: list[dict[str, Any]]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
         # Index the lazy XCom sequence (iterating it probes one offset past the end and logs a 404).
         done = [results[i] for i in range(len(results))]
-        return rs.finalize(nodes, done, ctx["params"], run_token(ti.dag_id, ti.run_id))
+        summary = rs.finalize(nodes, done, ctx["params"], run_token(ti.dag_id, ti.run_id))
+        assets.emit(ctx, assets.REDIS_SWEEP_APPLIED, summary)
+        return summary
 
     nodes = plan()
     finalize(nodes, sweep_node.expand(node=nodes))  # type: ignore[arg-type]  # XComArgs resolve at run time

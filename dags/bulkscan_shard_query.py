@@ -23,6 +23,7 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from bulkscan.core.values import run_key
+from bulkscan.glue import assets
 from bulkscan.glue.defaults import DAGRUN_TIMEOUT, POOL_SHARDS, default_args, mapped, max_map_length
 from bulkscan.jobs.shard_query import tasks as sq
 from bulkscan.jobs.shard_query.form import params
@@ -53,12 +54,14 @@ def bulkscan_shard_query() -> None:
         ti = ctx["ti"]
         return sq.scan(unit, ctx["params"], run_key(ti.dag_id, ti.run_id), ti.try_number)
 
-    @task
+    @task(outlets=[assets.SHARD_QUERY_RESULTS])
     def merge(units: list[UnitPayload], results: list[list[AnswerPayload]]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
         # One slice of the lazy XCom sequence: one request, and no probing past its end.
-        return sq.summarize(units, results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
+        summary = sq.summarize(units, results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
+        assets.emit(ctx, assets.SHARD_QUERY_RESULTS, summary)
+        return summary
 
     units = plan()
     merge(units, scan_shard.expand(unit=units))  # type: ignore[arg-type]  # XComArgs resolve at run time

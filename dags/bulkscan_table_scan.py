@@ -21,6 +21,7 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 
 from bulkscan.core.values import run_key
+from bulkscan.glue import assets
 from bulkscan.glue.defaults import DAGRUN_TIMEOUT, POOL_MYSQL, default_args, mapped, max_map_length
 from bulkscan.jobs.table_scan import tasks as ts
 from bulkscan.jobs.table_scan.form import params
@@ -50,12 +51,14 @@ def bulkscan_table_scan() -> None:
         ti = ctx["ti"]
         return ts.scan(chunk, ctx["params"], run_key(ti.dag_id, ti.run_id), ti.try_number)
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed", outlets=[assets.TABLE_SCAN_RESULTS])
     def summarize(results: list[ts.ChunkResult]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
         # One slice of the lazy XCom sequence: one request, and no probing past its end.
-        return ts.summarize(results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
+        summary = ts.summarize(results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
+        assets.emit(ctx, assets.TABLE_SCAN_RESULTS, summary)
+        return summary
 
     summarize(scan_chunk.expand(chunk=plan()))
 

@@ -32,6 +32,7 @@ import pendulum
 from airflow.sdk import TaskGroup, dag, get_current_context, task
 
 from bulkscan.core.chunks import ChunkPayload
+from bulkscan.glue import assets
 from bulkscan.glue.defaults import (
     DAGRUN_TIMEOUT,
     POOL_MYSQL,
@@ -53,7 +54,7 @@ _START = date.fromisoformat(os.environ.get("BULKSCAN_SCORING_START", "2026-01-01
 
 @dag(
     dag_id="member_scoring",
-    schedule=ms.schedule(),
+    schedule=assets.scoring_schedule(ms.schedule()),
     start_date=pendulum.datetime(_START.year, _START.month, _START.day, tz="UTC"),
     catchup=True,
     max_active_runs=1,
@@ -68,7 +69,8 @@ def member_scoring() -> None:
     @task
     def plan() -> list[ChunkPayload]:
         ctx = get_current_context()
-        planned = ms.plan(ctx["params"], ctx.get("data_interval_end"), ctx["dag_run"].run_id, max_map_length())
+        params = {**ctx["params"], "day": ctx["params"].get("day") or assets.triggering_day(ctx)}
+        planned = ms.plan(params, ctx.get("data_interval_end"), ctx["dag_run"].run_id, max_map_length())
         ctx["ti"].xcom_push(key="day", value=planned["day"])  # read downstream as the XComArg planned["day"]
         return planned["chunks"]
 
@@ -98,12 +100,15 @@ def member_scoring() -> None:
         ctx["node_label"] = node["ui_label"]  # type: ignore[typeddict-unknown-key]
         return points_tasks.scan_redis(node, ctx["params"], ctx["ti"].try_number)
 
-    @task(trigger_rule="none_failed")
+    @task(trigger_rule="none_failed", outlets=[assets.MEMBER_SCORE])
     def apply(day: DayPlan, results: Any, units: Any, shard_results: Any, nodes: Any, redis_results: Any) -> Any:
         producers = ms.Producers(
             shard_units=units, shard_results=shard_results, redis_nodes=nodes, redis_results=redis_results
         )
-        return ms.apply(day, results, get_current_context()["params"], producers)
+        ctx = get_current_context()
+        result = ms.apply(day, results, ctx["params"], producers)
+        assets.emit(ctx, assets.MEMBER_SCORE, result)
+        return result
 
     # plan's return value is the chunks to map over (Airflow maps only over a return value); the day it
     # decided travels beside them as its "day" XCom, passed on as an XComArg like any other.

@@ -93,7 +93,13 @@ def load_dag(dag_id: str) -> Any:
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
     bag = DagBag(dag_folder=str(path))
     assert not bag.import_errors, bag.import_errors
-    return bag.dags[dag_id]
+    dag = bag.dags[dag_id]
+    # Airflow 3.3's dag.test() cannot finish a run of a DAG with a DeadlineAlert: DagRun.update_state
+    # looks the unserialized alert up as a deadline_alert row id and fails. Deadlines are the
+    # scheduler's job; the stack tier tests member_scoring's (test_alerts_reach_a_webhook_...).
+    assert dag_id != "member_scoring" or dag.deadline is not None
+    dag.deadline = None
+    return dag
 
 
 def xcom_of(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
@@ -112,3 +118,17 @@ def xcom_of(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
             )
         ).one()
         return XComModel.deserialize_value(row)
+
+
+def asset_events(uri: str, run_id: str) -> list[dict[str, Any]]:
+    """The extras of the asset events one run emitted on the asset `uri` (from the metadata database)."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetModel.uri == uri, AssetEvent.source_run_id == run_id)
+        ).all()
+    return [dict(extra or {}) for (extra,) in rows]

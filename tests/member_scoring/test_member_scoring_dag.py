@@ -13,7 +13,7 @@ import pytest
 from bulkscan.jobs.member_scoring.config import ScoringConfig
 from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import direct
-from tests.airflow_helpers import load_dag, ti_table
+from tests.airflow_helpers import asset_events, load_dag, ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 from tests.member_scoring.scoring_truth import actual_state, expected_state
 
@@ -132,6 +132,9 @@ def test_backfill_in_order_with_a_chunk_failing_once(source: Any, dag: Any) -> N
             assert scans[1][1] == 2 and scans[0][1] == 1  # only the failing chunk ran twice
             source(DB).cursor().execute("DELETE FROM faults")
         check_truth(source, DAYS[: i + 1])
+        # member_score as an asset: one event per applied day, the day's counts in its extra
+        (event,) = asset_events("bulkscan://member_scoring/member_score", dr.run_id)
+        assert event["day"] == str(day) and event["flows"] == (0 if day == EMPTY else 3_000)
     cur = source(DB).cursor()
     cur.execute("SELECT day, flows FROM scoring_ledger ORDER BY day")
     assert [(d, n) for d, n in cur.fetchall()] == [(d, 0 if d == EMPTY else 3_000) for d in DAYS]

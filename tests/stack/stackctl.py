@@ -37,7 +37,14 @@ LP_USER = "bulkscan_lp"
 LP_PASSWORD = os.environ.get("BULKSCAN_LP_PASSWORD") or secrets.token_hex(16)
 os.environ["BULKSCAN_LP_PASSWORD"] = LP_PASSWORD  # the soak's pytest child reuses it
 
+ALERT_PORT = int(os.environ.get("BULKSCAN_STACK_ALERT_PORT", "28095"))  # the alert tests' webhook receiver
+
 CONNECTIONS = {
+    # Every failure alert and missed deadline of the stack goes to a webhook on loopback; nothing listens
+    # there except during the alert test (a failed delivery is logged, never fails a task).
+    "bulkscan_alerts": json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": ALERT_PORT, "extra": {"endpoint": "/alerts", "timeout": 3}}
+    ),
     "bs_stack_scan": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_scan",
     "bs_stack_scoring": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_scoring",
     "bs_stack_backfill": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_backfill",
@@ -72,6 +79,8 @@ def stack_env() -> dict[str, str]:
         BULKSCAN_SCORING_START="2099-01-01",
         # A task whose worker died is noticed after 20 s instead of 5 minutes (worker-kill test).
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
+        # member_scoring's deadline is missed by every run of the stack (the alert test receives one).
+        BULKSCAN_SCORING_DEADLINE_MINUTES="0",
         **{f"AIRFLOW_CONN_{cid.upper()}": uri for cid, uri in CONNECTIONS.items()},
     )
     return env

@@ -177,6 +177,46 @@ def test_chunks_beyond_the_pool_wait_scheduled_holding_no_worker(api: AirflowApi
     assert pools == {"bulkscan_mysql"}
 
 
+def test_alerts_reach_a_webhook_for_a_failed_chunk_and_a_missed_deadline(api: AirflowApi, events: Any) -> None:
+    """Through the stack's `bulkscan_alerts` connection to a real HTTP receiver on loopback: a chunk that
+    failed for good is named (DAG, run, task, map index, Grid label, error) once, from its worker; a
+    member_scoring run that missed its deadline (0 minutes on this stack) is named from the triggerer."""
+    from bulkscan.jobs.member_scoring.config import ScoringConfig
+    from bulkscan.jobs.member_scoring.store import ScoringStore
+    from bulkscan.mysqldb.connect import direct
+    from tests import receivers
+
+    events().cursor().execute(f"DROP DATABASE IF EXISTS {SCORING_DB}")
+    config = ScoringConfig.from_dict(SCORING_CONFIG)
+    ScoringStore(direct(MYSQL_HOST, MYSQL_PORT), SCORING_DB, config).ensure(with_flow_table=True)
+    cur = events(SCAN_DB).cursor()
+    cur.execute("CREATE TABLE IF NOT EXISTS faults (chunk_index INT PRIMARY KEY)")
+    cur.execute("REPLACE INTO faults VALUES (3)")
+    faulty = {"control_db": SCAN_DB, "group": "user_id", "value": "amount", "mode": "table", "port": MYSQL_PORT}
+    with receivers.webhook(stackctl.ALERT_PORT) as (_, got):
+        try:
+            run_id = trigger(api, SCAN, scan_conf(processor="tests.processors:faulty_aggregate", processor_args=faulty))
+            assert finished(api, SCAN, run_id) == "failed"
+        finally:
+            cur.execute("DELETE FROM faults")
+        ti = task_instances(api, SCAN, run_id)[("scan_chunk", 3)]
+        failed = _wait(lambda: [a for a in got if a.get("run_id") == run_id], 30, "the failure alert")
+        late_run = trigger(api, SCORING, {"conn_id": SCORING_DB, "config": SCORING_CONFIG, "day": "2026-04-01"})
+
+        def missed() -> list[dict[str, Any]]:
+            return [a for a in got if a.get("run_id") == late_run and "deadline" in a["text"]]
+
+        late = _wait(missed, 90, "the missed-deadline alert")
+        scoring_state = finished(api, SCORING, late_run)
+    assert len(failed) == 1, failed  # once, for the try that failed for good
+    (alert,) = failed
+    assert (alert["dag_id"], alert["task_id"], alert["map_index"]) == (SCAN, "scan_chunk", 3)
+    assert alert["label"] == ti["rendered_map_index"] and alert["try_number"] == ti["try_number"] > 1
+    assert "injected fault in chunk 3" in alert["error"] and run_id in alert["text"]
+    assert late[0]["dag_id"] == SCORING and "missed its deadline" in late[0]["text"]
+    assert scoring_state == "success"  # a missed deadline alerts; it does not stop the run
+
+
 def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root: Any) -> None:
     import random
     from datetime import date, datetime, timedelta

@@ -9,7 +9,7 @@ import pytest
 
 from bulkscan.mysqldb.connect import direct
 from devtools.demo.data import create_events
-from tests.airflow_helpers import clear_map_indexes, load_dag, resume_run, ti_table
+from tests.airflow_helpers import asset_events, clear_map_indexes, load_dag, resume_run, ti_table, xcom_of
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 
 pytestmark = [pytest.mark.integration, pytest.mark.dagrun]
@@ -105,6 +105,11 @@ def test_chunk_failing_once_still_ends_exact(source: Any, dag: Any) -> None:
     first, second_start = cur.fetchone()
     assert scans[0][2] == f"ids {first:,}-{second_start - 1:,}"  # the UI label of map index 0
     assert attempts(source, key)[2] == [1, 2]
+    # The run's output as an asset event, its counts in the extra (what a downstream DAG is told).
+    (event,) = asset_events("bulkscan://table_scan/results", dr.run_id)
+    summary = xcom_of(dr, "summarize")
+    assert event["rows"] == summary["rows"] == ROWS and event["chunks"] == 7
+    assert event["groups"] == len(truth(source))
 
 
 def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source: Any) -> None:
