@@ -78,3 +78,25 @@ def test_bad_params_fail_before_any_key_is_touched(dag: Any, cluster: Any, conn:
     assert not any(t == "sweep_node" and s == "success" for (t, _), (s, _, _) in tis.items())
     c = cluster_client(cluster)
     assert all(c.hgetall(k) == h for k, h in data.before.items())
+
+
+def test_connections_are_read_by_the_providers_redis_hook(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The provider's RedisHook reads the Airflow connection and builds the cluster client; bulkscan
+    takes its arguments and the cluster's own node list: an entry node that is down is no obstacle,
+    and what the hook refuses (a db in cluster mode) is refused before any key is touched."""
+    from bulkscan.errors import BulkscanInputError
+    from bulkscan.glue.connections import redis_settings
+    from bulkscan.redisnodes.connect import discover
+    from tests.receivers import free_port
+
+    dead = free_port()  # nothing listens there: the entry node of this connection is "down"
+    extra = {"cluster": True, "startup_nodes": ",".join(f"127.0.0.1:{p}" for p in cluster.ports)}
+    conn = {"conn_type": "redis", "host": "127.0.0.1", "port": dead, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_BS_HOOK_CLUSTER", json.dumps(conn))
+    settings = redis_settings("bs_hook_cluster")
+    assert settings.cluster and {p for _, p in settings.entry_points()} >= set(cluster.ports)
+    assert {n.port for n in discover(settings).primaries()} == set(cluster.primaries())
+
+    monkeypatch.setenv("AIRFLOW_CONN_BS_HOOK_BAD", json.dumps({**conn, "extra": {**extra, "db": 3}}))
+    with pytest.raises(BulkscanInputError, match=r"bs_hook_bad.*database 0"):
+        redis_settings("bs_hook_bad")

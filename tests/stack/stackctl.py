@@ -45,6 +45,8 @@ CONNECTIONS = {
     "bulkscan_alerts": json.dumps(
         {"conn_type": "http", "host": "127.0.0.1", "port": ALERT_PORT, "extra": {"endpoint": "/alerts", "timeout": 3}}
     ),
+    # The DAGs' default connection: what a run started by an asset event (no conf) uses.
+    "bulkscan_mysql": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_default",
     "bs_stack_scan": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_scan",
     "bs_stack_scoring": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_scoring",
     "bs_stack_backfill": f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/bs_stack_backfill",
@@ -81,6 +83,8 @@ def stack_env() -> dict[str, str]:
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
         # member_scoring's deadline is missed by every run of the stack (the alert test receives one).
         BULKSCAN_SCORING_DEADLINE_MINUTES="0",
+        # member_scoring starts on its clock or on the upstream flows_complete asset event.
+        BULKSCAN_SCORING_SCHEDULE="clock_or_asset",
         **{f"AIRFLOW_CONN_{cid.upper()}": uri for cid, uri in CONNECTIONS.items()},
     )
     return env

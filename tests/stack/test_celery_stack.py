@@ -217,6 +217,55 @@ def test_alerts_reach_a_webhook_for_a_failed_chunk_and_a_missed_deadline(api: Ai
     assert scoring_state == "success"  # a missed deadline alerts; it does not stop the run
 
 
+def test_an_upstream_asset_event_starts_member_scoring_for_its_day(api: AirflowApi, mysql_root: Any) -> None:
+    """The loader of t_flow says a day is complete (an asset event on flows_complete, extra {"day"}):
+    member_scoring starts (asset-triggered, the DAG's defaults), applies that day exactly, and emits
+    member_score with the day's counts, which the API shows as the run's output."""
+    import random
+    from datetime import date, datetime, timedelta
+
+    from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, resolve_config
+    from bulkscan.jobs.member_scoring.store import ScoringStore
+    from bulkscan.mysqldb.connect import direct
+    from tests.member_scoring.scoring_truth import actual_state, expected_state
+
+    db = "bs_stack_default"  # the stack's bulkscan_mysql connection: a run without conf reads it
+    mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+    config = resolve_config(DEFAULT_CONFIG)  # include/scoring.yaml: UTC business days
+    ScoringStore(direct(MYSQL_HOST, MYSQL_PORT), db, config).ensure(with_flow_table=True)
+    day = date(2026, 5, 4)
+    rng = random.Random(9)
+    start = datetime.combine(day, datetime.min.time())
+    rows = [
+        (rng.randrange(1, 200), rng.randint(1, 40), start + timedelta(seconds=rng.randrange(86400))) for _ in range(900)
+    ]
+    cur = mysql_root(db).cursor()
+    cur.executemany("INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)", rows)
+    try:
+        before = {r["dag_run_id"] for r in api.get(f"/dags/{SCORING}/dagRuns", limit=100)["dag_runs"]}
+        api.patch(f"/dags/{SCORING}", {"is_paused": False})
+        (upstream,) = api.get("/assets", uri_pattern="member_scoring/flows_complete")["assets"]
+        api.post("/assets/events", {"asset_id": upstream["id"], "extra": {"day": str(day)}})
+
+        def started() -> list[dict[str, Any]]:
+            runs = api.get(f"/dags/{SCORING}/dagRuns", limit=100)["dag_runs"]
+            return [r for r in runs if r["dag_run_id"] not in before]
+
+        (run,) = _wait(started, 60, "the asset-triggered member_scoring run")
+        assert run["run_type"] == "asset_triggered", run
+        assert finished(api, SCORING, run["dag_run_id"]) == "success"
+        want = expected_state(cur, db, config, [day])
+        got = actual_state(cur, db)
+        assert got["scores"] == want["scores"] and got["actions"] == want["actions"]
+        cur.execute("SELECT day, flows FROM scoring_ledger")
+        assert list(cur.fetchall()) == [(day, 900)]
+        (output,) = api.get("/assets", uri_pattern="member_scoring/member_score")["assets"]
+        events = api.get("/assets/events", asset_id=output["id"], source_run_id=run["dag_run_id"])["asset_events"]
+        assert [(e["extra"]["day"], e["extra"]["flows"]) for e in events] == [(str(day), 900)]
+    finally:
+        mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+
+
 def test_member_scoring_days_on_the_stack_are_exact(api: AirflowApi, mysql_root: Any) -> None:
     import random
     from datetime import date, datetime, timedelta

@@ -70,10 +70,20 @@ def reachable(connect: ConnectFactory, conn_id: str) -> ConnectFactory:
 
 
 def redis_settings(conn_id: str) -> RedisSettings:
-    """Connection details from Airflow (read the way the redis provider's RedisHook reads them)."""
+    """How to reach the Redis deployment of an Airflow connection: the redis provider's RedisHook reads
+    the connection and builds its client (a RedisCluster with `{"cluster": true}`, which asks the
+    cluster for its nodes); bulkscan takes that client's arguments and node list for its own per-node
+    clients (SCAN and the page script run on each primary directly)."""
     from airflow.providers.redis.hooks.redis import RedisHook
 
-    return RedisSettings.from_connection(RedisHook.get_connection(conn_id))
+    try:
+        client = RedisHook(redis_conn_id=conn_id).get_conn()
+    except ValueError as exc:  # the hook's own checks (db in cluster mode, startup_nodes format)
+        raise BulkscanInputError(f"Redis connection {conn_id!r}: {exc}") from exc
+    try:
+        return RedisSettings.from_client(client)
+    finally:
+        client.close()
 
 
 __all__ = ["connect_factory", "describe", "describe_or_unknown", "reachable", "redis_settings"]

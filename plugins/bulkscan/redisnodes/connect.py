@@ -35,28 +35,32 @@ class RedisSettings:
     socket_timeout: float = 30.0
 
     @classmethod
-    def from_connection(cls, conn: Any) -> RedisSettings:
-        """From an Airflow Connection, read the way the redis provider's RedisHook reads it."""
-        extra = conn.extra_dejson or {}
-        password = None if str(conn.password).lower() in ("none", "false", "") else conn.password
-        nodes: list[tuple[str, int]] = []
-        raw = extra.get("startup_nodes") or ""
-        for item in raw.split(",") if isinstance(raw, str) else raw:
-            item = str(item).strip()
-            if item:
-                h, _, p = item.rpartition(":")
-                if not h or not p.isdigit():
-                    raise BulkscanInputError(f"bad startup node {item!r}: use host:port")
-                nodes.append((h, int(p)))
+    def from_client(cls, client: redis.Redis | RedisCluster) -> RedisSettings:
+        """From the client the redis provider's RedisHook built from the Airflow connection (a Redis, or
+        a RedisCluster in cluster mode): its connection arguments, and for a cluster its own node list
+        as the entry points (so an entry node that is down is skipped)."""
+        if isinstance(client, RedisCluster):
+            kwargs = dict(client.nodes_manager.connection_kwargs)
+            nodes = tuple((n.host, int(n.port)) for n in client.get_nodes()) or tuple(
+                (n.host, int(n.port)) for n in client.nodes_manager.startup_nodes.values()
+            )
+            host, port = nodes[0]
+            cluster = True
+        else:
+            kwargs = dict(client.connection_pool.connection_kwargs)
+            host, port, nodes, cluster = kwargs.get("host") or "127.0.0.1", int(kwargs.get("port") or 6379), (), False
+        ssl = {k: kwargs[k] for k in _SSL_KEYS if k in kwargs and k != "ssl"}
+        if ssl or "SSL" in getattr(kwargs.get("connection_class"), "__name__", ""):
+            ssl["ssl"] = True
         return cls(
-            host=conn.host or "127.0.0.1",
-            port=int(conn.port or 6379),
-            username=conn.login or None,
-            password=password,
-            db=int(extra.get("db") or 0),
-            cluster=bool(extra.get("cluster", False)),
-            startup_nodes=tuple(nodes),
-            ssl={k: v for k, v in extra.items() if k in _SSL_KEYS},
+            host=host,
+            port=port,
+            username=kwargs.get("username"),
+            password=kwargs.get("password"),
+            db=int(kwargs.get("db") or 0),
+            cluster=cluster,
+            startup_nodes=nodes,
+            ssl=ssl,
         )
 
     def entry_points(self) -> list[tuple[str, int]]:
