@@ -55,7 +55,9 @@ def test_mapped_tasks_run_on_both_workers(api: AirflowApi) -> None:
     assert squares[5]["rendered_map_index"] == "chunk 5"
 
 
-def test_one_failed_chunk_retried_by_map_index(api: AirflowApi, tmp_path: Path) -> None:
+def test_one_failed_chunk_retried_by_map_index(
+    api: AirflowApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fix = tmp_path / "fixed"
     run_id = trigger(api, SMOKE, {"n": 6, "hold_seconds": 0, "fail_index": 3, "fix_file": str(fix)})
     assert finished(api, SMOKE, run_id) == "failed"
@@ -72,6 +74,19 @@ def test_one_failed_chunk_retried_by_map_index(api: AirflowApi, tmp_path: Path) 
         "--password-file",
         str(STACK_HOME / "passwords.json"),
     ]
+
+    # The run's failed chunks by their Grid labels (the official client, logged in with user/password).
+    capsys.readouterr()
+    assert retry_chunk.main([*args, "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "square[3] 'chunk 3' failed at try" in listed and "1 failed chunk(s) of square" in listed
+    # Any auth manager: a token from the environment is used as it is (here one the stack issued).
+    monkeypatch.setenv("BULKSCAN_API_TOKEN", api.token())
+    assert retry_chunk.main(["--dag", SMOKE, "--run", run_id, "--task", "square", "--list"]) == 0
+    assert "square[3] 'chunk 3'" in capsys.readouterr().out
+    monkeypatch.setenv("BULKSCAN_API_TOKEN", "not-a-token")
+    assert retry_chunk.main(["--dag", SMOKE, "--run", run_id, "--task", "square", "--list"]) == 1
+    monkeypatch.delenv("BULKSCAN_API_TOKEN")
 
     # A chunk that did not fail is left alone; a dry run changes nothing.
     assert retry_chunk.main([*args, "--index", "2"]) == 1

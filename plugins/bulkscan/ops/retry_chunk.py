@@ -1,4 +1,5 @@
-"""Retry ONE mapped task instance (one chunk) of a DAG run through the Airflow REST API.
+"""Retry ONE mapped task instance (one chunk) of a DAG run through the Airflow REST API, or list a
+run's failed chunks by their Grid labels first. Uses the official client (apache-airflow-client).
 
 `airflow tasks clear` cannot target a single map index; the public API can:
 POST /api/v2/dags/{dag_id}/clearTaskInstances with task_ids=[[task_id, map_index]]. By default only a
@@ -6,22 +7,32 @@ failed chunk is cleared, together with the downstream tasks that were upstream_f
 and the run is set back to queued so the scheduler picks the chunk up again. Nothing else reruns.
 
     python -m bulkscan.ops.retry_chunk --dag bulkscan_table_scan --run manual__2025-... \\
+        --task scan_chunk --list                      # the failed chunks: index, label, try, worker
+    python -m bulkscan.ops.retry_chunk --dag bulkscan_table_scan --run manual__2025-... \\
         --task scan_chunk --index 7 [--dry-run] [--any-state] [--no-downstream]
 
-Login: --url/--user/--password-file or BULKSCAN_API_URL / BULKSCAN_API_USER / BULKSCAN_API_PASSWORD;
-by default the loopback stack (http://127.0.0.1:28080, .airflow-stack/passwords.json).
-Exit status: 0 cleared (or would clear, with --dry-run), 1 nothing matched / API error, 2 bad arguments.
+Login, for any auth manager: a token in BULKSCAN_API_TOKEN (or AIRFLOW_API_TOKEN), obtained the way
+your auth manager issues them; else user and password through /auth/token (SimpleAuthManager, FAB):
+--url/--user/--password-file or BULKSCAN_API_URL / BULKSCAN_API_USER / BULKSCAN_API_PASSWORD; by
+default the loopback stack (http://127.0.0.1:28080, .airflow-stack/passwords.json).
+Exit status: 0 cleared (or would clear, with --dry-run; or listed), 1 nothing matched / API error,
+2 bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
-from typing import Any
+
+from airflow_client import client
+from airflow_client.client.api.task_instance_api import TaskInstanceApi
+from airflow_client.client.exceptions import ApiException
+from airflow_client.client.models.clear_task_instances_body import ClearTaskInstancesBody
 
 from bulkscan.errors import BulkscanError, BulkscanInputError
-from bulkscan.ops.api import AirflowApi, ApiError, quote, resolve_credentials
+from bulkscan.ops.api import AirflowApi, resolve_credentials
 
 
 @dataclass(frozen=True)
@@ -47,25 +58,37 @@ def clear_request(
     dry_run: bool = False,
     only_failed: bool = True,
     downstream: bool = True,
-) -> tuple[str, dict[str, Any]]:
-    """The API path and JSON body that clear exactly this chunk (and its failed downstream)."""
-    body: dict[str, Any] = {
-        "dry_run": dry_run,
-        "dag_run_id": ref.run_id,
-        "task_ids": [[ref.task_id, ref.map_index]],
-        "only_failed": only_failed,
-        "reset_dag_runs": True,
-        "include_upstream": False,
-        "include_downstream": downstream,
-        "include_future": False,
-        "include_past": False,
-        "note": f"bulkscan retry-chunk: {ref.task_id}[{ref.map_index}]",
-    }
-    return f"/dags/{quote(ref.dag_id)}/clearTaskInstances", body
+) -> ClearTaskInstancesBody:
+    """The clearTaskInstances body that clears exactly this chunk (and its failed downstream)."""
+    body = ClearTaskInstancesBody.from_dict(
+        {
+            "dry_run": dry_run,
+            "dag_run_id": ref.run_id,
+            "task_ids": [[ref.task_id, ref.map_index]],
+            "only_failed": only_failed,
+            "reset_dag_runs": True,
+            "include_upstream": False,
+            "include_downstream": downstream,
+            "include_future": False,
+            "include_past": False,
+            "note": f"bulkscan retry-chunk: {ref.task_id}[{ref.map_index}]",
+        }
+    )
+    assert body is not None  # from_dict returns None only for None
+    return body
 
 
-def task_instance_path(ref: ChunkRef) -> str:
-    return f"/dags/{quote(ref.dag_id)}/dagRuns/{quote(ref.run_id)}/taskInstances/{quote(ref.task_id)}/{ref.map_index}"
+def api_client(args: argparse.Namespace, env: dict[str, str] | None = None) -> client.ApiClient:
+    """The official client, logged in with a token from the environment or from user and password."""
+    env = dict(os.environ) if env is None else env
+    token = env.get("BULKSCAN_API_TOKEN") or env.get("AIRFLOW_API_TOKEN")
+    url = args.url or env.get("BULKSCAN_API_URL")
+    if not token:
+        creds = resolve_credentials(url, args.user, password_file=args.password_file, env=env)
+        token, url = AirflowApi(creds).token(), creds.url
+    return client.ApiClient(
+        client.Configuration(host=(url or "http://127.0.0.1:28080").rstrip("/"), access_token=token)
+    )
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -76,7 +99,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dag", required=True, help="dag_id")
     parser.add_argument("--run", required=True, help="dag_run_id (as shown in the UI / API)")
     parser.add_argument("--task", required=True, help="task_id of the mapped task")
-    parser.add_argument("--index", required=True, type=int, help="map index of the chunk (>= 0)")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--index", type=int, help="map index of the chunk to clear (>= 0)")
+    what.add_argument("--list", action="store_true", help="list the run's failed chunks of --task, then stop")
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -104,13 +129,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
-    ref = ChunkRef(args.dag, args.run, args.task, args.index)
-    if api is None:
-        api = AirflowApi(resolve_credentials(args.url, args.user, password_file=args.password_file))
+def list_failed(tis: TaskInstanceApi, dag_id: str, run_id: str, task_id: str) -> int:
+    """The run's failed chunks of one task, by the labels the Grid shows."""
+    found = tis.get_mapped_task_instances(dag_id, run_id, task_id, state=["failed"], limit=1000)
+    rows = sorted(found.task_instances, key=lambda t: t.map_index)
+    for t in rows:
+        label = t.rendered_map_index or f"map index {t.map_index}"
+        print(f"retry-chunk: {task_id}[{t.map_index}] {label!r} failed at try {t.try_number} on {t.hostname}")
+    print(f"retry-chunk: {len(rows)} failed chunk(s) of {task_id} in {run_id}")
+    return 0
+
+
+def run(args: argparse.Namespace, api: client.ApiClient | None = None) -> int:
+    ref = ChunkRef(args.dag, args.run, args.task, 0 if args.list else args.index)  # checked before any call
+    tis = TaskInstanceApi(api or api_client(args))
+    if args.list:
+        return list_failed(tis, ref.dag_id, ref.run_id, ref.task_id)
     try:
-        ti = api.get(task_instance_path(ref))
-    except ApiError as exc:
+        ti = tis.get_mapped_task_instance(ref.dag_id, ref.run_id, ref.task_id, ref.map_index)
+    except ApiException as exc:
         if exc.status == 404:
             print(
                 f"retry-chunk: no task instance {ref.task_id}[{ref.map_index}] in run {ref.run_id} of {ref.dag_id}",
@@ -118,26 +155,18 @@ def run(args: argparse.Namespace, api: AirflowApi | None = None) -> int:
             )
             return 1
         raise
-    state = ti.get("state")
-    print(f"retry-chunk: {ref.dag_id} / {ref.run_id} / {ref.task_id}[{ref.map_index}] is {state}")
-    path, body = clear_request(
-        ref,
-        dry_run=args.dry_run,
-        only_failed=not args.any_state,
-        downstream=not args.no_downstream,
-    )
-    answer = api.post(path, body)
-    cleared = answer.get("task_instances", [])
-    targets = [t for t in cleared if t.get("task_id") == ref.task_id and t.get("map_index") == ref.map_index]
+    state = ti.state.value if ti.state else None
+    where = f"{ref.dag_id} / {ref.run_id} / {ref.task_id}[{ref.map_index}]"
+    print(f"retry-chunk: {where} {ti.rendered_map_index!r} is {state}")
+    body = clear_request(ref, dry_run=args.dry_run, only_failed=not args.any_state, downstream=not args.no_downstream)
+    cleared = tis.post_clear_task_instances(ref.dag_id, body).task_instances
+    targets = [t for t in cleared if t.task_id == ref.task_id and t.map_index == ref.map_index]
     verb = "would clear" if args.dry_run else "cleared"
     for t in cleared:
-        print(f"retry-chunk: {verb} {t.get('task_id')}[{t.get('map_index')}] (was {t.get('state')})")
+        print(f"retry-chunk: {verb} {t.task_id}[{t.map_index}] (was {t.state.value if t.state else None})")
     if not targets:
         hint = "" if args.any_state else " (only failed chunks are cleared; --any-state reruns it anyway)"
-        print(
-            f"retry-chunk: nothing cleared for {ref.task_id}[{ref.map_index}], state {state}{hint}",
-            file=sys.stderr,
-        )
+        print(f"retry-chunk: nothing cleared for {ref.task_id}[{ref.map_index}], state {state}{hint}", file=sys.stderr)
         return 1
     return 0
 
@@ -149,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     except BulkscanInputError as exc:
         print(f"retry-chunk: {exc}", file=sys.stderr)
         return 2
-    except (BulkscanError, OSError) as exc:
+    except (BulkscanError, OSError, ApiException) as exc:
         print(f"retry-chunk: {exc}", file=sys.stderr)
         return 1
 
