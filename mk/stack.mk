@@ -10,12 +10,14 @@ stack-down:
 stack-status:
 	@scripts/airflow_stack.sh status
 
+# make retry-chunk DAG=bulkscan_table_scan RUN='manual__2025-...' TASK=scan_chunk LIST=1   (the failed chunks)
 # make retry-chunk DAG=bulkscan_table_scan RUN='manual__2025-...' TASK=scan_chunk INDEX=7 [ARGS=--dry-run]
 retry-chunk: venv
-	@if [ -z "$(DAG)" ] || [ -z "$(RUN)" ] || [ -z "$(TASK)" ] || [ -z "$(INDEX)" ]; then \
-	  echo "usage: make retry-chunk DAG=<dag_id> RUN=<dag_run_id> TASK=<task_id> INDEX=<map_index> [ARGS='--dry-run']" >&2; \
+	@if [ -z "$(DAG)" ] || [ -z "$(RUN)" ] || [ -z "$(TASK)" ] || [ -z "$(INDEX)$(LIST)" ]; then \
+	  echo "usage: make retry-chunk DAG=<dag_id> RUN=<dag_run_id> TASK=<task_id> (LIST=1 | INDEX=<map_index>) [ARGS='--dry-run']" >&2; \
 	  exit 2; fi
-	@$(ENV) python -m bulkscan.ops.retry_chunk --dag '$(DAG)' --run '$(RUN)' --task '$(TASK)' --index '$(INDEX)' $(ARGS)
+	@$(ENV) python -m bulkscan.ops.retry_chunk --dag '$(DAG)' --run '$(RUN)' --task '$(TASK)' \
+	  $(if $(LIST),--list,--index '$(INDEX)') $(ARGS)
 
 # Starts and stops its own stack (several minutes); not part of `make test`.
 test-stack: services
