@@ -34,6 +34,14 @@ def _own_disks(api: sn.AirflowApi, cluster: object) -> sn.Tally:
     return tally
 
 
+def _worker_killed(api: sn.AirflowApi) -> sn.Tally:
+    """A worker SIGKILLed mid-chunk: the chunk moves to the other worker, the result stays exact."""
+    tally, ev = sn.worker_killed(api)
+    if ev["state"] != "success" or ev["chunk5_host"] == ev["victim"] or ev["restarted"] != 0:
+        raise AssertionError(f"worker-sigkill: {ev}")
+    return tally
+
+
 def main() -> int:
     budget = float(os.environ.get("BULKSCAN_SOAK_SECONDS", "600"))
     started = time.monotonic()
@@ -50,6 +58,7 @@ def main() -> int:
             ("mysql-restart", lambda: sn.mysql_restart(api)[0]),
             ("redis-failover", lambda: sn.redis_failover(api, cluster)[0]),
             ("own-disks-sweep", lambda: _own_disks(api, cluster)),
+            ("worker-sigkill", lambda: _worker_killed(api)),
             *[(f"bad-input:{case}", lambda case=case: sn.bad_input_via_api(api, case)[0]) for case in sn.BAD_INPUT],
         ]
         i, loop_start = 0, time.monotonic()  # the budget counts from here: setup is not soak time

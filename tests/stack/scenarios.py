@@ -368,3 +368,51 @@ def sweep_on_own_disks(api: AirflowApi, cluster: Any, keys: int = 60_000) -> tup
         "summary": sc.xcom(api, SWEEP, run_id, "finalize") if second == "success" else None,
     }
     return tally, evidence
+
+
+# --- a worker SIGKILLed mid-chunk ---------------------------------------------------------------------
+
+
+def worker_killed(api: AirflowApi) -> tuple[Tally, dict[str, Any]]:
+    """SIGKILL the worker (its whole process group) whose chunk 5 is stalled mid-scan: the scheduler
+    notices the lost heartbeat, the chunk is retried on the other worker, the result is still exact.
+    The killed worker is started again (scripts/airflow_stack.sh start starts what is not running)."""
+    import os
+
+    ensure_events(FAULT_DB)
+    cur = mysql(FAULT_DB).cursor()
+    cur.execute(
+        "CREATE TABLE IF NOT EXISTS attempts (run_key VARCHAR(250), chunk_index INT, try_number INT, worker VARCHAR(64))"
+    )
+    stall = {"control_db": FAULT_DB, "group": "user_id", "value": "amount", "stall_chunk": 5, "seconds": 600,
+             "port": sc.MYSQL_PORT}  # fmt: skip
+    conf = scan_conf(
+        "bs_fault_scan", FAULT_RESULTS, processor="tests.stack.stall:stalling_aggregate", processor_args=stall
+    )
+    run_id = sc.trigger(api, SCAN, conf)
+    key = f"{SCAN}/{run_id}"
+
+    def stalled_on() -> str | None:
+        cur.execute("SELECT worker FROM attempts WHERE run_key = %s AND chunk_index = 5", (key,))
+        row = cur.fetchone()
+        return row[0] if row else None
+
+    victim = sc.wait(stalled_on, 120, "chunk 5 to start", every=0.5)
+    time.sleep(2)
+    os.killpg(int((sc.STACK_HOME / "run" / f"worker-{victim}.pid").read_text()), 9)
+    try:
+        state = sc.finished(api, SCAN, run_id)
+    finally:
+        restarted = sc.run_script("start", 300)
+    tally = scan_tally(FAULT_DB, FAULT_RESULTS, run_id)
+    if state != "success":
+        tally.notes.append(f"worker-kill run {run_id} ended {state}")
+    if restarted.returncode != 0:
+        tally.notes.append(f"the killed worker did not come back: {restarted.stderr[-300:]}")
+    chunk5 = sc.task_instances(api, SCAN, run_id)[("scan_chunk", 5)]
+    return tally, {
+        "state": state,
+        "victim": victim,
+        "chunk5_host": chunk5["hostname"],
+        "restarted": restarted.returncode,
+    }
