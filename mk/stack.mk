@@ -1,5 +1,5 @@
 # The loopback CeleryExecutor stack (issue 6) and the one-chunk retry command. See docs/deployment.md.
-.PHONY: stack-up stack-down stack-status retry-chunk test-stack
+.PHONY: stack-up stack-down stack-status retry-chunk test-stack bench-stack
 
 stack-up: services
 	@$(ENV) scripts/airflow_stack.sh start
@@ -22,3 +22,8 @@ retry-chunk: venv
 # Starts and stops its own stack (several minutes); not part of `make test`.
 test-stack: services
 	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-stack python -m pytest tests/stack -m stack $(PYTEST_ARGS)
+
+# The DAGs through the real scheduler against their peers (bench/bench_stack.py; starts and stops the
+# stack, reuses bench-scan's, bench-shards' and bench-redis' data). Last line: BENCH stack ...
+bench-stack: services
+	@$(ENV) AIRFLOW_HOME=$(ROOT)/.airflow-stack python bench/bench_stack.py $(BENCH_ARGS)
