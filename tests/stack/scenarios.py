@@ -381,10 +381,8 @@ def worker_killed(api: AirflowApi) -> tuple[Tally, dict[str, Any]]:
 
     ensure_events(FAULT_DB)
     cur = mysql(FAULT_DB).cursor()
-    cur.execute(
-        "CREATE TABLE IF NOT EXISTS attempts"
-        " (run_key VARCHAR(250), chunk_index INT, try_number INT, worker VARCHAR(64))"
-    )
+    cur.execute("DROP TABLE IF EXISTS attempts")  # the UI test's own has no worker column
+    cur.execute("CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT, worker VARCHAR(64))")
     stall = {"control_db": FAULT_DB, "group": "user_id", "value": "amount", "stall_chunk": 5, "seconds": 600,
              "port": sc.MYSQL_PORT}  # fmt: skip
     conf = scan_conf(
