@@ -21,7 +21,7 @@ plugins_manager.ensure_plugins_loaded()
 package = sys.argv[1]
 bare = sorted(  # a module of the package under a name that is not bulkscan.*
     name for name, mod in list(sys.modules.items())
-    if name.split(".")[0] != "bulkscan" and (getattr(mod, "__file__", None) or "").startswith(package)
+    if name.split(".")[0] != "bulkscan" and (getattr(mod, "__file__", None) or "").startswith(package + "/")
 )
 print(json.dumps({"bare": bare, "errors": plugins_manager.get_import_errors()}))
 """

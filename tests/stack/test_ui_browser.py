@@ -190,3 +190,121 @@ def test_clear_one_failed_mapped_task_by_map_index(api: AirflowApi, page: Any) -
     assert after[("scan_chunk", 3)]["try_number"] > before[("scan_chunk", 3)]["try_number"]
     tally = sn.scan_tally(sn.FAULT_DB, UI_RESULTS, run_id)
     assert (tally.lost, tally.doubled) == (0, 0), tally.notes
+
+
+# --- the bulkscan report tab (the plugin's external view on a run, served by bulkscan.ui.app) ----------
+
+
+def _chunks_stored(run_id: str) -> list[tuple[int, str, int, int]]:
+    cur = sn.mysql(UI_RESULTS).cursor()
+    cur.execute(
+        "SELECT chunk_index, label, rows_scanned, try_number FROM bulkscan_chunk WHERE run_key = %s ORDER BY 1",
+        (f"{sn.SCAN}/{run_id}",),
+    )
+    return [(int(i), str(label), int(n), int(t)) for i, label, n, t in cur.fetchall()]
+
+
+def open_report_tab(pg: Any, dag_id: str, run_id: str) -> Any:
+    """The run's page, then its "bulkscan" tab as a user clicks it; returns the report's frame."""
+    pg.goto(f"{BASE}/dags/{dag_id}/runs/{quote(run_id)}", wait_until="load")
+    tab = pg.locator(f"a[href$='/runs/{quote(run_id)}/plugin/bulkscan_run'], a[href$='plugin/bulkscan_run']").first
+    tab.wait_for()
+    tab.click()
+    pg.wait_for_url(re.compile(r".*/plugin/bulkscan_run$"))
+    frame = pg.frame_locator("iframe").first
+    frame.locator("h1").wait_for()
+    return frame
+
+
+def test_report_tab_of_a_table_scan_run_draws_one_bar_per_chunk(api: AirflowApi, page: Any) -> None:
+    sn.ensure_events(sn.FAULT_DB)
+    cur = sn.mysql(sn.FAULT_DB).cursor()
+    cur.execute("CREATE TABLE IF NOT EXISTS faults (chunk_index INT PRIMARY KEY)")
+    cur.execute("CREATE TABLE IF NOT EXISTS attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
+    cur.execute("REPLACE INTO faults VALUES (2)")  # chunk 2 fails once: its bar is marked retried
+    faulty = {"control_db": sn.FAULT_DB, "group": "user_id", "value": "amount", "mode": "once", "port": sc.MYSQL_PORT}
+    conf = sn.scan_conf("bs_fault_scan", UI_RESULTS, processor="tests.processors:faulty_aggregate",
+                        processor_args=faulty)  # fmt: skip
+    try:
+        run_id = sc.trigger(api, sn.SCAN, conf)
+        assert sc.finished(api, sn.SCAN, run_id) == "success"
+    finally:
+        cur.execute("DELETE FROM faults")
+    stored = _chunks_stored(run_id)
+    assert len(stored) == 8 and stored[2][3] == 2
+    frame = open_report_tab(page, sn.SCAN, run_id)
+    rows_chart = frame.locator("svg.bs-chart").first
+    bars = rows_chart.locator("g.bs-bar")
+    assert bars.count() == len(stored)  # one bar per chunk
+    for index, label, rows, tries in stored:
+        bar = bars.nth(index)
+        assert bar.get_attribute("data-label") == label  # the Grid's label of that map index
+        assert int(bar.get_attribute("data-rows") or -1) == rows
+        assert ("bs-retried" in (bar.get_attribute("class") or "")) == (tries > 1)
+    # the same numbers as the page prints them, row by row
+    cells = frame.locator("table.bs-table tr").nth(3).locator("td").all_inner_texts()  # chunk 2
+    assert (cells[1], cells[2].replace(",", ""), cells[5]) == (stored[2][1], str(stored[2][2]), "2")
+    labels = {m: t["rendered_map_index"] for (task, m), t in sc.task_instances(api, sn.SCAN, run_id).items()
+              if task == "scan_chunk"}  # fmt: skip
+    assert [label for _, label, _, _ in stored] == [labels[m] for m in range(len(stored))]
+    shot(page, "10-bulkscan-report-table-scan")
+
+
+def test_report_tab_of_a_scoring_day_shows_its_tier_counts(api: AirflowApi, page: Any) -> None:
+    import random
+    from datetime import date, datetime, timedelta
+
+    from bulkscan.jobs.member_scoring.config import ScoringConfig
+    from bulkscan.jobs.member_scoring.store import ScoringStore
+    from bulkscan.mysqldb.connect import direct
+
+    db = "bs_stack_scoring"
+    config = {"window_days": 3, "tiers": [{"name": "basic"}, {"name": "silver", "min_total": 40},
+              {"name": "gold", "min_total": 120}], "actions": {"coupon": {"min_day_score": 30}}}  # fmt: skip
+    sn.mysql().cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+    ScoringStore(direct(sc.MYSQL_HOST, sc.MYSQL_PORT), db, ScoringConfig.from_dict(config)).ensure(with_flow_table=True)
+    day = date(2026, 6, 1)
+    rng = random.Random(11)
+    start = datetime.combine(day, datetime.min.time())
+    cur = sn.mysql(db).cursor()
+    cur.executemany(
+        "INSERT INTO t_flow (uid, score, created_at) VALUES (%s, %s, %s)",
+        [(rng.randrange(1, 400), rng.randint(-5, 60), start + timedelta(seconds=rng.randrange(86400)))
+         for _ in range(3_000)],
+    )  # fmt: skip
+    try:
+        run_id = sc.trigger(api, "member_scoring", {"conn_id": db, "config": config, "day": str(day)})
+        assert sc.finished(api, "member_scoring", run_id) == "success"
+        cur.execute("SELECT tier, COUNT(*) FROM member_score GROUP BY tier")
+        truth = {str(t): int(n) for t, n in cur.fetchall()}
+        frame = open_report_tab(page, "member_scoring", run_id)
+        tiers = frame.locator("svg.bs-chart").first.locator("g.bs-bar")
+        shown = {tiers.nth(i).get_attribute("data-tier"): int(tiers.nth(i).get_attribute("data-members") or -1)
+                 for i in range(tiers.count())}  # fmt: skip
+        assert {t: n for t, n in shown.items() if n} == truth and sum(shown.values()) == sum(truth.values())
+        assert frame.locator("[data-kpi='flows'] b").inner_text().replace(",", "") == "3000"
+        shot(page, "11-bulkscan-report-member-scoring")
+    finally:
+        sn.mysql().cursor().execute(f"DROP DATABASE IF EXISTS {db}")
+
+
+def test_the_report_is_behind_airflows_authentication(api: AirflowApi) -> None:
+    import urllib.error
+    import urllib.request
+
+    def status(path: str, token: str | None = None) -> tuple[int, str]:
+        req = urllib.request.Request(BASE + path)
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    run = api.get(f"/dags/{sn.SCAN}/dagRuns", order_by="-run_after", limit=1)["dag_runs"][0]["dag_run_id"]
+    for path in ("/bulkscan/", f"/bulkscan/run/{sn.SCAN}/{quote(run)}"):
+        assert status(path)[0] in (401, 403), path  # no session, no token
+        assert status(path, "not-a-token")[0] in (401, 403), path
+        code, body = status(path, api.token())
+        assert code == 200 and ("<svg" in body or "recent runs" in body), (path, code, body[:300])

@@ -60,7 +60,7 @@ def _spec(settings: TableScanSettings, conn: Any, processor: Processor) -> Table
     )
 
 
-def _store(settings: TableScanSettings) -> ResultStore:
+def results_store(settings: TableScanSettings) -> ResultStore:
     return ResultStore(connect_factory(settings.results_conn), settings.results_schema)
 
 
@@ -78,7 +78,7 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload
     connect = connect_factory(settings.conn_id, settings.database)
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
-        _store(settings).ensure()
+        results_store(settings).ensure()
         payloads: list[AnyChunkPayload]
         if spec.tuple_key:
             keyed = plan_keys(conn, spec, settings.rows_per_chunk, settings.max_chunks)
@@ -106,7 +106,7 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
     ctx = ChunkContext(run_key, chunk, try_number)
-    store = _store(settings)
+    store = results_store(settings)
     options = ScanOptions(checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number))
     with host_slot(connect, f"scan:{run_key}", settings.max_parallel_chunks):
         pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
@@ -167,7 +167,7 @@ def summarize(results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], r
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
         reconcile(conn, spec, out)
-    store = _store(settings)
+    store = results_store(settings)
     stored = store.chunks(run_key)
     if [c["chunk_index"] for c in stored] != list(range(len(out))):
         raise ReconcileError(f"stored chunk rows {[c['chunk_index'] for c in stored]} do not match {len(out)} chunks")
