@@ -168,3 +168,20 @@ def test_split_by_estimate_survives_a_wrong_estimate() -> None:
 def test_whole_table_chunk() -> None:
     assert Chunk(0, KEY_MIN, KEY_END).whole_table
     assert not Chunk(0, KEY_MIN + 1, KEY_END).whole_table and not Chunk(0, 1, 10).whole_table
+
+
+def test_bounds_beyond_int64_travel_as_text_and_come_back_exact() -> None:
+    """The task runner sends XCom to its supervisor as msgpack (msgspec), which refuses 2**64 (the half-open end of the
+    last chunk of a BIGINT UNSIGNED key); found by make bench-stack on a chunked shard table."""
+    import msgspec
+
+    from bulkscan.core.chunks import KEY_END, KEY_MIN, wire_bound
+
+    with pytest.raises(OverflowError):
+        msgspec.msgpack.encode({"hi": KEY_END})
+    for lo, hi in [(KEY_MIN, KEY_END), (2**63, KEY_END), (-5, 10), (2**63 - 1, 2**63)]:
+        chunk = Chunk(3, lo, hi, 7)
+        for wire in (chunk.payload(), chunk.as_dict()):
+            back = Chunk.from_dict(msgspec.msgpack.decode(msgspec.msgpack.encode(wire)))
+            assert (back.lo, back.hi, back.index, back.rows) == (lo, hi, 3, 7)
+        assert isinstance(wire_bound(lo), int) == (-(2**63) <= lo < 2**63)

@@ -20,14 +20,23 @@ from bulkscan.errors import BulkscanInputError
 NextBoundary = Callable[[int, int], "int | None"]
 # Every signed or unsigned 64-bit integer key: a chunk over [KEY_MIN, KEY_END) is the whole table.
 KEY_MIN, KEY_END = -(2**63), 2**64
+Bound = int | str  # a bound as it travels in XCom: an int within int64, else its decimal text
+
+
+def wire_bound(value: int) -> Bound:
+    """A chunk bound for XCom. A task sends its XCom to its supervisor as msgpack, which refuses integers
+    outside [-2**63, 2**64 - 1], and the half-open end of the last chunk of a BIGINT UNSIGNED key is
+    2**64 (dag.test() runs in-process and never noticed). So a bound outside int64 goes as its decimal
+    text; `Chunk.from_dict` reads both."""
+    return value if -(2**63) <= value < 2**63 else str(value)
 
 
 class ChunkPayload(TypedDict):
     """A chunk as it travels through XCom to its mapped task (`Chunk.payload`)."""
 
     index: int
-    lo: int
-    hi: int
+    lo: Bound
+    hi: Bound
     rows: int | None
     label: str
     run_key: NotRequired[str]
@@ -69,14 +78,17 @@ class Chunk:
         return self.lo <= KEY_MIN and self.hi >= KEY_END
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The chunk for XCom (bounds by `wire_bound`); `from_dict` reads it back."""
+        return {**asdict(self), "lo": wire_bound(self.lo), "hi": wire_bound(self.hi)}
 
     def stored_bounds(self) -> tuple[int | None, int | None, str | None, str | None]:
         return self.lo, self.hi, None, None
 
     def payload(self, label: str | None = None) -> ChunkPayload:
         """The mapped task's input: the chunk and the label the Grid shows for it."""
-        return ChunkPayload(index=self.index, lo=self.lo, hi=self.hi, rows=self.rows, label=label or self.label)
+        return ChunkPayload(
+            index=self.index, lo=wire_bound(self.lo), hi=wire_bound(self.hi), rows=self.rows, label=label or self.label
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Chunk:

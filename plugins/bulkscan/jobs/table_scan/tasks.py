@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 from bulkscan.core.batching import AdaptiveBatch
-from bulkscan.core.chunks import Chunk, ChunkPayload
+from bulkscan.core.chunks import Bound, Chunk, ChunkPayload, wire_bound
 from bulkscan.core.keys import KeyChunk, KeyChunkPayload
 from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
 from bulkscan.core.report import chunk_table
@@ -41,8 +41,8 @@ class ChunkResult(TypedDict):
     """
 
     index: int
-    lo: int | None
-    hi: int | None
+    lo: Bound | None
+    hi: Bound | None
     key_chunk: KeyChunkPayload | None
     label: str
     planned_rows: int | None
@@ -125,8 +125,8 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
     store.replace_chunk(run_key, chunk, outcome)
     return ChunkResult(
         index=chunk.index,
-        lo=chunk.lo if isinstance(chunk, Chunk) else None,
-        hi=chunk.hi if isinstance(chunk, Chunk) else None,
+        lo=wire_bound(chunk.lo) if isinstance(chunk, Chunk) else None,
+        hi=wire_bound(chunk.hi) if isinstance(chunk, Chunk) else None,
         key_chunk=chunk.payload() if isinstance(chunk, KeyChunk) else None,
         label=chunk.label,
         planned_rows=chunk.rows,
@@ -151,7 +151,8 @@ def reconcile(conn: Any, spec: TableSpec, results: Sequence[Mapping[str, Any]]) 
             chunk = KeyChunk.from_dict(key_chunk)
             expected, label = count_key_range(conn, spec, chunk), chunk.label
         else:
-            expected, label = count_range(conn, spec, r["lo"], r["hi"]), Chunk(0, r["lo"], r["hi"]).label
+            lo, hi = int(r["lo"]), int(r["hi"])
+            expected, label = count_range(conn, spec, lo, hi), Chunk(0, lo, hi).label
         if expected != r["rows"]:
             problems.append(f"chunk {r['index']} ({label}) scanned {r['rows']:,} rows but its range holds {expected:,}")
     if problems:
