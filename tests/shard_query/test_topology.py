@@ -197,6 +197,19 @@ def test_build_units_groups_pack_tables_and_chunks_evenly_per_host() -> None:
     assert chunks_only.label == "a / t_001 ids 1-199"  # the chunks of one table: their whole span
 
 
+def test_build_units_packs_each_host_into_a_few_tasks_by_default() -> None:
+    """The DAG's default (tables_per_task empty): each host's items go into `units_per_host` units of
+    near-equal counts (a task costs about half a second of scheduling on a real stack)."""
+    units = build_units(_topo(), _plans(), group_size=None, units_per_host=2)  # type: ignore[arg-type]
+    per_host: dict[str, list[int]] = {}
+    for u in units:
+        per_host.setdefault(u.conn_id, []).append(len(u.items))
+    assert per_host == {"a": [4, 3], "b": [1, 1]}  # host a: 7 items -> 2 units; host b: 2 items -> 2 units
+    _check_units(units)
+    one = build_units(_topo(), _plans(), group_size=None, units_per_host=1)  # type: ignore[arg-type]
+    assert [len(u.items) for u in one] == [7, 2]
+
+
 def _answers(units: list[ShardUnit]) -> list[Answer]:
     return [Answer(u.conn_id, i.table, i.index, i.parts, 10) for u in units for i in u.items]
 

@@ -199,6 +199,7 @@ class ScoringSettings:
             filters=[["created_at", ">=", lo], ["created_at", "<", hi]],
             rows_per_chunk=self.rows_per_chunk,
             max_chunks_per_table=self.max_chunks,
+            tables_per_task=1,  # one producer per shard table or chunk, as the day's flow chunks
             max_queries_per_host=self.max_parallel_chunks,
             batch_seconds=self.batch_seconds,
         )

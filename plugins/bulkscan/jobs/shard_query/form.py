@@ -31,14 +31,15 @@ def params() -> dict[str, Any]:
         "filters": fields.filters(" in every shard"),
         **_query_file(),
         "tables_per_task": fields.param(
-            1,
-            type="integer",
+            None,
+            type=["null", "integer"],
             minimum=1,
             maximum=256,
             title="Tables or chunks per task",
-            description="1: every shard table (and every chunk of a big one) is its own mapped task. "
-            "k > 1: a host's tables and chunks are packed k per task, run side by side within the "
-            "per-host cap (fewer, wider tasks; a retry re-runs the whole task).",
+            description="Empty (default): each host's tables and chunks are packed into 2 tasks per query "
+            "slot (max_queries_per_host), run side by side within the per-host cap. 1: every shard table "
+            "(and every chunk of a big one) is its own mapped task. k > 1: packed k per task (a retry "
+            "re-runs the whole task).",
             section=fields.CHUNKS,
         ),
         "rows_per_chunk": fields.rows_per_chunk(

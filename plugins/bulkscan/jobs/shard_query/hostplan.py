@@ -155,7 +155,7 @@ def plan_units(topology: Topology, connect_for: ConnectorFor, settings: ShardSet
             host, plan = f.result()
             hosts.append(host)
             plans.update(plan)
-    return build_units(Topology(tuple(hosts)), plans, settings.tables_per_task)
+    return build_units(Topology(tuple(hosts)), plans, settings.tables_per_task, settings.units_per_host())
 
 
 def resolve_topology(topology: Topology, connect_for: ConnectorFor) -> Topology:

@@ -123,18 +123,22 @@ TableKey = tuple[str, str]  # (conn_id, table)
 def build_units(
     topology: Topology,
     plans: Mapping[TableKey, Sequence[Chunk] | None],
-    group_size: int = 1,
+    group_size: int | None = 1,
+    units_per_host: int = 4,
 ) -> list[ShardUnit]:
     """One flat fan-out of items: a whole small table, or one chunk of a big one.
 
     With `group_size` 1 every item is its own unit (mapped task). With k > 1 a host's items, in table
     order, are packed into ceil(n / k) units of near-equal counts: a unit's items run side by side
     within the per-host cap, so the chunks of a big shard still run in parallel, not one after another.
+    With `group_size` None (the DAG's default) each host's items go into `units_per_host` units: a
+    task's start-up costs about half a second on a real scheduler, 128 one-table tasks cost a minute.
     `plans[(conn_id, table)]` is the planner's chunks, or None when the host could not be planned
     (it was down): that table becomes one whole-table item and is planned when its task runs.
     Units are ordered round-robin over hosts, so the first tasks to start load every host.
     """
-    group_tables([], group_size)  # validates group_size
+    if group_size is not None:
+        group_tables([], group_size)  # validates group_size
     per_host: list[list[ShardUnit]] = []
     index = 0
     for host in topology.hosts:
@@ -148,7 +152,7 @@ def build_units(
             else:
                 items.append(ShardItem(index, table, chunks[0] if chunks else None, 1))
                 index += 1
-        groups = max(1, -(-len(items) // group_size))
+        groups = max(1, -(-len(items) // group_size) if group_size else min(len(items), units_per_host))
         size, extra = divmod(len(items), groups)
         units: list[ShardUnit] = []
         start = 0

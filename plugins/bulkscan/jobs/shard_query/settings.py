@@ -19,6 +19,9 @@ from bulkscan.core.values import positive_int
 JOB = "shard_query"
 
 
+AUTO_UNITS_PER_CAP = 2
+
+
 @dataclass(frozen=True)
 class ShardSettings:
     """What every unit needs; built once from the DAG params (`from_params`) or the benchmark's arguments."""
@@ -29,15 +32,17 @@ class ShardSettings:
     filters: Sequence[Any] = ()
     rows_per_chunk: int = 5_000_000  # a pushed-down chunk of this size is a few seconds of server time
     max_chunks_per_table: int = 64
-    tables_per_task: int = 1
+    tables_per_task: int | None = None  # None: packed automatically (AUTO_UNITS_PER_CAP tasks per query slot)
     max_queries_per_host: int = 2
     slot_timeout_s: float = 6 * 3600
     batch_rows: int = 2_000_000
     batch_seconds: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("rows_per_chunk", "max_chunks_per_table", "tables_per_task", "max_queries_per_host", "batch_rows"):
+        for name in ("rows_per_chunk", "max_chunks_per_table", "max_queries_per_host", "batch_rows"):
             positive_int(getattr(self, name), name)
+        if self.tables_per_task is not None:
+            positive_int(self.tables_per_task, "tables_per_task")
         processor = self.make_processor()  # fail before queries
         if isinstance(processor, SqlFileAggregate):
             processor.refuse_filters(self.filters)
@@ -63,9 +68,14 @@ class ShardSettings:
             filters=list(params.get("filters") or []),
             rows_per_chunk=params.get("rows_per_chunk", 5_000_000),
             max_chunks_per_table=params.get("max_chunks_per_table", 64),
-            tables_per_task=params.get("tables_per_task", 1),
+            tables_per_task=params.get("tables_per_task"),
             max_queries_per_host=params.get("max_queries_per_host", 2),
         )
+
+    def units_per_host(self) -> int:
+        """With automatic packing, how many mapped tasks a host's tables and chunks go into: two per
+        query slot, so the host's cap stays busy while one task is slow, and a retry re-runs a small part."""
+        return AUTO_UNITS_PER_CAP * self.max_queries_per_host
 
     def make_processor(self) -> Processor:
         return load_processor(self.processor, **dict(self.processor_kwargs))
