@@ -106,6 +106,11 @@ def _svg(height: int, body: list[str], title: str) -> str:
     )
 
 
+def _number(value: float) -> str:
+    """12,500 for counts, 1.73 for seconds: two decimals only where they matter."""
+    return f"{value:,.0f}" if value >= 100 or float(value).is_integer() else f"{value:,.2f}"
+
+
 def bar_chart(
     items: Sequence[tuple[str, float, Mapping[str, object]]], title: str, unit: str = "", marked: Iterable[int] = ()
 ) -> str:
@@ -121,10 +126,10 @@ def bar_chart(
         css = "bs-bar bs-retried" if n in marked else "bs-bar"
         fill = "#d9822b" if n in marked else "#3b7dd8"
         body.append(
-            f'<g class="{css}" {attrs}><title>{escape(label)}: {value:,.2f} {escape(unit)}</title>'
+            f'<g class="{css}" {attrs}><title>{escape(label)}: {_number(value)}{escape(unit)}</title>'
             f'<text x="{LEFT - 6}" y="{y + 13}" text-anchor="end" font-size="11">{escape(label[:38])}</text>'
             f'<rect x="{LEFT}" y="{y}" width="{w:.1f}" height="{BAR_H}" fill="{fill}"/>'
-            f'<text x="{LEFT + w + 4:.1f}" y="{y + 13}" font-size="11">{value:,.0f}{escape(unit)}</text></g>'
+            f'<text x="{LEFT + w + 4:.1f}" y="{y + 13}" font-size="11">{_number(value)}{escape(unit)}</text></g>'
         )
     return _svg(12 + len(items) * (BAR_H + GAP), body, title)
 

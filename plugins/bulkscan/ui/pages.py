@@ -62,7 +62,7 @@ def _chunk_section(bars: list[charts.ChunkBar]) -> list[str]:
                 ("chunks", len(bars)),
                 ("rows", f"{sum(b.rows for b in bars):,}"),
                 ("skew (max/mean rows)", f"{charts.skew(bars):.2f}"),
-                ("retried chunks", ", ".join(str(bars[n].index) for n in retried) or "none"),
+                ("retried chunks", ", ".join(f"#{bars[n].index}" for n in retried) or "none"),
             ]
         ),
         "<h2>Rows per chunk</h2>",
@@ -164,7 +164,8 @@ def redis_sweep(run: RunInfo) -> list[str]:
 def member_scoring(run: RunInfo) -> list[str]:
     from bulkscan.jobs.member_scoring.report import day_report
 
-    day = runs.xcoms(run.dag_id, run.run_id, "plan", key="day").get(-1)
+    planned = runs.xcoms(run.dag_id, run.run_id, "plan", key="day").get(-1)  # the DayPlan the run decided
+    day = planned.get("day") if isinstance(planned, dict) else planned
     if not day:
         return ["<p>This run planned no day (it failed before its plan finished).</p>"]
     rep = day_report(run.params, date.fromisoformat(str(day)))
