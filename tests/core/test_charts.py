@@ -96,11 +96,6 @@ def test_in_flight_steps_match_a_brute_force_count() -> None:
     assert lines["a"] == peak and set(lines) == {"a", "b"}
 
 
-def test_interval_of_a_chunk_ends_when_it_was_stored() -> None:
-    end = datetime(2026, 12, 1, 12, 0, 10)
-    assert charts.interval_of(end, 2.5, "h") == charts.Interval("h", end - timedelta(seconds=2.5), end)
-
-
 def test_line_chart_one_point_per_day() -> None:
     points = [(f"2026-11-{d:02d}", float(d * 10)) for d in range(1, 31)]
     circles = list(ET.fromstring(charts.line_chart(points, "days")).iter(f"{SVG}circle"))

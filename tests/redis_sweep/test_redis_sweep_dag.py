@@ -60,6 +60,7 @@ def test_dag_sweeps_every_primary_once(dag: Any, cluster: Any, conn: str, tmp_pa
     token = f"{dag.dag_id}/{dr.run_id}"
     check_audit(tmp_path, token, data)
     assert len(list(tmp_path.glob(f"{audit_run_prefix(token)}*.csv.gz"))) == 4  # 3 nodes + mop-up
+    check_report(dag.dag_id, dr.run_id, data)
 
     # One node task cleared and run again in the same DAG run (an operator "retry"): nothing doubles.
     clear_map_indexes(dag, dr.run_id, [("sweep_node", 0), "finalize"])
@@ -67,6 +68,26 @@ def test_dag_sweeps_every_primary_once(dag: Any, cluster: Any, conn: str, tmp_pa
     assert ti_table(dag.dag_id, dr.run_id)[("sweep_node", 0)][1] >= 2
     assert_exactly_once(cluster, data)
     check_audit(tmp_path, token, data)
+
+
+def check_report(dag_id: str, run_id: str, data: Dataset) -> None:
+    """The run's bulkscan tab: one bar per primary, keys applied per node adding up to the keys the
+    sweep really changed (ground truth from the data as loaded), scanned at least that."""
+    import xml.etree.ElementTree as ET
+
+    from bulkscan.ui import pages, runs
+
+    run = runs.run_info(dag_id, run_id)
+    assert run is not None
+    html = pages.run_page(run)
+    assert "could not be read" not in html, html[:2000]
+    ns = "{http://www.w3.org/2000/svg}"
+    scanned, applied = (
+        ET.fromstring(svg).findall(f"{ns}g") for svg in re.findall(r"<svg.*?</svg>", html, flags=re.S)[:2]
+    )
+    assert len(applied) == len(scanned) == 3
+    assert sum(int(g.get("data-applied", "")) for g in applied) == len(data.applied())
+    assert sum(int(g.get("data-scanned", "")) for g in scanned) >= len(data.applied())
 
 
 def test_bad_params_fail_before_any_key_is_touched(dag: Any, cluster: Any, conn: str, tmp_path: Path) -> None:

@@ -55,6 +55,28 @@ def test_dag_exact_result_and_labels(dag: Any, shard_data: ShardData, results_st
     )
     assert all(s == "success" for s, _ in tis.values())
     assert as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == shard_data.truth
+    check_report(dag.dag_id, dr.run_id, stored)
+
+
+def check_report(dag_id: str, run_id: str, stored: list[dict[str, Any]]) -> None:
+    """The run's bulkscan tab (what the plugin serves): one bar per stored shard chunk with its rows and
+    label, and per host the queries in flight, never above the run's cap of 2."""
+    import xml.etree.ElementTree as ET
+
+    from bulkscan.ui import pages, runs
+
+    run = runs.run_info(dag_id, run_id)
+    assert run is not None and run.params["max_queries_per_host"] == 2
+    html = pages.run_page(run)
+    assert "could not be read" not in html, html[:2000]
+    svgs = re.findall(r"<svg.*?</svg>", html, flags=re.S)
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = ET.fromstring(svgs[0]).findall(f"{ns}g")  # rows per chunk
+    assert [(int(b.get("data-index", "")), int(b.get("data-rows", ""))) for b in bars] == [
+        (int(c["chunk_index"]), int(c["rows_scanned"])) for c in sorted(stored, key=lambda c: int(c["chunk_index"]))
+    ]
+    flights = {p.get("data-host"): int(p.get("data-peak", "0")) for p in ET.fromstring(svgs[-1]).iter(f"{ns}polyline")}
+    assert set(flights) == {CONN_A, CONN_B} and all(1 <= peak <= 2 for peak in flights.values()), flights
 
 
 def test_unknown_connection_id_fails_before_any_query(dag: Any, shard_data: ShardData) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 
 WIDTH = 760
@@ -92,10 +92,6 @@ def in_flight(intervals: Iterable[Interval]) -> dict[str, list[tuple[float, int]
             steps.append(((at - t0).total_seconds(), level))
         out[host] = steps
     return out
-
-
-def interval_of(ended: datetime, seconds: float, host: str) -> Interval:
-    return Interval(host, ended - timedelta(seconds=seconds), ended)
 
 
 def _svg(height: int, body: list[str], title: str) -> str:

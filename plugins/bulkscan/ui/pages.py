@@ -7,8 +7,9 @@ recomputed from the source data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from html import escape
 
 from bulkscan.core import charts
@@ -86,21 +87,32 @@ def table_scan(run: RunInfo) -> list[str]:
     return _chunk_section(charts.chunk_bars(chunk_rows(run.params, run.run_key)))
 
 
+def _held(stored: dict[str, object], host: str) -> charts.Interval | None:
+    """When the chunk held its host slot: the runner records it in the chunk's summary ("slot")."""
+    try:
+        t0, t1 = json.loads(str(stored.get("summary") or "{}")).get("slot") or (None, None)
+    except ValueError:
+        return None
+    if t0 is None or t1 is None:
+        return None
+    return charts.Interval(host, datetime.fromtimestamp(float(t0), UTC), datetime.fromtimestamp(float(t1), UTC))
+
+
 def shard_query(run: RunInfo) -> list[str]:
     from bulkscan.jobs.shard_query.report import chunk_rows, host_cap
 
     stored = chunk_rows(run.params, run.run_key)
     bars = charts.chunk_bars(stored)
     intervals = [
-        charts.interval_of(c["updated_at"], float(c["seconds"]), b.host)
+        i
         for c, b in zip(sorted(stored, key=lambda c: int(c["chunk_index"])), bars, strict=True)
-        if c.get("updated_at")
+        if (i := _held(c, b.host)) is not None
     ]
     cap = host_cap(run.params)
     flight = charts.in_flight(intervals)
     return [
         *_chunk_section(bars),
-        f"<h2>Queries in flight per host (cap {cap})</h2>",
+        f"<h2>Queries in flight per host (cap {cap}), from when each held its host slot</h2>",
         charts.step_chart(flight, cap, "queries in flight per host"),
         html_table(
             ["host", "peak in flight", "tables"],

@@ -65,6 +65,7 @@ def _scan_item(
         with host_slot(
             connect, SLOT_NAME, settings.max_queries_per_host, settings.slot_timeout_s, poll_s=0.05, logger=run.logger
         ):
+            slot_from = time.time()  # the host slot's holding time, for the run report's in-flight chart
             if item.chunk is None:  # not checked at plan time (its host was down then)
                 with connection(connect) as conn:
                     spec = resolve_shard(conn, unit.database, item.table, settings)
@@ -78,6 +79,7 @@ def _scan_item(
             ctx = ChunkContext(run.run_key, chunk, run.try_number, extra)
             options = ScanOptions(logger=run.logger, max_reconnects=3)
             stats = scan_chunk(connect, spec, processor, ctx, batch=settings.batch(), options=options)
+            slot_to = time.time()
     except MySQLdb.Error as exc:
         if is_disconnect(exc):
             raise HostDown(f"{run.where(unit.conn_id, item.table)}: host unreachable: {exc}") from exc
@@ -94,7 +96,7 @@ def _scan_item(
         stats.seconds,
         run.try_number,
         groups=processor.groups if isinstance(processor, AggregateByKey) else None,
-        summary=json.dumps(stats.summary, default=str),
+        summary=json.dumps({**stats.summary, "slot": [slot_from, slot_to]}, default=str),
     )
 
     def write() -> None:
