@@ -15,6 +15,18 @@ from typing import Any
 
 
 @contextmanager
+def _serving(server: socketserver.BaseServer) -> Iterator[int]:
+    """Serve on a thread of its own until the block ends; yields the bound port."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])  # type: ignore[index]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def webhook(port: int = 0) -> Iterator[tuple[int, list[dict[str, Any]]]]:
     """POSTed JSON bodies, in arrival order; yields (port, bodies)."""
     got: list[dict[str, Any]] = []
@@ -29,14 +41,8 @@ def webhook(port: int = 0) -> Iterator[tuple[int, list[dict[str, Any]]]]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], got
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(ThreadingHTTPServer(("127.0.0.1", port), Handler)) as bound:
+        yield bound, got
 
 
 @contextmanager
@@ -67,13 +73,8 @@ def smtp_sink() -> Iterator[tuple[int, list[Any]]]:
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1], got
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(server) as bound:
+        yield bound, got
 
 
 def free_port() -> int:
