@@ -115,7 +115,7 @@ def test_connections_are_read_by_the_providers_redis_hook(cluster: Any, monkeypa
     conn = {"conn_type": "redis", "host": "127.0.0.1", "port": dead, "extra": extra}
     monkeypatch.setenv("AIRFLOW_CONN_BS_HOOK_CLUSTER", json.dumps(conn))
     settings = redis_settings("bs_hook_cluster")
-    assert settings.cluster and {p for _, p in settings.entry_points()} >= set(cluster.ports)
+    assert settings.cluster and {p for _, p in settings.entry_points()} >= set(cluster.primaries())
     assert {n.port for n in discover(settings).primaries()} == set(cluster.primaries())
 
     monkeypatch.setenv("AIRFLOW_CONN_BS_HOOK_BAD", json.dumps({**conn, "extra": {**extra, "db": 3}}))
