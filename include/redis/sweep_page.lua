@@ -73,14 +73,18 @@ local function apply(key)
     return 'D', incr, value
   end
   if replay then return 'M' end
-  -- Fast path, the common case: both values canonical integers below 1e13 (tostring gives them back
-  -- unchanged), so the sum is exact in Lua's doubles and one HSET writes target and marker.
-  local vn, tn = tonumber(v), 0
-  if t then tn = tonumber(t) end
-  if vn and tn and vn > 0 and vn < 1e13 and tn > -1e13 and tn < 1e13 and vn % 1 == 0 and tn % 1 == 0
-      and tostring(vn) == v and (not t or (tostring(tn) == t and t ~= '-0')) then
-    local nv = tostring(tn + vn)
-    hset(key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+  -- Fast path, the common case: the source a canonical positive integer of at most 12 digits, the
+  -- target absent, "0" or a canonical integer of at most 12 digits (anchored patterns, no number to
+  -- text round trips), so the sum is below 2e12, exact in Lua's doubles and printed exactly by
+  -- tostring; one HSET writes target and marker.
+  if v and #v <= 12 and find(v, '^[1-9]%d*$')
+      and (not t or t == '0' or (#t <= 13 and find(t, '^%-?[1-9]%d*$') and #t - (sub(t, 1, 1) == '-' and 1 or 0) <= 12)) then
+    local nv = tostring((t and tonumber(t) or 0) + tonumber(v))
+    if move then
+      call('HSET', key, src, '0', tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+    else
+      call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+    end
     return 'A', v, nv
   end
   local status = classify(v)
@@ -120,13 +124,14 @@ if mode == 'scan' then
   -- Keys that need CSV quoting or are not ASCII go back to the client; checked once per page.
   local plain = not find(concat(keys, '/'), '[%c",\128-\255]')
   local n = {A = 0, D = 0, M = 0, Z = 0, N = 0, I = 0, T = 0, O = 0, W = 0, S = 0}
-  local rows, reply = {}, {scan[1], '', ''}
+  local rows, nrows, applied, reply = {}, 0, 0, {scan[1], '', ''}
   for i = 1, #keys do
     local key = keys[i]
     local status, incr, value = apply(key)
     if incr and (plain or not find(key, '[%c",\128-\255]')) then
-      n[status] = n[status] + 1
-      rows[#rows + 1] = key .. ',' .. incr .. ',' .. value .. '\n'
+      if status == 'A' then applied = applied + 1 else n[status] = n[status] + 1 end
+      nrows = nrows + 1
+      rows[nrows] = key .. ',' .. incr .. ',' .. value .. '\n'
     elseif n[status] and not incr then
       n[status] = n[status] + 1
     else
@@ -134,7 +139,7 @@ if mode == 'scan' then
       reply[#reply + 1] = line(status, incr, value)
     end
   end
-  reply[2] = concat({n.A, n.D, n.M, n.Z, n.N, n.I, n.T, n.O, n.W, n.S}, ' ')
+  reply[2] = concat({n.A + applied, n.D, n.M, n.Z, n.N, n.I, n.T, n.O, n.W, n.S}, ' ')
   reply[3] = concat(rows)
   return reply
 end
