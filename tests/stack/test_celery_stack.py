@@ -91,7 +91,9 @@ def test_one_failed_chunk_retried_by_map_index(
     # A chunk that did not fail is left alone; a dry run changes nothing.
     assert retry_chunk.main([*args, "--index", "2"]) == 1
     assert retry_chunk.main([*args, "--index", "3", "--dry-run"]) == 0
-    assert task_instances(api, SMOKE, run_id)[("square", 3)]["state"] == "failed"
+    unchanged = task_instances(api, SMOKE, run_id)
+    assert unchanged[("square", 3)]["state"] == "failed" and unchanged[("total", -1)]["state"] == "upstream_failed"
+    assert stackctl.run_info(api, SMOKE, run_id)["state"] == "failed"  # nothing was reset
 
     fix.write_text("the cause is fixed")
     assert retry_chunk.main([*args, "--index", "3"]) == 0

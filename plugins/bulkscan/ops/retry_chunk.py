@@ -52,6 +52,9 @@ class ChunkRef:
             raise BulkscanInputError(f"map index must be >= 0 (got {self.map_index}); -1 means not mapped")
 
 
+FAILED = ("failed", "upstream_failed")
+
+
 def clear_request(
     ref: ChunkRef,
     *,
@@ -158,12 +161,19 @@ def run(args: argparse.Namespace, api: client.ApiClient | None = None) -> int:
     state = ti.state.value if ti.state else None
     where = f"{ref.dag_id} / {ref.run_id} / {ref.task_id}[{ref.map_index}]"
     print(f"retry-chunk: {where} {ti.rendered_map_index!r} is {state}")
+    if state not in FAILED and not args.any_state:
+        # Not even sent: clearing with only_failed would still clear the failed downstream tasks
+        # (summarize, upstream_failed) and reset the run, which re-fails at once.
+        print(f"retry-chunk: nothing cleared: {ref.task_id}[{ref.map_index}] is {state}, not failed "
+              "(--any-state reruns it anyway)", file=sys.stderr)  # fmt: skip
+        return 1
     body = clear_request(ref, dry_run=args.dry_run, only_failed=not args.any_state, downstream=not args.no_downstream)
     cleared = tis.post_clear_task_instances(ref.dag_id, body).task_instances
     targets = [t for t in cleared if t.task_id == ref.task_id and t.map_index == ref.map_index]
     verb = "would clear" if args.dry_run else "cleared"
     for t in cleared:
-        print(f"retry-chunk: {verb} {t.task_id}[{t.map_index}] (was {t.state.value if t.state else None})")
+        was = f" (was {t.state.value})" if t.state else ""
+        print(f"retry-chunk: {verb} {t.task_id}[{t.map_index}]{was}")
     if not targets:
         hint = "" if args.any_state else " (only failed chunks are cleared; --any-state reruns it anyway)"
         print(f"retry-chunk: nothing cleared for {ref.task_id}[{ref.map_index}], state {state}{hint}", file=sys.stderr)
@@ -178,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     except BulkscanInputError as exc:
         print(f"retry-chunk: {exc}", file=sys.stderr)
         return 2
-    except (BulkscanError, OSError, ApiException) as exc:
+    except ApiException as exc:
+        print(f"retry-chunk: the API answered {exc.status} {exc.reason}: {exc.body}", file=sys.stderr)
+        return 1
+    except (BulkscanError, OSError) as exc:
         print(f"retry-chunk: {exc}", file=sys.stderr)
         return 1
 
