@@ -34,8 +34,8 @@ DAGRUN_TIMEOUT = timedelta(hours=_int_env("BULKSCAN_DAGRUN_TIMEOUT_HOURS", 20))
 SCORING_DEADLINE_MINUTES = _int_env("BULKSCAN_SCORING_DEADLINE_MINUTES", 360)
 HOURLY_DAGRUN_TIMEOUT = min(DAGRUN_TIMEOUT, timedelta(minutes=55))  # done before the next hour's run
 
-# Airflow pools of the mapped tasks, one per kind of host they load (include/pools.json creates them;
-# `airflow pools import include/pools.json`). A chunk beyond its pool's slots waits *scheduled*, in the
+# Airflow pools of the mapped tasks, one per kind of host they load (include/pools.json; created by
+# `python -m bulkscan.ops.pools`, existing ones kept). A chunk beyond its pool's slots waits *scheduled*, in the
 # scheduler, holding no worker slot; the server-side GET_LOCK slots stay as the cross-DAG safety net.
 # Each is overridable at parse time, e.g. BULKSCAN_POOL_MYSQL=mysql_eu1 for a DAG folder on another host.
 POOL_MYSQL = os.environ.get("BULKSCAN_POOL_MYSQL", "bulkscan_mysql")
