@@ -36,7 +36,7 @@ def params() -> dict[str, Any]:
             minimum=1,
             maximum=256,
             title="Tables or chunks per task",
-            description="Empty (default): each host's tables and chunks are packed into 2 tasks per query "
+            description="Empty (default): each host's tables and chunks are packed into one task per query "
             "slot (max_queries_per_host), run side by side within the per-host cap. 1: every shard table "
             "(and every chunk of a big one) is its own mapped task. k > 1: packed k per task (a retry "
             "re-runs the whole task).",
