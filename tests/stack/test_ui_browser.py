@@ -150,20 +150,27 @@ def test_bad_value_in_the_form_is_refused(api: AirflowApi, page: Any) -> None:
     assert api.get(f"/dags/{sn.SCAN}/dagRuns", limit=1)["total_entries"] == runs_before
 
 
-def test_clear_one_failed_mapped_task_by_map_index(api: AirflowApi, page: Any) -> None:
+def faulty_scan(api: AirflowApi, chunk: int, mode: str, ends: str) -> str:
+    """A table-scan run whose `chunk` fails (tests.processors `mode`: "table" always, "once" on its first
+    try), checked to end `ends`; the fault is removed afterwards. Returns the run id."""
     sn.ensure_events(sn.FAULT_DB)
     cur = sn.mysql(sn.FAULT_DB).cursor()
     cur.execute("CREATE TABLE IF NOT EXISTS faults (chunk_index INT PRIMARY KEY)")
     cur.execute("CREATE TABLE IF NOT EXISTS attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
-    cur.execute("REPLACE INTO faults VALUES (3)")
-    faulty = {"control_db": sn.FAULT_DB, "group": "user_id", "value": "amount", "mode": "table", "port": sc.MYSQL_PORT}
+    cur.execute("REPLACE INTO faults VALUES (%s)", (chunk,))
+    faulty = {"control_db": sn.FAULT_DB, "group": "user_id", "value": "amount", "mode": mode, "port": sc.MYSQL_PORT}
     conf = sn.scan_conf("bs_fault_scan", UI_RESULTS, processor="tests.processors:faulty_aggregate",
                         processor_args=faulty)  # fmt: skip
     try:
         run_id = sc.trigger(api, sn.SCAN, conf)
-        assert sc.finished(api, sn.SCAN, run_id) == "failed"
+        assert sc.finished(api, sn.SCAN, run_id) == ends
     finally:
-        cur.execute("DELETE FROM faults")  # the cause is fixed; now retry only chunk 3
+        cur.execute("DELETE FROM faults")
+    return run_id
+
+
+def test_clear_one_failed_mapped_task_by_map_index(api: AirflowApi, page: Any) -> None:
+    run_id = faulty_scan(api, chunk=3, mode="table", ends="failed")  # the cause is then fixed: retry only chunk 3
     before = sc.task_instances(api, sn.SCAN, run_id)
     assert before[("scan_chunk", 3)]["state"] == "failed"
     assert {m for (t, m), ti in before.items() if t == "scan_chunk" and ti["state"] == "failed"} == {3}
@@ -217,19 +224,7 @@ def open_report_tab(pg: Any, dag_id: str, run_id: str) -> Any:
 
 
 def test_report_tab_of_a_table_scan_run_draws_one_bar_per_chunk(api: AirflowApi, page: Any) -> None:
-    sn.ensure_events(sn.FAULT_DB)
-    cur = sn.mysql(sn.FAULT_DB).cursor()
-    cur.execute("CREATE TABLE IF NOT EXISTS faults (chunk_index INT PRIMARY KEY)")
-    cur.execute("CREATE TABLE IF NOT EXISTS attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
-    cur.execute("REPLACE INTO faults VALUES (2)")  # chunk 2 fails once: its bar is marked retried
-    faulty = {"control_db": sn.FAULT_DB, "group": "user_id", "value": "amount", "mode": "once", "port": sc.MYSQL_PORT}
-    conf = sn.scan_conf("bs_fault_scan", UI_RESULTS, processor="tests.processors:faulty_aggregate",
-                        processor_args=faulty)  # fmt: skip
-    try:
-        run_id = sc.trigger(api, sn.SCAN, conf)
-        assert sc.finished(api, sn.SCAN, run_id) == "success"
-    finally:
-        cur.execute("DELETE FROM faults")
+    run_id = faulty_scan(api, chunk=2, mode="once", ends="success")  # chunk 2 fails once: its bar is marked retried
     stored = _chunks_stored(run_id)
     assert len(stored) == 8 and stored[2][3] == 2
     frame = open_report_tab(page, sn.SCAN, run_id)
