@@ -1,8 +1,14 @@
-"""Plan a table into gap-aware chunks by walking the key index: ID ranges, or tuple ranges of a
-composite or string key (`plan_keys`).
+"""Plan a table into gap-aware chunks: ID ranges, or tuple ranges of a composite or string key
+(`plan_keys`).
 
-`plan_table` gives exact row counts per chunk (the table scan reconciles each one); `plan_balanced`
-gives near-equal chunks from the row estimate for less walking (the shard fan-out's big shards).
+Two ways to find an integer key's boundaries (`Planning`):
+  - "estimate": from the engine's range estimates (EXPLAIN), bulkscan.core.estimated_plan; the table
+    is not read, so planning costs the same at 10^7 rows and 10^9. Chunk rows are estimates.
+  - "walk": by walking the key index (`WHERE key >= ? ORDER BY key LIMIT 1 OFFSET n`), one read of the
+    whole index; chunk rows are exact. A filtered plan always walks: an estimate of the key range says
+    nothing about how many of its rows pass the filter, and the walk keeps a filtered plan balanced.
+`plan_balanced` gives near-equal chunks from the row estimate for less walking (the shard fan-out's big
+shards).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkscan.core.chunks import Chunk, check_sizes, iter_boundaries, split_by_estimate
+from bulkscan.core.estimated_plan import Planning, plan_by_estimate
 from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, iter_key_chunks, key_select
 from bulkscan.core.sqlfiles import Fragment, raw, render
 from bulkscan.mysqldb.source import TableSpec
@@ -20,23 +27,61 @@ from bulkscan.mysqldb.source import TableSpec
 @dataclass(frozen=True)
 class Plan:
     chunks: list[Chunk] = field(default_factory=list)
-    total_rows: int = 0
+    total_rows: int = 0  # exact when walked, the calibrated estimate when estimated
     first: int | None = None
     last: int | None = None
+    planning: Planning = "walk"  # how the boundaries were found (a filtered plan always walks)
+    estimates: int = 0  # EXPLAIN calls an estimated plan made
 
 
-def plan_table(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) -> Plan:
+def plan_table(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int, planning: Planning = "walk") -> Plan:
     """Chunks of about `rows_per_chunk` rows (at most `max_chunks` of them) over the filtered rows.
 
-    An unfiltered table whose estimated size fits comfortably in `max_chunks` chunks is planned
+    "walk": an unfiltered table whose estimated size fits comfortably in `max_chunks` chunks is planned
     without COUNT(*): one walk of the key index, then a count of the last chunk only. Otherwise the
     exact count comes first, so `max_chunks` can raise the rows per chunk evenly.
+    "estimate" (unfiltered only; a filtered plan walks): from range estimates, reading no rows.
     """
+    if planning == "estimate" and not spec.filters:
+        return plan_estimated(conn, spec, rows_per_chunk, max_chunks)
     chunks = list(iter_plan(conn, spec, rows_per_chunk, max_chunks))
     if not chunks:
         return Plan()
     total = sum(c.rows or 0 for c in chunks)
     return Plan(chunks, total, chunks[0].lo, chunks[-1].hi - 1)
+
+
+def plan_estimated(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) -> Plan:
+    """Near-equal chunks of an unfiltered table from the engine's range estimates (the table is not read
+    but for a few small calibration counts); see bulkscan.core.estimated_plan."""
+    rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
+    cur = conn.cursor()
+    cur.execute(render("common/key_bounds", table=spec.table_sql(), key=spec.key_sql()))
+    first, last = cur.fetchone()
+    if first is None:
+        return Plan(planning="estimate")
+    estimate_sql = render("common/range_estimate", table=spec.table_sql(), key=spec.key_sql())
+
+    def estimate(lo: int, hi: int) -> int:
+        cur.execute(estimate_sql, (lo, hi))
+        names = [d[0].lower() for d in cur.description]
+        row = dict(zip(names, cur.fetchone(), strict=True))
+        if str(row.get("type")) not in ("range", "const", "eq_ref", "ref"):
+            return 1 << 62  # a full scan plan: the optimizer judged the range most of the table
+        return int(row.get("rows") or 0)
+
+    planned = plan_by_estimate(
+        estimate,
+        lambda lo, hi: count_range(conn, spec, lo, hi),
+        int(first),
+        int(last),
+        rows_per_chunk,
+        max_chunks,
+        table_rows=min(_estimate(cur, spec), 1 << 62),
+    )
+    chunks = planned.chunks
+    total = sum(c.rows or 0 for c in chunks)
+    return Plan(chunks, total, int(first), int(last), "estimate", planned.estimates)
 
 
 def iter_plan(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) -> Iterator[Chunk]:

@@ -1,10 +1,18 @@
 """Stream one chunk in keyset batches, in bounded memory, resuming after lost connections.
 
 Rows mode:   SELECT cols ... WHERE key > last AND key < hi ORDER BY key LIMIT b   (never OFFSET)
-Aggregate:   walk b rows along the key index, then SUM/COUNT ... GROUP BY over that sub-range.
+Aggregate:   SUM/COUNT ... GROUP BY over key sub-ranges [cur, cur + span), the span sized from the
+             rows per key seen so far (an integer key), or found by walking b rows of the index (a
+             composite or string key, whose keys cannot be stepped by arithmetic).
 `last` only advances after the processor consumed a batch, so a reconnect resumes exactly where
 the chunk stood: no row is seen twice and none is skipped. A composite or string key (`KeyChunk`)
 runs the same loops with tuple comparisons that the server evaluates (bulkscan.core.keys).
+
+With `ScanOptions.count_range`, a chunk is read in one consistent snapshot (REPEATABLE READ,
+START TRANSACTION WITH CONSISTENT SNAPSHOT) and its range is counted in that same snapshot at the end:
+the table scan's reconcile compares the two without a second pass over the table, and rows written
+while the run goes on cannot make them differ. A try that lost its connection or resumed from a
+checkpoint read in more than one snapshot and reports no count (`ChunkStats.range_rows` None).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from bulkscan.core.chunks import Chunk
 from bulkscan.core.dbapi import ConnectFactory, Connection, Row
 from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_select
 from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
-from bulkscan.core.sqlfiles import Fragment, render
+from bulkscan.core.sqlfiles import Fragment, raw, render
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.connect import close_quietly, is_disconnect
 from bulkscan.mysqldb.source import TableSpec, all_columns
@@ -38,32 +46,45 @@ class ChunkStats:
     seconds: float = 0.0
     reconnects: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
+    range_rows: int | None = None  # COUNT(*) of the chunk's range in the scan's own snapshot (count_range)
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     """How a chunk scan reports, how hard it tries to reconnect, and where it checkpoints its batches
-    (`checkpoint`: a new try resumes after the last committed batch; None: a try starts over)."""
+    (`checkpoint`: a new try resumes after the last committed batch; None: a try starts over), and
+    whether to read in one snapshot and count the range in it (`count_range`, for a reconcile)."""
 
     logger: logging.Logger = log
     progress_every: float = 5.0
     max_reconnects: int = 8
     checkpoint: ChunkCheckpoint | None = None
+    count_range: bool = False
 
 
 class ResilientConnection:
     """Runs read queries, reconnecting with back-off when the server went away (bounded attempts)."""
 
-    def __init__(self, connect: ConnectFactory, max_reconnects: int = 8, logger: logging.Logger = log):
+    def __init__(
+        self, connect: ConnectFactory, max_reconnects: int = 8, logger: logging.Logger = log, snapshot: bool = False
+    ):
         self.connect = connect
         self.max_reconnects = max_reconnects
         self.reconnects = 0
         self.log = logger
         self.conn: Connection | None = None
+        self.snapshot = snapshot  # every connection opens one read-only consistent snapshot
+        self.sessions = 0  # connections opened: 1 means every query so far saw the same snapshot
 
     def open(self) -> Connection:
         if self.conn is None:
             self.conn = self.connect()
+            self.sessions += 1
+            if self.snapshot:
+                cur = self.conn.cursor()
+                cur.execute(render("common/set_isolation", isolation=Fragment("REPEATABLE READ")))
+                cur.execute(raw("common/snapshot_begin"))
+                cur.close()
         return self.conn
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Sequence[Row]:
@@ -139,13 +160,15 @@ def scan_chunk(
     started = time.monotonic()
     processor.open(ctx)
     try:
-        scan.resume(processor)
+        resumed = scan.resume(processor)
         if scan.position.get("end"):
             pass  # the try that died had committed every batch: nothing is left to read
         elif isinstance(processor, AggregateByKey) and pushdown:
             scan.aggregate(processor)
         else:
             scan.rows(processor)
+        if scan.db.snapshot and not resumed and scan.db.sessions == 1:
+            scan.count_range()
     finally:
         scan.db.close()
         if scan.checkpoint is not None:
@@ -198,7 +221,7 @@ class _ChunkScan:
     ) -> None:
         opts = options or ScanOptions()
         self.spec, self.chunk, self.batch = spec, chunk, batch
-        self.db = ResilientConnection(connect, opts.max_reconnects, opts.logger)
+        self.db = ResilientConnection(connect, opts.max_reconnects, opts.logger, snapshot=opts.count_range)
         self.progress = _Progress(chunk, opts.logger, opts.progress_every)
         self.stats = ChunkStats()
         self.checkpoint = opts.checkpoint
@@ -206,8 +229,9 @@ class _ChunkScan:
         # batch that was in flight, so the replayed batch is exactly the one the dead try had
         self.position: dict[str, Any] = {}
 
-    def resume(self, processor: Processor) -> None:
-        """Take up an unfinished earlier try's checkpoint (its first batch then may be a replay)."""
+    def resume(self, processor: Processor) -> bool:
+        """Take up an unfinished earlier try's checkpoint (its first batch then may be a replay); True
+        when there was one."""
         found = self.checkpoint.start() if self.checkpoint is not None else None
         if found is not None:
             self.position = found.position
@@ -216,6 +240,22 @@ class _ChunkScan:
             if "size" in found.position:  # the batch the dead try had in flight, read again as it was
                 b = self.batch
                 b.size = max(b.minimum, min(b.maximum, int(found.position["size"])))
+        return found is not None
+
+    def count_range(self) -> None:
+        """The chunk's rows that pass the filter, counted in the snapshot the scan read (the last query
+        on this connection: a reconnect here would be another snapshot, so it leaves no count)."""
+        spec, chunk = self.spec, self.chunk
+        where, where_params = spec.where()
+        if isinstance(chunk, KeyChunk):
+            rng, rng_params = chunk.where()
+            sql = render("common/key_range_count", table=spec.table_sql(), range=Fragment(rng), where=where)
+            params: tuple[Any, ...] = (*rng_params, *where_params)
+        else:
+            sql, params = render("common/range_count", **spec.parts()), (chunk.lo, chunk.hi, *where_params)
+        found = self.db.query(sql, params)
+        if self.db.sessions == 1:
+            self.stats.range_rows = int(found[0][0])
 
     def commit(self, position: dict[str, Any], processor: Processor) -> None:
         """Checkpoint a finished batch (its effects and the new position, in one transaction)."""
@@ -337,21 +377,18 @@ class _ChunkScan:
             self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic())
             self.commit({"end": True}, processor)
             return
-        boundary_sql = render("common/key_boundary", **spec.parts())
-        _, where_params = spec.where()
         cur = int(self.position.get("from", chunk.lo))
+        span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
         while cur < chunk.hi:
-            t0 = time.monotonic()  # the walk counts toward the batch's time, as it is part of its cost
-            if cur == chunk.lo and chunk.rows is not None and chunk.rows <= batch.size:
-                nxt = chunk.hi  # the whole chunk fits one batch: skip the index walk (same result)
-            else:
-                found = self.db.query(boundary_sql, (cur, chunk.hi, *where_params, batch.size))
-                nxt = int(found[0][0]) if found else chunk.hi
-            self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0)
+            t0 = time.monotonic()
+            nxt = min(chunk.hi, cur + span)
+            n = self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0)
+            # the next span from the rows per key just seen (x4 across a gap), for the batch's new size
+            span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
             cur = nxt
-            self.commit({"from": cur, "size": batch.size} if cur < chunk.hi else {"end": True}, processor)
+            self.commit({"from": cur, "size": batch.size, "span": span} if cur < chunk.hi else {"end": True}, processor)
 
-    def _groups(self, processor: AggregateByKey, query: tuple[str, Any], position: int, t0: float) -> None:
+    def _groups(self, processor: AggregateByKey, query: tuple[str, Any], position: int, t0: float) -> int:
         groups = self.db.query(*query)
         processor.add_groups(groups)  # (group, sum, count) rows; a query file's are checked
         n = sum(int(g[2]) for g in groups)
@@ -359,3 +396,13 @@ class _ChunkScan:
         self.stats.rows += n
         self.stats.batches += 1
         self.progress.update(self.stats.rows, position, self.batch.size)
+        return n
+
+
+def _first_span(chunk: Chunk, size: int) -> int:
+    """The key span of a chunk's first pushed-down sub-range: `size` rows at the chunk's planned density
+    (all of it when its rows are unknown or fit one batch). Later spans follow the rows seen."""
+    width = chunk.hi - chunk.lo
+    if not chunk.rows or chunk.rows <= size:
+        return width
+    return max(1, width * size // chunk.rows)

@@ -27,6 +27,7 @@ def params() -> dict[str, Any]:
             "At most this many chunks query the server at once in this run "
             "(a slot semaphore held on the server), whatever the workers.",
         ),
+        "planning": fields.planning(),
         "batch_seconds": fields.batch_seconds(),
         **fields.processor_fields("user_id", "amount"),
         "results_conn_id": fields.param(

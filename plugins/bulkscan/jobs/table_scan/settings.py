@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkscan.core.estimated_plan import PLANNINGS, Planning
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.keys import parse_key_columns
 from bulkscan.core.processors import Processor, load_processor
@@ -29,6 +30,7 @@ class TableScanSettings:
     rows_per_chunk: int = 1_250_000
     max_chunks: int = 64
     max_parallel_chunks: int = 4
+    planning: Planning = "estimate"
     batch_seconds: float = 0.5
     processor: str = "aggregate"
     processor_args: Mapping[str, Any] = field(default_factory=dict)
@@ -49,6 +51,7 @@ class TableScanSettings:
             rows_per_chunk=positive_int(params["rows_per_chunk"], "rows per chunk"),
             max_chunks=positive_int(params["max_chunks"], "maximum chunks"),
             max_parallel_chunks=positive_int(params["max_parallel_chunks"], "maximum parallel chunks"),
+            planning=_planning(params.get("planning") or "estimate"),
             batch_seconds=float(params.get("batch_seconds") or 0.5),
             processor=str(params.get("processor") or "aggregate"),
             processor_args=dict(params.get("processor_args") or {}),
@@ -76,3 +79,10 @@ class TableScanSettings:
 
     def source(self, table_name: str) -> str:
         return f"{self.conn_id}:{table_name}"
+
+
+def _planning(value: object) -> Planning:
+    for planning in PLANNINGS:
+        if value == planning:
+            return planning
+    raise BulkscanInputError(f"planning must be one of {', '.join(PLANNINGS)}, got {value!r}")

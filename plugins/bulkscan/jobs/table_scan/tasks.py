@@ -52,6 +52,7 @@ class ChunkResult(TypedDict):
     reconnects: int
     try_number: int
     summary: dict[str, Any]
+    range_rows: int | None  # the range's COUNT(*) in the scan's own snapshot; None: summarize counts it
 
 
 def _spec(settings: TableScanSettings, conn: Any, processor: Processor) -> TableSpec:
@@ -84,15 +85,20 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload
             keyed = plan_keys(conn, spec, settings.rows_per_chunk, settings.max_chunks)
             total, payloads = sum(c.rows or 0 for c in keyed), [k.payload() for k in keyed]
         else:
-            planned = plan_table(conn, spec, settings.rows_per_chunk, settings.max_chunks)
+            planned = plan_table(conn, spec, settings.rows_per_chunk, settings.max_chunks, settings.planning)
             total, payloads = planned.total_rows, [c.payload() for c in planned.chunks]
+            how = (
+                f"{planned.estimates} range estimates" if planned.planning == "estimate" else "a walk of the key index"
+            )
     log.info(
-        "planned %s rows of %s on (%s) into %d chunks (%s rows per chunk target)",
+        "planned %s%s rows of %s on (%s) into %d chunks (%s rows per chunk target) by %s",
+        "about " if not spec.tuple_key and planned.planning == "estimate" else "",
         f"{total:,}",
         spec.name,
         ", ".join(spec.keys),
         len(payloads),
         f"{settings.rows_per_chunk:,}",
+        "a walk of the key index" if spec.tuple_key else how,
     )
     return payloads
 
@@ -107,7 +113,7 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
         spec = _spec(settings, conn, processor)
     ctx = ChunkContext(run_key, chunk, try_number)
     store = results_store(settings)
-    options = ScanOptions(checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number))
+    options = ScanOptions(checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number), count_range=True)
     with host_slot(connect, f"scan:{run_key}", settings.max_parallel_chunks):
         pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
         target = settings.batch_seconds
@@ -136,27 +142,39 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
         reconnects=stats.reconnects,
         try_number=try_number,
         summary=stats.summary,
+        range_rows=stats.range_rows,
     )
 
 
-def reconcile(conn: Any, spec: TableSpec, results: Sequence[Mapping[str, Any]]) -> None:
-    """Every chunk exactly once, and each one's rows equal to an independent count of its range."""
+def reconcile(conn: Any, spec: TableSpec, results: Sequence[Mapping[str, Any]]) -> int:
+    """Every chunk exactly once, and each one's rows equal to an independent count of its range.
+
+    The count is the one the chunk's scan took of its range in its own snapshot (`range_rows`), so no
+    second pass over the table; a chunk whose try read in more than one snapshot (it reconnected, or
+    resumed a checkpoint) is counted here instead. Returns how many chunks were counted here.
+    """
     indices = [r["index"] for r in results]
     if indices != list(range(len(results))):
         raise ReconcileError(f"chunk results are not exactly one per chunk: indices {indices}")
-    problems = []
+    problems, recounted = [], 0
     for r in results:
         key_chunk = r.get("key_chunk")
+        expected = r.get("range_rows")
         if key_chunk:
             chunk = KeyChunk.from_dict(key_chunk)
-            expected, label = count_key_range(conn, spec, chunk), chunk.label
+            label = chunk.label
+            if expected is None:
+                expected, recounted = count_key_range(conn, spec, chunk), recounted + 1
         else:
             lo, hi = int(r["lo"]), int(r["hi"])
-            expected, label = count_range(conn, spec, lo, hi), Chunk(0, lo, hi).label
+            label = Chunk(0, lo, hi).label
+            if expected is None:
+                expected, recounted = count_range(conn, spec, lo, hi), recounted + 1
         if expected != r["rows"]:
             problems.append(f"chunk {r['index']} ({label}) scanned {r['rows']:,} rows but its range holds {expected:,}")
     if problems:
         raise ReconcileError("; ".join(problems))
+    return recounted
 
 
 def summarize(results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], run_key: str) -> dict[str, Any]:
@@ -167,7 +185,7 @@ def summarize(results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], r
     out = sorted((dict(r) for r in results), key=lambda r: r["index"])
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
-        reconcile(conn, spec, out)
+        recounted = reconcile(conn, spec, out)
     store = results_store(settings)
     stored = store.chunks(run_key)
     if [c["chunk_index"] for c in stored] != list(range(len(out))):
@@ -184,6 +202,7 @@ def summarize(results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], r
         "retried_chunks": [r["index"] for r in out if r["try_number"] > 1],
         "reconnects": sum(r["reconnects"] for r in out),
         "slowest_chunk_s": max((r["seconds"] for r in out), default=0.0),
+        "recounted_chunks": recounted,
     }
     log.info(
         "bulkscan summary of %s: %d chunks, %s rows, %s groups, retried chunks %s\n%s",
