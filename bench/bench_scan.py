@@ -28,10 +28,10 @@ from common import bench_line, ensure_buffer_pool, table, timed
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.keys import KeyChunk
-from bulkscan.core.processors import AggregateByKey, ChunkContext
+from bulkscan.core.processors import AggregateByKey, ArrowAggregate, ChunkContext, Processor
 from bulkscan.mysqldb.connect import direct
-from bulkscan.mysqldb.planner import iter_plan, iter_plan_keys
-from bulkscan.mysqldb.scanner import scan_chunk
+from bulkscan.mysqldb.planner import iter_plan, iter_plan_keys, plan_table
+from bulkscan.mysqldb.scanner import ScanOptions, scan_chunk
 from bulkscan.mysqldb.source import TableSpec, resolve_table
 from devtools.demo.data import create_events
 
@@ -155,29 +155,49 @@ def _peak_rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def _lib_chunk(args: tuple[TableSpec, dict[str, Any], bool]) -> tuple[dict[Any, list[Any]], int]:
-    """One chunk in a worker process; the table was validated once by the caller (TableSpec pickles)."""
-    spec, chunk_data, pushdown = args
+ARROW_URI = f"mysql://root@{HOST}:{PORT}/{DB}"
+
+
+def _lib_chunk(args: tuple[TableSpec, dict[str, Any], str]) -> tuple[dict[Any, list[Any]], int, int, int | None]:
+    """One chunk in a worker process; the table was validated once by the caller (TableSpec pickles).
+    Read in one snapshot and counted in it (the DAG's reconcile, ScanOptions.count_range)."""
+    spec, chunk_data, mode = args
     _reset_peak_rss()
     factory = direct(HOST, PORT, database=DB)
-    proc = AggregateByKey("user_id", "amount", pushdown=pushdown)
+    proc: Processor
+    if mode == "arrow":
+        proc = ArrowAggregate("user_id", "amount")
+    else:
+        proc = AggregateByKey("user_id", "amount", pushdown=mode == "pushdown")
     chunk = Chunk.from_dict(chunk_data)
-    scan_chunk(factory, spec, proc, ChunkContext("bench", chunk))
-    return proc.groups, _peak_rss_mb()
+    stats = scan_chunk(
+        factory, spec, proc, ChunkContext("bench", chunk), options=ScanOptions(count_range=True, arrow_uri=ARROW_URI)
+    )
+    assert isinstance(proc, AggregateByKey)
+    return proc.groups, _peak_rss_mb(), stats.rows, stats.range_rows
 
 
 def library_path(
-    workers: int, pushdown: bool = True, rows_per_chunk: int = CHUNK_ROWS
+    workers: int, mode: str = "pushdown", rows_per_chunk: int = CHUNK_ROWS, planning: str = "estimate"
 ) -> tuple[tuple[int, int, int], int]:
-    """Plan and scan with the library: chunks go to the worker processes as soon as the planner's
-    index walk finds their end (iter_plan), so scanning overlaps planning."""
+    """Plan and scan with the library, reconcile included: `planning` "estimate" plans from range
+    estimates (no rows read), then the chunks go to the worker processes; "walk" (the planner before
+    issue 14) hands each chunk over as soon as the index walk finds its end, so scanning overlaps it.
+    Every chunk's rows must equal the COUNT(*) its scan took of its range in its own snapshot."""
     conn = connect()
     spec = resolve_table(conn, None, TABLE, "id", ("user_id", "amount"))
     with mp.get_context("spawn").Pool(workers) as pool:
-        chunks = ((spec, c.as_dict(), pushdown) for c in iter_plan(conn, spec, rows_per_chunk, 1024))
+        if planning == "walk":
+            planned: Any = iter_plan(conn, spec, rows_per_chunk, 1024)
+        else:
+            planned = plan_table(conn, spec, rows_per_chunk, 1024, "estimate").chunks
+        chunks = ((spec, c.as_dict(), mode) for c in planned)
         parts = list(pool.imap_unordered(_lib_chunk, chunks))
     conn.close()
-    return totals(merge([p for p, _ in parts])), max(rss for _, rss in parts)
+    bad = [(rows, counted) for _, _, rows, counted in parts if rows != counted]
+    if bad:
+        raise SystemExit(f"reconcile failed: (scanned, counted) {bad}")
+    return totals(merge([p for p, _, _, _ in parts])), max(rss for _, rss, _, _ in parts)
 
 
 COMPOSITE = f"orders_{TABLE.removeprefix('events_')}"
@@ -316,14 +336,18 @@ def main() -> None:
     t_lib1, (answers["lib1"], rss1) = timed(lambda: library_path(1))
     results.append(("bulkscan library path, 1 worker (pushdown)", t_lib1, f"{CHUNK_ROWS:,} rows per chunk"))
     t_lib2, (answers["lib2"], rss2) = timed(lambda: library_path(2))
-    results.append(("bulkscan library path, 2 workers (pushdown)", t_lib2, ""))
-    t_libpy, (answers["lib2py"], rss_py) = timed(lambda: library_path(2, pushdown=False))
-    results.append(("bulkscan library path, 2 workers (rows to Python)", t_libpy, "keyset batches, no pushdown"))
+    results.append(("bulkscan library path, 2 workers (pushdown)", t_lib2, "estimated plan, reconcile included"))
+    t_walk, (answers["lib2walk"], _) = timed(lambda: library_path(2, planning="walk"))
+    results.append(("  the same, planned by walking the index", t_walk, "the planner before issue 14"))
+    t_libpy, (answers["lib2py"], rss_py) = timed(lambda: library_path(2, mode="rows"))
+    results.append(("bulkscan library path, 2 workers (rows to Python)", t_libpy, "keyset batches of tuples"))
+    t_arrow, (answers["lib2arrow"], rss_arrow) = timed(lambda: library_path(2, mode="arrow"))
+    results.append(("bulkscan library path, 2 workers (Arrow batches)", t_arrow, "ConnectorX per sub-range"))
     t_dag, answers["dag"] = timed(whole_dag)
     results.append(("bulkscan whole DAG (airflow dags test)", t_dag, "incl. Airflow start-up, plan, reconcile"))
     # Peak RSS of one chunk worker at the largest chunk size (the whole table in one chunk), worst case rows mode.
-    _, (_, rss_one_chunk) = timed(lambda: library_path(1, pushdown=False, rows_per_chunk=ROWS))
-    peak_rss = max(rss1, rss2, rss_py, rss_one_chunk)
+    _, (_, rss_one_chunk) = timed(lambda: library_path(1, mode="rows", rows_per_chunk=ROWS))
+    peak_rss = max(rss1, rss2, rss_py, rss_arrow, rss_one_chunk)
 
     table(results, ROWS)
 
@@ -350,6 +374,7 @@ def main() -> None:
     print(f"all approaches agree on (users, sum, rows) = {expected}: {'yes' if agree else 'NO: ' + str(answers)}")
     print(
         f"peak RSS of one chunk worker: {peak_rss} MB (pushdown {max(rss1, rss2)} MB, rows mode {rss_py} MB, "
+        f"Arrow batches {rss_arrow} MB, "
         f"one {ROWS:,}-row chunk in rows mode {rss_one_chunk} MB)"
     )
     best_cx = min(t_cx1, t_cx2)
@@ -365,6 +390,8 @@ def main() -> None:
             "scan",
             rows=ROWS,
             lib2_vs_connectorx=t_lib2 / best_cx,
+            rows2_vs_connectorx=t_arrow / best_cx,
+            walk2_vs_connectorx=t_walk / best_cx,
             dag_vs_raw=t_dag / t_raw,
             composite_vs_connectorx=t_comp / best_ccx,
             composite_chunk_skew=skew,

@@ -84,3 +84,31 @@ class RecordingMessages(SendMessages):
 
 def recording_messages(**kwargs: Any) -> RecordingMessages:
     return RecordingMessages(**kwargs)
+
+
+class WritingAggregate(AggregateByKey):
+    """The aggregate processor that, after its first batch, inserts `rows` new rows into its own chunk's
+    key range through another connection (ids that are missing from the events table: id % 7 == 3), as
+    a writer busy on the table while the scan runs would."""
+
+    def __init__(self, database: str, group: str, value: str, rows: int = 5, port: int = 3306) -> None:
+        super().__init__(group, value, pushdown=False)
+        self.database, self.rows, self.port, self.written = database, rows, port, False
+
+    def process(self, rows: Any, columns: Any) -> None:
+        super().process(rows, columns)
+        if self.written:
+            return
+        self.written = True
+        conn = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", database=self.database, autocommit=True)
+        start = self.ctx.chunk.lo + (3 - self.ctx.chunk.lo) % 7
+        ids = list(range(start, self.ctx.chunk.hi, 7))[: self.rows]
+        conn.cursor().executemany(
+            "INSERT INTO events (id, user_id, amount, created_at, note) VALUES (%s, 1, 1, NOW(), 'w')",
+            [(i,) for i in ids],
+        )
+        conn.close()
+
+
+def writing_aggregate(**kwargs: Any) -> WritingAggregate:
+    return WritingAggregate(**kwargs)

@@ -276,3 +276,84 @@ def test_concurrent_chunk_writes_do_not_deadlock(mysql_root: Any) -> None:
         assert [c["writes"] for c in store.chunks("run-c")] == [3] * 8
     finally:
         mysql_root().cursor().execute("DROP DATABASE IF EXISTS bs_scan_lib_concurrent")
+
+
+def test_estimated_plan_tiles_the_table_and_balances_it(events: dict[str, Any]) -> None:
+    """Planning from range estimates on real InnoDB (the billion-id gap included): every row in exactly
+    one chunk, chunks within 25% of one another, at most 4 x 10% of a chunk counted for calibration,
+    and the reported rows near the real counts."""
+    conn = events["connect"]()
+    spec = resolve_table(conn, None, "events", "id")
+    plan = plan_table(conn, spec, 30_000, 1024, "estimate")
+    assert plan.planning == "estimate" and plan.estimates > 0
+    assert_partition(plan.chunks, plan.first, plan.last)
+    counts = [count_range(conn, spec, c.lo, c.hi) for c in plan.chunks]
+    assert sum(counts) == events["rows"]
+    assert 8 <= len(counts) <= 12
+    assert max(counts) / (sum(counts) / len(counts)) <= 1.25
+    for chunk, real in zip(plan.chunks, counts, strict=True):
+        assert abs((chunk.rows or 0) - real) <= 0.25 * real
+    filtered = resolve_table(conn, None, "events", "id", (), [["created_at", ">=", "2026-01-05"]])
+    assert plan_table(conn, filtered, 30_000, 1024, "estimate").planning == "walk"  # a filter walks
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [[], [["note", "=", "n5"]], [["note", "=", "n5' OR '1'='1"]], [["created_at", ">=", "2026-01-05"]]],
+    ids=["all", "note", "quote-in-value", "window"],
+)
+def test_arrow_batches_equal_sql_ground_truth(events: dict[str, Any], mysql_root: Any, filters: list[Any]) -> None:
+    """Arrow batches (ConnectorX per key sub-range): the same per-user sums as SQL, every sub-range
+    counted, and a filter value with a quote in it stays a value (the driver's literal() quoting)."""
+    from bulkscan.core.batching import AdaptiveBatch
+    from bulkscan.core.processors import ArrowAggregate
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    connect = events["connect"]
+    conn = connect()
+    spec = resolve_table(conn, None, "events", "id", ("user_id", "amount"), filters)
+    plan = plan_table(conn, spec, 60_000, 1024, "estimate")
+    uri = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}"
+    merged: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for chunk in plan.chunks:
+        p = ArrowAggregate("user_id", "amount")
+        stats = scan_chunk(
+            connect,
+            spec,
+            p,
+            ChunkContext("t", chunk),
+            batch=AdaptiveBatch(size=4_000, minimum=1_000, maximum=8_000),
+            options=ScanOptions(count_range=True, arrow_uri=uri),
+        )
+        assert stats.batches >= 2 or stats.rows < 8_000
+        assert stats.rows == stats.range_rows
+        for g, (s, n) in p.groups.items():
+            merged[group_key(g)] += s
+            counts[group_key(g)] += n
+    where = " AND ".join(f"{c} {op} %s" for c, op, _ in filters) or "1=1"
+    truth = ground_truth(mysql_root, where, tuple(v for _, _, v in filters))
+    assert {g: (merged[g], counts[g]) for g in merged} == truth
+    if filters and "'" in filters[0][2]:
+        assert truth == {} and not merged
+
+
+def test_a_scan_that_reconnected_leaves_its_range_to_be_counted_again(events: dict[str, Any], mysql_root: Any) -> None:
+    """Read in one snapshot, a chunk reports the COUNT(*) of its range taken in that snapshot; a try
+    that lost its connection read in two snapshots and reports none (summarize counts it instead)."""
+    from bulkscan.core.batching import AdaptiveBatch
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    connect = events["connect"]
+    spec = resolve_table(connect(), None, "events", "id", ("amount",))
+    chunk = plan_table(connect(), spec, 100_000, 1024).chunks[1]
+    batch = AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
+    quiet = scan_chunk(
+        connect, spec, SeenIds(), ChunkContext("t", chunk), batch=batch, options=ScanOptions(count_range=True)
+    )
+    assert quiet.range_rows == quiet.rows == count_range(connect(), spec, chunk.lo, chunk.hi)
+    p = KillOnce(mysql_root)
+    batch = AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
+    stats = scan_chunk(connect, spec, p, ChunkContext("t", chunk), batch=batch, options=ScanOptions(count_range=True))
+    assert p.killed and stats.reconnects >= 1
+    assert stats.rows == quiet.rows and stats.range_rows is None

@@ -100,10 +100,12 @@ def test_chunk_failing_once_still_ends_exact(source: Any, dag: Any) -> None:
     scans = {m: v for (t, m), v in tis.items() if t == "scan_chunk"}
     assert len(scans) == 7  # 200,000 rows / 30,000 per chunk
     assert {m: v[1] for m, v in scans.items()} == {m: (2 if m == 2 else 1) for m in scans}
-    cur = source(DB).cursor()
-    cur.execute("SELECT MIN(id), (SELECT id FROM events ORDER BY id LIMIT 1 OFFSET 30000) FROM events")
-    first, second_start = cur.fetchone()
-    assert scans[0][2] == f"ids {first:,}-{second_start - 1:,}"  # the UI label of map index 0
+    cur = source(RESULTS).cursor()
+    cur.execute("SELECT chunk_index, lo, hi FROM bulkscan_chunk WHERE run_key = %s ORDER BY chunk_index", (key,))
+    stored = cur.fetchall()
+    assert [c[0] for c in stored] == list(range(7))
+    for index, lo, hi in stored:  # the UI label of every map index: the chunk's range as stored
+        assert scans[index][2] == f"ids {int(lo):,}-{int(hi) - 1:,}"
     assert attempts(source, key)[2] == [1, 2]
     # The run's output as an asset event, its counts in the extra (what a downstream DAG is told).
     (event,) = asset_events("bulkscan://table_scan/results", dr.run_id)
@@ -242,22 +244,70 @@ def test_bad_input_fails_in_plan_before_any_write(
     assert cur.fetchone()[0] == 0
 
 
+def _task_params(**overrides: Any) -> dict[str, Any]:
+    p = conf(rows_per_chunk=100_000, **overrides)
+    p.update(database=None, results_conn_id=None, filters=[], batch_seconds=0.5)
+    p.setdefault("processor_args", {})
+    return p
+
+
+def _range_count(source: Any, lo: Any, hi: Any) -> int:
+    cur = source(DB).cursor()
+    cur.execute("SELECT COUNT(*) FROM events WHERE id >= %s AND id < %s", (int(lo), int(hi)))
+    return int(cur.fetchone()[0])
+
+
 def test_summarize_fails_naming_the_chunk_whose_count_differs(source: Any) -> None:
-    """Reconciliation: a chunk that reports fewer rows than its range holds fails the run, named."""
+    """Reconciliation: a chunk that reports fewer rows than its range holds fails the run, named, with
+    the range's real count (checked here by a COUNT(*) of its own)."""
     from bulkscan.errors import ReconcileError
     from bulkscan.jobs.table_scan import tasks as ts
 
-    p = conf(rows_per_chunk=100_000)
-    p.update(database=None, results_conn_id=None, processor_args={}, filters=[], batch_seconds=0.5)
+    p = _task_params()
     chunks = ts.plan(p, 1024)
     key = "test/reconcile"
     results = [ts.scan(c, p, key, 1) for c in chunks]
-    assert ts.summarize(results, p, key)["rows"] == ROWS  # consistent: passes
+    assert [r["range_rows"] for r in results] == [_range_count(source, r["lo"], r["hi"]) for r in results]
+    summary = ts.summarize(results, p, key)
+    assert summary["rows"] == ROWS and summary["recounted_chunks"] == 0  # no second pass over the table
+    real = _range_count(source, results[1]["lo"], results[1]["hi"])
     results[1] = {**results[1], "rows": results[1]["rows"] - 1}  # chunk 1 lost a row
     with pytest.raises(
-        ReconcileError, match=r"chunk 1 \(ids [\d,]+-[\d,]+\) scanned 99,999 rows but its range holds 100,000"
+        ReconcileError, match=rf"chunk 1 \(ids [\d,]+-[\d,]+\) scanned {real - 1:,} rows but its range holds {real:,}"
     ):
         ts.summarize(results, p, key)
+
+
+def test_rows_written_during_a_chunk_scan_do_not_break_its_reconcile(source: Any) -> None:
+    """A chunk is read and counted in one snapshot: rows inserted into its range while it is scanned
+    are neither read nor counted, so the run reconciles exactly (the rows the table held when the chunk
+    began). A chunk without that count (its try reconnected) is counted again by summarize, which now
+    sees the new rows and names the chunk."""
+    from bulkscan.errors import ReconcileError
+    from bulkscan.jobs.table_scan import tasks as ts
+
+    writer = {
+        "processor": "tests.processors:writing_aggregate",
+        "processor_args": {"database": DB, "group": "user_id", "value": "amount", "rows": 5, "port": MYSQL_PORT},
+    }
+    p = _task_params(**writer)
+    chunks = ts.plan(p, 1024)
+    before = _range_count(source, chunks[0]["lo"], chunks[0]["hi"])
+    key = "test/snapshot"
+    try:
+        first = ts.scan(chunks[0], p, key, 1)
+        assert _range_count(source, first["lo"], first["hi"]) == before + 5  # the writer did write
+        assert first["rows"] == first["range_rows"] == before
+        quiet = {**p, "processor": "aggregate", "processor_args": {}}
+        results = [first, *(ts.scan(c, quiet, key, 1) for c in chunks[1:])]
+        assert ts.summarize(results, quiet, key)["rows"] == ROWS
+        results[0] = {**first, "range_rows": None}
+        with pytest.raises(
+            ReconcileError, match=rf"chunk 0 .* scanned {before:,} rows but its range holds {before + 5:,}"
+        ):
+            ts.summarize(results, quiet, key)
+    finally:
+        source(DB).cursor().execute("DELETE FROM events WHERE note = 'w'")
 
 
 def test_a_run_failing_at_the_results_write_leaves_a_state_its_retry_completes_exactly(source: Any, dag: Any) -> None:

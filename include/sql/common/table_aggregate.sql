@@ -1,3 +1,3 @@
 -- Server-side sum and count per group over a whole table (a shard small enough for one query).
 -- No key predicate: evaluating `key >= lo AND key < hi` on every row costs about a tenth more server CPU.
-SELECT {group_expr}, SUM({value}), COUNT(*) FROM {table} WHERE {where} GROUP BY 1 ORDER BY NULL
+SELECT {hint} {group_expr}, SUM({value}), COUNT(*) FROM {table} WHERE {where} GROUP BY 1 ORDER BY NULL

@@ -26,9 +26,8 @@ bigger or smaller than its target. `Chunk.rows` is the calibrated estimate, not 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from bulkscan.core.chunks import Chunk, check_sizes
 
@@ -37,8 +36,28 @@ from bulkscan.core.chunks import Chunk, check_sizes
 Planning = Literal["estimate", "walk"]
 PLANNINGS: tuple[Planning, ...] = ("estimate", "walk")
 
-Estimate = Callable[[int, int], int]  # the engine's row estimate for [lo, hi); may be capped
-Count = Callable[[int, int], int]  # an exact count of [lo, hi) (calibration only, on small ranges)
+
+class Ranges(Protocol):
+    """A table's integer key as the planner sees it: its ends, the engine's row statistic, the engine's
+    estimate of a key range, and an exact count of one (used on a few small ranges only)."""
+
+    @property
+    def first(self) -> int: ...
+    @property
+    def last(self) -> int: ...
+    @property
+    def table_rows(self) -> int:
+        """information_schema.TABLES.TABLE_ROWS: sets the engine's half-table cap on estimates."""
+        ...
+
+    def estimate(self, lo: int, hi: int) -> int:
+        """The engine's row estimate for [lo, hi) (InnoDB: EXPLAIN's rows); may be capped."""
+        ...
+
+    def count(self, lo: int, hi: int) -> int:
+        """COUNT(*) of [lo, hi)."""
+        ...
+
 
 # Real rows per calibration range: a tenth of a chunk, at least 10,000 (InnoDB dives ranges of fewer
 # than about ten pages exactly, a different ratio) and at most 50,000 (a few milliseconds of counting).
@@ -60,15 +79,15 @@ class _Estimator:
     `cap` (at first the engine's half-table cap, then a few chunks) is split in two at its roundest key
     and summed. Round keys make the leaves of any range line up with those of the whole table."""
 
-    def __init__(self, estimate: Estimate, cap: int):
-        self.raw, self.cap, self.calls = estimate, max(cap, 2), 0
+    def __init__(self, ranges: Ranges, cap: int):
+        self.ranges, self.cap, self.calls = ranges, max(cap, 2), 0
         self.cache: dict[tuple[int, int], int] = {}
 
     def once(self, lo: int, hi: int) -> int:
         value = self.cache.get((lo, hi))
         if value is None:
             self.calls += 1
-            value = self.cache[(lo, hi)] = self.raw(lo, hi)
+            value = self.cache[(lo, hi)] = self.ranges.estimate(lo, hi)
         return value
 
     def __call__(self, lo: int, hi: int) -> int:
@@ -138,29 +157,16 @@ def _find(est: _Estimator, lo: int, end: int, target: float, tolerance: float, s
         x = min(b - 1, max(a + 1, a + int((b - a) * frac)))
 
 
-def plan_by_estimate(
-    estimate: Estimate,
-    count: Count,
-    first: int,
-    last: int,
-    rows_per_chunk: int,
-    max_chunks: int,
-    *,
-    table_rows: int,
-    tolerance: float = 0.03,
-) -> EstimatedPlan:
-    """Near-equal chunks of about `rows_per_chunk` real rows over keys [first, last], at most `max_chunks`.
-
-    `table_rows` is the engine's row statistic (information_schema.TABLES.TABLE_ROWS): it sets the
-    half-table cap of the estimates and the first guess of a chunk's key span.
-    """
+def plan_by_estimate(ranges: Ranges, rows_per_chunk: int, max_chunks: int, *, tolerance: float = 0.03) -> EstimatedPlan:
+    """Near-equal chunks of about `rows_per_chunk` real rows over the keys [ranges.first, ranges.last],
+    at most `max_chunks` of them."""
     rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
-    end = last + 1
-    table_rows = max(table_rows, 1)
-    est = _Estimator(estimate, table_rows // 2 * 9 // 10)
+    first, end = ranges.first, ranges.last + 1
+    table_rows = max(ranges.table_rows, 1)
+    est = _Estimator(ranges, table_rows // 2 * 9 // 10)
     counted: list[tuple[int, int]] = []  # (estimated, real) of the calibration ranges
     probe = min(CALIBRATION_ROWS[1], max(CALIBRATION_ROWS[0], rows_per_chunk // 10))
-    _probe(est, count, first, end, probe, 1 + (end - first) // table_rows * probe, counted)
+    _probe(est, first, end, probe, 1 + (end - first) // table_rows * probe, counted)
     ratio = _ratio(counted)
     est.cap = min(est.cap, max(2, int(LEAF_CHUNKS * ratio * max(rows_per_chunk, table_rows // max_chunks))))
     leaves = est.leaves(first, end)
@@ -173,7 +179,7 @@ def plan_by_estimate(
     # More calibration ranges, at chunk starts spread over the table: they only sharpen the rows
     # reported, the boundaries are already cut (and correct whatever the ratio).
     for lo, hi, _ in pieces[1 :: max(1, len(pieces) // (CALIBRATION_PROBES - 1))][: CALIBRATION_PROBES - 1]:
-        _probe(est, count, lo, end, probe, max(1, (hi - lo) * probe // max(1, rows_per_chunk)), counted)
+        _probe(est, lo, end, probe, max(1, (hi - lo) * probe // max(1, rows_per_chunk)), counted)
     ratio = _ratio(counted)
     chunks = [Chunk(i, lo, hi, round(max(value, 0) / ratio)) for i, (lo, hi, value) in enumerate(pieces)]
     return EstimatedPlan(chunks, ratio, est.calls, sum(r for _, r in counted))
@@ -207,14 +213,12 @@ def _inverse(
     return bounds, sums
 
 
-def _probe(
-    est: _Estimator, count: Count, lo: int, end: int, rows: int, span: int, counted: list[tuple[int, int]]
-) -> None:
+def _probe(est: _Estimator, lo: int, end: int, rows: int, span: int, counted: list[tuple[int, int]]) -> None:
     """Count one small range from `lo` exactly (about `rows` rows) beside its estimate."""
     found = _find(est, lo, end, rows * 2, 0.5, span)
     hi, value = found if found is not None else (end, est(lo, end))
     if value > 0:
-        counted.append((value, count(lo, hi)))
+        counted.append((value, est.ranges.count(lo, hi)))
 
 
 def _ratio(counted: list[tuple[int, int]]) -> float:

@@ -143,6 +143,57 @@ class AggregateByKey(Processor):
         return {"groups": len(self.groups), "value_sum": str(total)}
 
 
+class ArrowProcessor(Processor):
+    """Base class of a processor that takes its batches as Arrow tables: `mode = "arrow"`.
+
+    The scanner reads each keyset sub-range of the chunk with ConnectorX straight into Arrow (no Python
+    tuple per row: the rows mode's cost) and hands it to `process_arrow` as a `pyarrow.Table` whose
+    columns are the key then `columns`. Sub-ranges are sized like batches (`batch_seconds`), so memory
+    stays bounded by one sub-range; checkpoints and resumption are the rows mode's.
+    """
+
+    mode: ClassVar[str] = "arrow"
+
+    def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+        raise TypeError(f"{type(self).__name__} takes Arrow batches (process_arrow), not rows")
+
+    def process_arrow(self, table: Any) -> None:
+        """One sub-range's rows as a pyarrow.Table (key first, then `columns`)."""
+        raise NotImplementedError
+
+
+class ArrowAggregate(AggregateByKey, ArrowProcessor):
+    """The aggregate (sum of `value` and count per `group`) computed by Arrow from Arrow batches: what a
+    user's columnar processor looks like, and the rows mode's per-user sums at columnar speed. Results,
+    checkpoints and the reconcile are the aggregate's."""
+
+    mode: ClassVar[str] = "arrow"
+
+    def __init__(self, group: str | None, value: str) -> None:
+        super().__init__(group, value, pushdown=False)
+
+    def process_arrow(self, table: Any) -> None:
+        import pyarrow as pa
+
+        if table.num_rows == 0:
+            return
+        if self.group is None:
+            table = table.append_column("__all", pa.nulls(table.num_rows, pa.int8()))
+        keys = self.group or "__all"
+        agg = table.group_by(keys).aggregate([(self.value, "sum"), ([], "count_all")])
+        groups = agg.column(keys).to_pylist()
+        sums = agg.column(f"{self.value}_sum").to_pylist()
+        counts = agg.column("count_all").to_pylist()
+        self.add_groups(
+            [(None if self.group is None else g, s, n) for g, s, n in zip(groups, sums, counts, strict=True)]
+        )
+
+
+def arrow_aggregate(**kwargs: Any) -> ArrowAggregate:
+    """'bulkscan.core.processors:arrow_aggregate' with processor_args {"group": ..., "value": ...}."""
+    return ArrowAggregate(kwargs.get("group") or None, kwargs["value"])
+
+
 class SqlFileAggregate(AggregateByKey):
     """The user's own query per item, from a file under include/sql/ (see `bulkscan.core.sqlfiles.user_query`).
 

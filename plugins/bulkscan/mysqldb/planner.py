@@ -60,25 +60,7 @@ def plan_estimated(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: 
     first, last = cur.fetchone()
     if first is None:
         return Plan(planning="estimate")
-    estimate_sql = render("common/range_estimate", table=spec.table_sql(), key=spec.key_sql())
-
-    def estimate(lo: int, hi: int) -> int:
-        cur.execute(estimate_sql, (lo, hi))
-        names = [d[0].lower() for d in cur.description]
-        row = dict(zip(names, cur.fetchone(), strict=True))
-        if str(row.get("type")) not in ("range", "const", "eq_ref", "ref"):
-            return 1 << 62  # a full scan plan: the optimizer judged the range most of the table
-        return int(row.get("rows") or 0)
-
-    planned = plan_by_estimate(
-        estimate,
-        lambda lo, hi: count_range(conn, spec, lo, hi),
-        int(first),
-        int(last),
-        rows_per_chunk,
-        max_chunks,
-        table_rows=min(_estimate(cur, spec), 1 << 62),
-    )
+    planned = plan_by_estimate(_ServerRanges(conn, spec, int(first), int(last)), rows_per_chunk, max_chunks)
     chunks = planned.chunks
     total = sum(c.rows or 0 for c in chunks)
     return Plan(chunks, total, int(first), int(last), "estimate", planned.estimates)
@@ -139,6 +121,27 @@ def plan_balanced(
 
     chunks = split_by_estimate(next_boundary, int(first), int(last), estimate, rows_per_chunk, max_chunks)
     return Plan(chunks, sum(c.rows or 0 for c in chunks), int(first), int(last))
+
+
+class _ServerRanges:
+    """The table's key as bulkscan.core.estimated_plan asks for it: EXPLAIN for estimates, COUNT(*)."""
+
+    def __init__(self, conn: Any, spec: TableSpec, first: int, last: int):
+        self.conn, self.spec, self.first, self.last = conn, spec, first, last
+        self.cur = conn.cursor()
+        self.table_rows = min(_estimate(self.cur, spec), 1 << 62)
+        self.sql = render("common/range_estimate", table=spec.table_sql(), key=spec.key_sql())
+
+    def estimate(self, lo: int, hi: int) -> int:
+        self.cur.execute(self.sql, (lo, hi))
+        names = [d[0].lower() for d in self.cur.description]
+        row = dict(zip(names, self.cur.fetchone(), strict=True))
+        if str(row.get("type")) not in ("range", "const", "eq_ref", "ref"):
+            return 1 << 62  # a full-scan plan: the optimizer judged the range most of the table
+        return int(row.get("rows") or 0)
+
+    def count(self, lo: int, hi: int) -> int:
+        return count_range(self.conn, self.spec, lo, hi)
 
 
 def _estimate(cur: Any, spec: TableSpec) -> int:

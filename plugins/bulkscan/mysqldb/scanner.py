@@ -27,7 +27,7 @@ from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.dbapi import ConnectFactory, Connection, Row
 from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_select
-from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor, SqlFileAggregate
+from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, raw, render
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.connect import close_quietly, is_disconnect
@@ -60,6 +60,7 @@ class ScanOptions:
     max_reconnects: int = 8
     checkpoint: ChunkCheckpoint | None = None
     count_range: bool = False
+    arrow_uri: str | None = None  # ConnectorX's URI of the same server, for an "arrow" processor
 
 
 class ResilientConnection:
@@ -145,6 +146,12 @@ def pushdown_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
     )
 
 
+def arrow_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
+    """Arrow sub-ranges: each is one ConnectorX read (a connection of its own), so they start big; an
+    Arrow table of a million rows of a few numeric columns is tens of MB, the bound on memory."""
+    return AdaptiveBatch(size=250_000, target_seconds=target_seconds, minimum=1_000, maximum=1_000_000, max_growth=4.0)
+
+
 def scan_chunk(
     connect: ConnectFactory,
     spec: TableSpec,
@@ -156,19 +163,26 @@ def scan_chunk(
 ) -> ChunkStats:
     """Scan [ctx.chunk.lo, ctx.chunk.hi) of `spec` through `processor`; return small statistics."""
     pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
-    scan = _ChunkScan(connect, spec, ctx.chunk, batch or (pushdown_batch() if pushdown else AdaptiveBatch()), options)
+    arrow = isinstance(processor, ArrowProcessor)
+    default = arrow_batch() if arrow else pushdown_batch() if pushdown else AdaptiveBatch()
+    scan = _ChunkScan(connect, spec, ctx.chunk, batch or default, options)
+    scan.db.snapshot = scan.db.snapshot and not arrow  # the reader has its own snapshots: count each sub-range
     started = time.monotonic()
     processor.open(ctx)
     try:
         resumed = scan.resume(processor)
         if scan.position.get("end"):
             pass  # the try that died had committed every batch: nothing is left to read
+        elif isinstance(processor, ArrowProcessor):
+            scan.arrow(processor)
         elif isinstance(processor, AggregateByKey) and pushdown:
             scan.aggregate(processor)
         else:
             scan.rows(processor)
         if scan.db.snapshot and not resumed and scan.db.sessions == 1:
             scan.count_range()
+        elif arrow and not resumed and options is not None and options.count_range:
+            scan.stats.range_rows = scan.arrow_counted
     finally:
         scan.db.close()
         if scan.checkpoint is not None:
@@ -198,7 +212,8 @@ def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, 
         ranged = q.render(spec.table_sql(), Fragment(f"{key} >= %(bulkscan_lo)s AND {key} < %(bulkscan_hi)s"))
         return q.render(spec.table_sql(), Fragment("1=1")), q.bind(), ranged, q.bind
     group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
-    parts = spec.parts(group_expr=group, value=spec.column_sql([processor.value]))
+    hint = Fragment("SQL_BIG_RESULT" if processor.group else "")
+    parts = spec.parts(group_expr=group, value=spec.column_sql([processor.value]), hint=hint)
     _, where_params = spec.where()
     return (
         render("common/table_aggregate", **parts),
@@ -225,6 +240,8 @@ class _ChunkScan:
         self.progress = _Progress(chunk, opts.logger, opts.progress_every)
         self.stats = ChunkStats()
         self.checkpoint = opts.checkpoint
+        self.arrow_uri = opts.arrow_uri
+        self.arrow_counted = 0  # an Arrow scan's sum of its sub-ranges' counts
         # where a resumed try starts ({"after": key} | {"from": key} | {"end": True}) and the size of the
         # batch that was in flight, so the replayed batch is exactly the one the dead try had
         self.position: dict[str, Any] = {}
@@ -388,6 +405,88 @@ class _ChunkScan:
             cur = nxt
             self.commit({"from": cur, "size": batch.size, "span": span} if cur < chunk.hi else {"end": True}, processor)
 
+    def arrow(self, processor: ArrowProcessor) -> None:
+        """Key sub-ranges read by ConnectorX into Arrow tables, each handed to `process_arrow`, sized
+        from the rows per key seen (as the pushed-down sub-ranges). Each sub-range's rows are checked
+        against a COUNT(*) of it on bulkscan's own connection, taken in the chunk's snapshot when the
+        reader's statement (a snapshot of its own) saw the same rows; a sub-range written to between the
+        two is read again, so the chunk's `range_rows` is the sum of counts that matched."""
+        spec, chunk, batch, stats = self.spec, self.chunk, self.batch, self.stats
+        if isinstance(chunk, KeyChunk) or self.arrow_uri is None:
+            raise BulkscanInputError("Arrow batches need an integer key and the server's ConnectorX URI")
+        columns = tuple(dict.fromkeys([*spec.keys, *(processor.columns or ())]))
+        where, where_params = spec.where()
+        count_sql = render("common/range_count", **spec.parts())
+        cur = int(self.position.get("from", chunk.lo))
+        span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
+        counted = 0
+        while cur < chunk.hi:
+            nxt = min(chunk.hi, cur + span)
+            t0 = time.monotonic()
+            table, expected = self._arrow_range(spec, columns, where, where_params, count_sql, (cur, nxt))
+            n = table.num_rows
+            batch.observe(max(n, 1), time.monotonic() - t0)
+            processor.process_arrow(table)
+            counted += expected
+            stats.rows += n
+            stats.batches += 1
+            span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
+            cur = nxt
+            self.commit({"from": cur, "size": batch.size, "span": span} if cur < chunk.hi else {"end": True}, processor)
+            self.progress.update(stats.rows, cur, batch.size)
+        self.arrow_counted = counted
+
+    def _arrow_range(
+        self,
+        spec: TableSpec,
+        columns: tuple[str, ...],
+        where: Fragment,
+        where_params: tuple[Any, ...],
+        count_sql: str,
+        bounds: tuple[int, int],
+    ) -> tuple[Any, int]:
+        """One sub-range through ConnectorX and its COUNT(*) (the reader retried on a lost connection,
+        the pair read again, up to three times, while a writer makes them differ)."""
+        import connectorx as cx
+
+        uri = self.arrow_uri
+        assert uri is not None  # checked by `arrow`
+        conn = self.db.open()
+        literal = tuple(_literal(conn, v) for v in where_params)
+        sql = render(
+            "common/arrow_range",
+            columns=spec.column_sql(columns),
+            table=spec.table_sql(),
+            key=spec.key_sql(),
+            lo=Fragment(str(int(bounds[0]))),
+            hi=Fragment(str(int(bounds[1]))),
+            where=Fragment(str(where) % literal) if literal else where,
+        )
+        for attempt in range(1, 4):
+            failures = 0
+            while True:
+                try:
+                    table = cx.read_sql(uri, sql, return_type="arrow")
+                    break
+                except Exception as exc:
+                    failures += 1
+                    if failures > self.db.max_reconnects:
+                        raise
+                    self.db.reconnects += 1
+                    delay = min(0.5 * 2 ** (failures - 1), 10.0)
+                    self.db.log.warning("arrow read failed (%s); again in %.1fs (attempt %d)", exc, delay, failures)
+                    time.sleep(delay)
+            expected = int(self.db.query(count_sql, (bounds[0], bounds[1], *where_params))[0][0])
+            if expected == table.num_rows or attempt == 3:
+                return table, expected
+            self.db.log.warning(
+                "sub-range %s changed while it was read (%d rows, count %d): reading it again",
+                bounds,
+                table.num_rows,
+                expected,
+            )
+        raise AssertionError("unreachable")
+
     def _groups(self, processor: AggregateByKey, query: tuple[str, Any], position: int, t0: float) -> int:
         groups = self.db.query(*query)
         processor.add_groups(groups)  # (group, sum, count) rows; a query file's are checked
@@ -397,6 +496,13 @@ class _ChunkScan:
         self.stats.batches += 1
         self.progress.update(self.stats.rows, position, self.batch.size)
         return n
+
+
+def _literal(conn: Connection, value: Any) -> str:
+    """A filter value as SQL text, quoted by the driver (mysqlclient's literal(): its own escaping of
+    bound parameters), for a reader that takes no parameters."""
+    text = conn.literal(value)  # type: ignore[attr-defined]
+    return text.decode() if isinstance(text, bytes) else str(text)
 
 
 def _first_span(chunk: Chunk, size: int) -> int:

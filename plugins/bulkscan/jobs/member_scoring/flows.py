@@ -15,7 +15,7 @@ from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.dbapi import ConnectFactory, Connection
 from bulkscan.core.processors import AggregateByKey, ChunkContext
-from bulkscan.core.sqlfiles import render
+from bulkscan.core.sqlfiles import Fragment, render
 from bulkscan.errors import BulkscanInputError
 from bulkscan.jobs.member_scoring.business_calendar import HourSlice
 from bulkscan.jobs.member_scoring.config import FlowSource
@@ -100,7 +100,10 @@ def produce_chunk_on_server(producer: DayProducer, chunk: Chunk, try_number: int
     """
     spec = producer.spec
     sql = render(
-        "common/range_aggregate", **spec.parts(group_expr=spec.column_sql(["uid"]), value=spec.column_sql(["score"]))
+        "common/range_aggregate",
+        **spec.parts(
+            group_expr=spec.column_sql(["uid"]), value=spec.column_sql(["score"]), hint=Fragment("SQL_BIG_RESULT")
+        ),
     )
     _, where_params = spec.where()
     started = time.monotonic()

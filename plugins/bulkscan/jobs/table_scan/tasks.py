@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Bound, Chunk, ChunkPayload, wire_bound
 from bulkscan.core.keys import KeyChunk, KeyChunkPayload
-from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
+from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor
 from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, reachable
@@ -24,7 +24,7 @@ from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.planner import count_key_range, count_range, plan_keys, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
-from bulkscan.mysqldb.scanner import ScanOptions, pushdown_batch, scan_chunk
+from bulkscan.mysqldb.scanner import ScanOptions, arrow_batch, pushdown_batch, scan_chunk
 from bulkscan.mysqldb.slots import host_slot
 from bulkscan.mysqldb.source import TableSpec, resolve_table
 
@@ -117,7 +117,10 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
     with host_slot(connect, f"scan:{run_key}", settings.max_parallel_chunks):
         pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
         target = settings.batch_seconds
-        batch = pushdown_batch(target) if pushdown else AdaptiveBatch(target_seconds=target)
+        if isinstance(processor, ArrowProcessor):
+            batch = arrow_batch(target)
+        else:
+            batch = pushdown_batch(target) if pushdown else AdaptiveBatch(target_seconds=target)
         stats = scan_chunk(connect, spec, processor, ctx, batch=batch, options=options)
     outcome = ChunkOutcome(
         JOB,
