@@ -114,6 +114,24 @@ def test_chunk_failing_once_still_ends_exact(source: Any, dag: Any) -> None:
     assert event["groups"] == len(truth(source))
 
 
+@pytest.mark.parametrize("planning", ["estimate", "walk"])
+def test_arrow_batches_through_the_dag_are_exact(source: Any, dag: Any, planning: str) -> None:
+    """A columnar processor (Arrow batches read by ConnectorX from the run's own Airflow connection):
+    the same per-user sums as SQL, every chunk reconciled in its scan (none counted again by
+    summarize), planned either way."""
+    arrow = {
+        "processor": "bulkscan.core.processors:arrow_aggregate",
+        "processor_args": {"group": "user_id", "value": "amount"},
+        "planning": planning,
+    }
+    dr = dag.test(run_conf=conf(**arrow))
+    key = f"{dag.dag_id}/{dr.run_id}"
+    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
+    assert result(source, key) == truth(source)
+    summary = xcom_of(dr, "summarize")
+    assert summary["rows"] == ROWS and summary["recounted_chunks"] == 0
+
+
 def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source: Any) -> None:
     """Every bulkscan task has an execution_timeout (BULKSCAN_TASK_TIMEOUT_MINUTES): a chunk hanging in
     the middle of its scan is ended, its host slot freed, and its retry makes the result exact."""

@@ -40,6 +40,19 @@ def connect_factory(conn_id: str, database: str | None = None) -> ConnectFactory
     return connect
 
 
+def connectorx_uri(conn_id: str, database: str | None = None) -> str:
+    """The same MySQL connection as a ConnectorX URI (mysql://user:password@host:port/schema), for the
+    Arrow batch reader; credentials are URL-quoted and never logged."""
+    from urllib.parse import quote
+
+    from airflow.providers.mysql.hooks.mysql import MySqlHook
+
+    c = MySqlHook(mysql_conn_id=conn_id).get_connection(conn_id)
+    schema = database or c.schema or ""
+    auth = quote(c.login or "root", safe="") + (":" + quote(c.password, safe="") if c.password else "")
+    return f"mysql://{auth}@{c.host or '127.0.0.1'}:{int(c.port or 3306)}/{quote(schema, safe='')}"
+
+
 def describe(conn_id: str) -> str:
     """host:port of a connection id, for error messages (no credentials)."""
     from airflow.providers.mysql.hooks.mysql import MySqlHook

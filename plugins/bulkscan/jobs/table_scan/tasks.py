@@ -17,7 +17,7 @@ from bulkscan.core.keys import KeyChunk, KeyChunkPayload
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor
 from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
-from bulkscan.glue.connections import connect_factory, reachable
+from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
@@ -113,7 +113,13 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
         spec = _spec(settings, conn, processor)
     ctx = ChunkContext(run_key, chunk, try_number)
     store = results_store(settings)
-    options = ScanOptions(checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number), count_range=True)
+    options = ScanOptions(
+        checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number),
+        count_range=True,
+        arrow_uri=connectorx_uri(settings.conn_id, settings.database)
+        if isinstance(processor, ArrowProcessor)
+        else None,
+    )
     with host_slot(connect, f"scan:{run_key}", settings.max_parallel_chunks):
         pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
         target = settings.batch_seconds
