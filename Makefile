@@ -10,7 +10,7 @@ help:
 	@echo "make demo    - set up, seed demo data, run bulkscan_table_scan with 'airflow dags test', print a summary"
 	@echo "make test    - set up and run every test tier (unit, integration, DAG integrity, whole-DAG runs)"
 	@echo "make lint    - ruff + mypy + the import contracts (lint-imports)"
-	@echo "make bench-scan | bench-shards | bench-redis | bench-scoring - benchmarks (see bench/)"
+	@echo "make bench-scan | bench-scale | bench-shards | bench-redis | bench-scoring - benchmarks (see bench/)"
 	@echo "make bench-down - stop the servers the benchmarks keep running for their next run (data kept)"
 
 $(VENV)/.installed: requirements-dev.lock scripts/bootstrap.sh
@@ -51,14 +51,15 @@ bench-scan: services
 	@$(ENV) scripts/airflow_db.sh && python bench/bench_scan.py $(BENCH_ARGS)
 
 # The benchmarks keep the servers they start (and their data) for the next run: the Redis Cluster of
-# bench-redis (7201-7206), the second MariaDB of bench-shards (3307) and bench-scoring's (3316, 6 GB
-# buffer pool). This stops them; the data stays under /tmp for the next `make bench-*`.
+# bench-redis (7201-7206), the second MariaDB of bench-shards (3307), bench-scoring's (3316, 6 GB
+# buffer pool) and bench-scale's (3326, 8 GB). This stops them; the data stays under /tmp for the next `make bench-*`.
 bench-down:
 	@for p in 7201 7202 7203 7204 7205 7206; do \
 	  redis-cli -h 127.0.0.1 -p $$p shutdown nosave >/dev/null 2>&1 && echo "bench-down: Redis on $$p stopped"; \
 	done; true
 	@scripts/mysql2.sh stop
 	@BULKSCAN_MYSQL2_PORT=3316 BULKSCAN_MYSQL2_DIR=/tmp/bulkscan-scoring-bench-3316 scripts/mysql2.sh stop
+	@BULKSCAN_MYSQL2_PORT=3326 BULKSCAN_MYSQL2_DIR=/tmp/bulkscan-scale-3326 scripts/mysql2.sh stop
 
 clean:
 	rm -rf .airflow .airflow-test .pytest_cache .mypy_cache .ruff_cache

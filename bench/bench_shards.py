@@ -58,6 +58,16 @@ TABLES_PER_TASK = 128  # dag.test() runs mapped tasks one after another: one wid
 QUERY = "SELECT grp, SUM(amount), COUNT(*) FROM {} GROUP BY grp"
 
 
+# The wide case: 1,024 small shard tables over the same two servers, declared as 8 connection ids (four
+# per server, 128 tables each), planned with the DAG's defaults (automatic packing) into mapped tasks.
+WIDE_DB = "bs_shard_wide"
+WIDE_TABLES = 1024
+WIDE_CONNS = {f"bs_wide_{k}": PORT_A if k < 4 else PORT_B for k in range(8)}
+for _cid, _port in WIDE_CONNS.items():
+    os.environ[f"AIRFLOW_CONN_{_cid.upper()}"] = f"mysql://root@{HOST}:{_port}/{WIDE_DB}"
+WIDE_HOSTS = {cid: f"t_{k * 128:04d}-{k * 128 + 127:04d}" for k, cid in enumerate(WIDE_CONNS)}
+
+
 def sizes() -> list[int]:
     rng = random.Random(128)
     base = [rng.choice((2_000, 10_000, 25_000, 50_000, 50_000, 80_000)) for _ in range(TABLES)]
@@ -123,6 +133,100 @@ def ensure_data() -> int:
 
 
 Groups = dict[str, list[int]]
+
+
+def wide_sizes() -> list[int]:
+    rng = random.Random(1024)
+    return [rng.choice((1_000, 2_000, 4_000, 8_000, 12_000)) for _ in range(WIDE_TABLES)]
+
+
+def wide_port(table_no: int) -> int:
+    return PORT_A if table_no < WIDE_TABLES // 2 else PORT_B
+
+
+def ensure_wide() -> int:
+    """The 1,024 wide-case tables, created once (the bench-shards schema, small and uneven); reused."""
+    want = wide_sizes()
+    manifest = ",".join(map(str, want))
+    try:
+        ok = True
+        for port in (PORT_A, PORT_B):
+            cur = connect(port, WIDE_DB).cursor()
+            cur.execute("SELECT manifest FROM bench_meta")
+            ok = ok and cur.fetchone()[0] == manifest
+    except MySQLdb.Error:
+        ok = False
+    if ok:
+        return sum(want)
+    print(f"creating the wide case: {WIDE_TABLES} shard tables, {sum(want):,} rows (once) ...", flush=True)
+
+    def build(port: int, numbers: list[int]) -> None:
+        conn = connect(port, None)
+        cur = conn.cursor()
+        cur.execute(f"DROP DATABASE IF EXISTS {WIDE_DB}")
+        cur.execute(f"CREATE DATABASE {WIDE_DB}")
+        cur.execute(f"USE {WIDE_DB}")
+        for i in numbers:
+            t = f"t_{i:04d}"
+            cur.execute(f"CREATE TABLE {t} (id BIGINT PRIMARY KEY, grp VARCHAR(8) NOT NULL, amount INT NOT NULL)")
+            cur.execute(
+                f"INSERT INTO {t} SELECT seq * 3 + {i}, CONCAT('g', (seq * 31 + {i}) % 97), (seq * 7919 + {i}) % 1000"
+                f" FROM seq_1_to_{want[i]}"
+            )
+            cur.execute(f"ANALYZE TABLE {t}")
+            cur.fetchall()
+        cur.execute("CREATE TABLE bench_meta (manifest TEXT)")
+        cur.execute("INSERT INTO bench_meta VALUES (%s)", (manifest,))
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(build, p, [i for i in range(WIDE_TABLES) if wide_port(i) == p]) for p in (PORT_A, PORT_B)
+        ]
+    for f in futures:
+        f.result()
+    return sum(want)
+
+
+def wide_truth() -> Groups:
+    """SUM/COUNT per grp over the 1,024 tables, one query per table on one connection per server."""
+    out: Groups = {}
+    for port in (PORT_A, PORT_B):
+        cur = connect(port, WIDE_DB).cursor()
+        for i in range(WIDE_TABLES):
+            if wide_port(i) == port:
+                cur.execute(QUERY.format(f"t_{i:04d}"))
+                add(out, cur.fetchall())
+    return out
+
+
+def wide_case(dag: Any) -> tuple[float, float, int]:
+    """The wide topology through dag.test() with the DAG's defaults (automatic packing), checked
+    against SQL. Returns (plan task seconds, whole run seconds, mapped tasks)."""
+    from airflow.models import TaskInstance
+    from airflow.utils.session import create_session
+
+    conf = {
+        "topology": {"database": WIDE_DB, "hosts": WIDE_HOSTS},
+        "group_column": "grp",
+        "value_column": "amount",
+        "max_queries_per_host": CAP,
+        "results_conn_id": "bs_shard_bench_a",
+        "results_schema": RESULTS,
+    }
+    t0 = time.perf_counter()
+    dr = dag.test(run_conf=conf)
+    whole = time.perf_counter() - t0
+    if str(dr.state) != "success":
+        raise SystemExit(f"wide DAG run {dr.run_id} ended {dr.state}")
+    with create_session() as session:
+        tis = session.query(TaskInstance).filter_by(dag_id=dag.dag_id, run_id=dr.run_id).all()
+        plan_ti = next(ti for ti in tis if ti.task_id == "plan")
+        plan_s = (plan_ti.end_date - plan_ti.start_date).total_seconds()
+        mapped = sum(1 for ti in tis if ti.task_id == "scan_shard")
+    got = stored_groups(store(), f"{dag.dag_id}/{dr.run_id}")
+    if got != wide_truth():
+        raise SystemExit("RESULT MISMATCH: the wide DAG run differs from SQL")
+    return plan_s, whole, mapped
 
 
 def add(groups: Groups, rows: Any) -> None:
@@ -349,6 +453,13 @@ def main() -> None:
     print("per-round ratios (same round, side by side):")
     print("  library / asyncio:   " + ", ".join(f"{x:.3f}" for x in lib_vs_asyncio))
     print("  DAG / sequential:    " + ", ".join(f"{x:.3f}" for x in dag_vs_sequential))
+    wide_rows = ensure_wide()
+    wide_plan, wide_dag, wide_tasks = wide_case(dag)
+    print(
+        f"wide case: {WIDE_TABLES} tables ({wide_rows:,} rows) as {len(WIDE_CONNS)} connection ids over 2 servers,"
+        f" DAG defaults: {wide_tasks} mapped tasks; plan task {wide_plan:.2f}s of a {wide_dag:.1f}s run"
+        f" ({wide_plan / wide_dag:.3f}); result equal to SQL"
+    )
     print(
         bench_line(
             "shards",
@@ -356,6 +467,11 @@ def main() -> None:
             lib_vs_asyncio=statistics.median(lib_vs_asyncio),
             dag_vs_sequential=statistics.median(dag_vs_sequential),
             max_conns_per_host=max_conns,
+            wide_tables=WIDE_TABLES,
+            wide_tasks=wide_tasks,
+            wide_plan_s=wide_plan,
+            wide_dag_s=wide_dag,
+            wide_plan_share=wide_plan / wide_dag,
         )
     )
 
