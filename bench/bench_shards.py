@@ -209,6 +209,7 @@ def wide_case(dag: Any) -> tuple[float, float, int]:
         "topology": {"database": WIDE_DB, "hosts": WIDE_HOSTS},
         "group_column": "grp",
         "value_column": "amount",
+        "tables_per_task": None,  # the DAG's default (automatic packing), said: dag.test() keeps an earlier conf's
         "max_queries_per_host": CAP,
         "results_conn_id": "bs_shard_bench_a",
         "results_schema": RESULTS,
