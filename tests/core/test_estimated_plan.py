@@ -37,7 +37,7 @@ class Engine:
         if n < 200:  # a few pages: dived exactly
             return max(n, 1)
         value = int(n * 2.1 * self.bias(lo) * (1 + self.rng.uniform(-self.noise, self.noise)))
-        return min(value, len(self.keys) // 2)
+        return min(value, self.table_rows // 2)  # InnoDB caps at half its statistic of the table
 
     def count(self, lo: int, hi: int) -> int:
         n = self.real(lo, hi)
@@ -144,3 +144,15 @@ def test_random_sparse_layouts_tile_and_balance(seed: int) -> None:
     rows = real_rows(engine, planned.chunks)
     assert sum(rows) == len(keys)
     assert max(rows) / (sum(rows) / len(rows)) <= 1.25
+
+
+def test_statistics_far_off_the_table_stop_the_plan_instead_of_asking_forever() -> None:
+    """TABLE_ROWS sets the half-table cap: statistics that say 100 rows for 400,000 make every range
+    look capped. The plan gives up after MAX_ESTIMATES (the caller then walks the index)."""
+    from bulkscan.core.estimated_plan import MAX_ESTIMATES, TooManyEstimates
+
+    engine = Engine(islands(400_000))
+    engine.table_rows = 100
+    with pytest.raises(TooManyEstimates):
+        plan(engine, 5_000)
+    assert engine.estimates == MAX_ESTIMATES

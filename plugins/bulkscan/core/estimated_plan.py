@@ -64,6 +64,13 @@ class Ranges(Protocol):
 CALIBRATION_ROWS = (10_000, 50_000)
 CALIBRATION_PROBES = 4
 LEAF_CHUNKS = 2  # a leaf of the table's estimate holds at most about this many chunks
+# Estimates one plan may ask for (about a second): far more means the engine's statistics are far
+# off the table (TABLE_ROWS sets the half-table cap), and the caller walks the index instead.
+MAX_ESTIMATES = 20_000
+
+
+class TooManyEstimates(Exception):
+    """The plan needed more than MAX_ESTIMATES estimates (stale statistics): walk instead."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,8 @@ class _Estimator:
         value = self.cache.get((lo, hi))
         if value is None:
             self.calls += 1
+            if self.calls > MAX_ESTIMATES:
+                raise TooManyEstimates(f"more than {MAX_ESTIMATES} range estimates")
             value = self.cache[(lo, hi)] = self.ranges.estimate(lo, hi)
         return value
 

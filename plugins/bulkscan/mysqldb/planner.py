@@ -13,15 +13,18 @@ shards).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bulkscan.core.chunks import Chunk, check_sizes, iter_boundaries, split_by_estimate
-from bulkscan.core.estimated_plan import Planning, plan_by_estimate
+from bulkscan.core.estimated_plan import Planning, TooManyEstimates, plan_by_estimate
 from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, iter_key_chunks, key_select
 from bulkscan.core.sqlfiles import Fragment, raw, render
 from bulkscan.mysqldb.source import TableSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,16 @@ def plan_estimated(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: 
     first, last = cur.fetchone()
     if first is None:
         return Plan(planning="estimate")
-    planned = plan_by_estimate(_ServerRanges(conn, spec, int(first), int(last)), rows_per_chunk, max_chunks)
+    ranges = _ServerRanges(conn, spec, int(first), int(last))
+    if ranges.table_rows < 2 * rows_per_chunk:
+        # Statistics say one or two chunks: a walk costs little when they are right, and stays
+        # balanced when they are stale (a table filled since its last statistics).
+        return plan_table(conn, spec, rows_per_chunk, max_chunks, "walk")
+    try:
+        planned = plan_by_estimate(ranges, rows_per_chunk, max_chunks)
+    except TooManyEstimates:
+        log.warning("range estimates of %s disagree with its statistics (run ANALYZE TABLE); walking", spec.name)
+        return plan_table(conn, spec, rows_per_chunk, max_chunks, "walk")
     chunks = planned.chunks
     total = sum(c.rows or 0 for c in chunks)
     return Plan(chunks, total, int(first), int(last), "estimate", planned.estimates)
