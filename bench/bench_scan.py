@@ -379,7 +379,8 @@ def main() -> None:
     )
     best_cx = min(t_cx1, t_cx2)
     print(
-        f"ratios (bulkscan / other, lower is better): lib2 vs best ConnectorX {t_lib2 / best_cx:.3f}, "
+        f"ratios (bulkscan / other, lower is better): lib2 vs best ConnectorX {t_lib2 / best_cx:.3f} "
+        f"(vs ConnectorX partitioned in two {t_lib2 / t_cx2:.3f}; Arrow batches {t_arrow / t_cx2:.3f}), "
         f"DAG vs raw {t_dag / t_raw:.3f}, lib2 vs Celery-style {t_lib2 / t_cel:.3f}, "
         f"composite lib2 vs best ConnectorX {t_comp / best_ccx:.3f} (chunk rows max/mean {skew:.3f})"
     )
