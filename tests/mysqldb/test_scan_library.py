@@ -338,22 +338,45 @@ def test_arrow_batches_equal_sql_ground_truth(events: dict[str, Any], mysql_root
         assert truth == {} and not merged
 
 
-def test_a_scan_that_reconnected_leaves_its_range_to_be_counted_again(events: dict[str, Any], mysql_root: Any) -> None:
-    """Read in one snapshot, a chunk reports the COUNT(*) of its range taken in that snapshot; a try
-    that lost its connection read in two snapshots and reports none (summarize counts it instead)."""
+def test_every_batch_is_counted_in_its_own_snapshot_even_across_a_reconnect(
+    events: dict[str, Any], mysql_root: Any
+) -> None:
+    """With counting on, each keyset batch is read together with a COUNT(*) of its key range in one
+    short snapshot; the chunk's count is their sum and equals an independent COUNT(*) of the range,
+    also when the connection was killed between batches (the batch is read again on a new one). No
+    transaction stays open between batches, so nothing holds a metadata lock on the table."""
     from bulkscan.core.batching import AdaptiveBatch
     from bulkscan.mysqldb.scanner import ScanOptions
 
     connect = events["connect"]
     spec = resolve_table(connect(), None, "events", "id", ("amount",))
     chunk = plan_table(connect(), spec, 100_000, 1024).chunks[1]
+    real = count_range(connect(), spec, chunk.lo, chunk.hi)
     batch = AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
     quiet = scan_chunk(
         connect, spec, SeenIds(), ChunkContext("t", chunk), batch=batch, options=ScanOptions(count_range=True)
     )
-    assert quiet.range_rows == quiet.rows == count_range(connect(), spec, chunk.lo, chunk.hi)
+    assert quiet.range_rows == quiet.rows == real
     p = KillOnce(mysql_root)
     batch = AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
     stats = scan_chunk(connect, spec, p, ChunkContext("t", chunk), batch=batch, options=ScanOptions(count_range=True))
     assert p.killed and stats.reconnects >= 1
-    assert stats.rows == quiet.rows and stats.range_rows is None
+    assert stats.rows == stats.range_rows == real
+    cur = mysql_root(DB).cursor()
+    cur.execute("SELECT COUNT(*) FROM information_schema.INNODB_TRX")
+    assert cur.fetchone()[0] == 0, "no snapshot is left open"
+
+
+def test_a_plan_that_needs_too_many_estimates_walks(events: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The safety net for statistics far off the table: past MAX_ESTIMATES (here lowered to 5) the
+    planner walks the index instead, with exact counts, and the table is still tiled."""
+    import bulkscan.core.estimated_plan as estimated_plan
+
+    monkeypatch.setattr(estimated_plan, "MAX_ESTIMATES", 5)
+    conn = events["connect"]()
+    spec = resolve_table(conn, None, "events", "id")
+    plan = plan_table(conn, spec, 30_000, 1024, "estimate")
+    assert plan.planning == "walk"
+    assert_partition(plan.chunks, plan.first, plan.last)
+    assert [c.rows for c in plan.chunks] == [count_range(conn, spec, c.lo, c.hi) for c in plan.chunks]
+    assert sum(c.rows or 0 for c in plan.chunks) == events["rows"]

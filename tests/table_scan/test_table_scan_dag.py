@@ -297,10 +297,9 @@ def test_summarize_fails_naming_the_chunk_whose_count_differs(source: Any) -> No
 
 
 def test_rows_written_during_a_chunk_scan_do_not_break_its_reconcile(source: Any) -> None:
-    """A chunk is read and counted in one snapshot: rows inserted into its range while it is scanned
-    are neither read nor counted, so the run reconciles exactly (the rows the table held when the chunk
-    began). A chunk without that count (its try reconnected) is counted again by summarize, which now
-    sees the new rows and names the chunk."""
+    """Each batch is read and counted in one snapshot of its own: rows a writer inserts behind the
+    scan's position while it runs are neither read nor counted, so the run reconciles exactly. A chunk
+    without that count is counted again by summarize, which now sees the new rows and names the chunk."""
     from bulkscan.errors import ReconcileError
     from bulkscan.jobs.table_scan import tasks as ts
 

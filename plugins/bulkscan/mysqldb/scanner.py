@@ -8,24 +8,27 @@ Aggregate:   SUM/COUNT ... GROUP BY over key sub-ranges [cur, cur + span), the s
 the chunk stood: no row is seen twice and none is skipped. A composite or string key (`KeyChunk`)
 runs the same loops with tuple comparisons that the server evaluates (bulkscan.core.keys).
 
-With `ScanOptions.count_range`, a chunk is read in one consistent snapshot (REPEATABLE READ,
-START TRANSACTION WITH CONSISTENT SNAPSHOT) and its range is counted in that same snapshot at the end:
-the table scan's reconcile compares the two without a second pass over the table, and rows written
-while the run goes on cannot make them differ. A try that lost its connection or resumed from a
-checkpoint read in more than one snapshot and reports no count (`ChunkStats.range_rows` None).
+With `ScanOptions.count_range`, every batch is read in a short consistent snapshot of its own
+(REPEATABLE READ, START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY, committed straight after) together
+with a COUNT(*) of the batch's key range: the table scan's reconcile compares the chunk's rows with the
+sum of those counts (`ChunkStats.range_rows`) without a second pass over the table; a row written while
+the run goes on is either read and counted or neither. A snapshot per batch, not per chunk, holds no
+metadata lock and no purge history for longer than one batch: DDL on the table is not kept waiting by a
+long chunk. The running count is checkpointed with the batches, so a resumed try keeps it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import Chunk
-from bulkscan.core.dbapi import ConnectFactory, Connection, Row
+from bulkscan.core.dbapi import ConnectFactory, Connection, Cursor, Row
 from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_select
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, raw, render
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,14 +50,14 @@ class ChunkStats:
     seconds: float = 0.0
     reconnects: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
-    range_rows: int | None = None  # COUNT(*) of the chunk's range in the scan's own snapshot (count_range)
+    range_rows: int | None = None  # the sum of the batches' own COUNT(*)s (count_range); None: not counted
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     """How a chunk scan reports, how hard it tries to reconnect, and where it checkpoints its batches
     (`checkpoint`: a new try resumes after the last committed batch; None: a try starts over), and
-    whether to read in one snapshot and count the range in it (`count_range`, for a reconcile)."""
+    whether to count every batch's key range in the batch's own snapshot (`count_range`, for a reconcile)."""
 
     logger: logging.Logger = log
     progress_every: float = 5.0
@@ -66,38 +70,50 @@ class ScanOptions:
 class ResilientConnection:
     """Runs read queries, reconnecting with back-off when the server went away (bounded attempts)."""
 
-    def __init__(
-        self, connect: ConnectFactory, max_reconnects: int = 8, logger: logging.Logger = log, snapshot: bool = False
-    ):
+    def __init__(self, connect: ConnectFactory, max_reconnects: int = 8, logger: logging.Logger = log):
         self.connect = connect
         self.max_reconnects = max_reconnects
         self.reconnects = 0
         self.log = logger
         self.conn: Connection | None = None
-        self.snapshot = snapshot  # every connection opens one read-only consistent snapshot
-        self.sessions = 0  # connections opened: 1 means every query so far saw the same snapshot
 
     def open(self) -> Connection:
         if self.conn is None:
             self.conn = self.connect()
-            self.sessions += 1
-            if self.snapshot:
-                cur = self.conn.cursor()
-                cur.execute(render("common/set_isolation", isolation=Fragment("REPEATABLE READ")))
-                cur.execute(raw("common/snapshot_begin"))
-                cur.close()
+            cur = self.conn.cursor()  # a consistent snapshot (in_snapshot) needs REPEATABLE READ
+            cur.execute(render("common/set_isolation", isolation=Fragment("REPEATABLE READ")))
+            cur.close()
         return self.conn
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Sequence[Row]:
+        def one(cur: Cursor) -> Sequence[Row]:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+        return self._retry(one, snapshot=False)
+
+    def in_snapshot(self, work: Callable[[Cursor], T]) -> T:
+        """`work(cursor)` in one short read-only consistent snapshot, committed when it returns; on a lost
+        connection the whole of it runs again on a new one (work only reads)."""
+        return self._retry(work, snapshot=True)
+
+    def _retry(self, work: Callable[[Cursor], T], snapshot: bool) -> T:
         failures = 0
         while True:
             try:
-                cur = self.open().cursor()
-                cur.execute(sql, params)
-                rows = cur.fetchall()
+                conn = self.open()
+                cur = conn.cursor()
+                if snapshot:
+                    cur.execute(raw("common/snapshot_begin"))
+                out = work(cur)
+                if snapshot:
+                    conn.commit()
                 cur.close()
-                return rows
+                return out
             except Exception as exc:
+                if snapshot and self.conn is not None:
+                    with contextlib.suppress(Exception):
+                        self.conn.rollback()
                 if not is_disconnect(exc) or failures >= self.max_reconnects:
                     raise
                 failures += 1
@@ -166,11 +182,10 @@ def scan_chunk(
     arrow = isinstance(processor, ArrowProcessor)
     default = arrow_batch() if arrow else pushdown_batch() if pushdown else AdaptiveBatch()
     scan = _ChunkScan(connect, spec, ctx.chunk, batch or default, options)
-    scan.db.snapshot = scan.db.snapshot and not arrow  # the reader has its own snapshots: count each sub-range
     started = time.monotonic()
     processor.open(ctx)
     try:
-        resumed = scan.resume(processor)
+        scan.resume(processor)
         if scan.position.get("end"):
             pass  # the try that died had committed every batch: nothing is left to read
         elif isinstance(processor, ArrowProcessor):
@@ -179,10 +194,7 @@ def scan_chunk(
             scan.aggregate(processor)
         else:
             scan.rows(processor)
-        if scan.db.snapshot and not resumed and scan.db.sessions == 1:
-            scan.count_range()
-        elif arrow and not resumed and options is not None and options.count_range:
-            scan.stats.range_rows = scan.arrow_counted
+        scan.stats.range_rows = scan.counted
     finally:
         scan.db.close()
         if scan.checkpoint is not None:
@@ -236,46 +248,36 @@ class _ChunkScan:
     ) -> None:
         opts = options or ScanOptions()
         self.spec, self.chunk, self.batch = spec, chunk, batch
-        self.db = ResilientConnection(connect, opts.max_reconnects, opts.logger, snapshot=opts.count_range)
+        self.db = ResilientConnection(connect, opts.max_reconnects, opts.logger)
         self.progress = _Progress(chunk, opts.logger, opts.progress_every)
         self.stats = ChunkStats()
         self.checkpoint = opts.checkpoint
         self.arrow_uri = opts.arrow_uri
-        self.arrow_counted = 0  # an Arrow scan's sum of its sub-ranges' counts
+        self.counting = opts.count_range
+        # the sum of the batches' own counts so far (checkpointed with them); None: not counted, or a
+        # resumed try whose checkpoint has no count
+        self.counted: int | None = 0 if opts.count_range else None
         # where a resumed try starts ({"after": key} | {"from": key} | {"end": True}) and the size of the
         # batch that was in flight, so the replayed batch is exactly the one the dead try had
         self.position: dict[str, Any] = {}
 
-    def resume(self, processor: Processor) -> bool:
-        """Take up an unfinished earlier try's checkpoint (its first batch then may be a replay); True
-        when there was one."""
+    def resume(self, processor: Processor) -> None:
+        """Take up an unfinished earlier try's checkpoint (its first batch then may be a replay)."""
         found = self.checkpoint.start() if self.checkpoint is not None else None
         if found is not None:
             self.position = found.position
+            counted = found.position.get("counted")
+            self.counted = int(counted) if self.counting and counted is not None else None
             self.stats.rows, self.stats.batches = found.rows, found.batches
             processor.replay = True
             if "size" in found.position:  # the batch the dead try had in flight, read again as it was
                 b = self.batch
                 b.size = max(b.minimum, min(b.maximum, int(found.position["size"])))
-        return found is not None
-
-    def count_range(self) -> None:
-        """The chunk's rows that pass the filter, counted in the snapshot the scan read (the last query
-        on this connection: a reconnect here would be another snapshot, so it leaves no count)."""
-        spec, chunk = self.spec, self.chunk
-        where, where_params = spec.where()
-        if isinstance(chunk, KeyChunk):
-            rng, rng_params = chunk.where()
-            sql = render("common/key_range_count", table=spec.table_sql(), range=Fragment(rng), where=where)
-            params: tuple[Any, ...] = (*rng_params, *where_params)
-        else:
-            sql, params = render("common/range_count", **spec.parts()), (chunk.lo, chunk.hi, *where_params)
-        found = self.db.query(sql, params)
-        if self.db.sessions == 1:
-            self.stats.range_rows = int(found[0][0])
 
     def commit(self, position: dict[str, Any], processor: Processor) -> None:
         """Checkpoint a finished batch (its effects and the new position, in one transaction)."""
+        if self.counted is not None:
+            position = {**position, "counted": self.counted}
         if self.checkpoint is not None:
             self.checkpoint.commit(position, self.stats.rows, self.stats.batches, processor)
         elif isinstance(processor, AggregateByKey):
@@ -294,12 +296,14 @@ class _ChunkScan:
             self._key_rows(processor, spec, chunk, columns)
             return
         sql = render("common/keyset_batch", **spec.parts(columns=spec.column_sql(columns)))
+        upto = render("common/batch_count", **spec.parts(upper=Fragment("<=")))
+        tail = render("common/batch_count", **spec.parts(upper=Fragment("<")))
         _, where_params = spec.where()
         last = int(self.position.get("after", chunk.lo - 1))
         while True:
             size = batch.size
             t0 = time.monotonic()
-            rows = self.db.query(sql, (last, chunk.hi, *where_params, size))
+            rows = self._id_batch((sql, upto, tail), last, chunk.hi, where_params, size)
             batch.observe(len(rows), time.monotonic() - t0)
             if not rows:
                 break
@@ -330,7 +334,7 @@ class _ChunkScan:
             )
             size = batch.size
             t0 = time.monotonic()
-            rows = self.db.query(sql, (*rng_params, *where_params, size))
+            rows = self._key_batch(sql, (rng, rng_params), (where, where_params), size)
             batch.observe(len(rows), time.monotonic() - t0)
             if not rows:
                 break
@@ -375,7 +379,9 @@ class _ChunkScan:
                 range=Fragment(rng),
                 where=where,
             )
-            self._groups(processor, (sql, (*rng_params, *where_params)), 0, t0)
+            count_sql = render("common/key_range_count", table=spec.table_sql(), range=Fragment(rng), where=where)
+            params = (*rng_params, *where_params)
+            self._groups(processor, (sql, params), 0, t0, (count_sql, params))
             if step is None:
                 self.commit({"end": True}, processor)
                 return
@@ -391,15 +397,19 @@ class _ChunkScan:
         whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor)
         if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:
             # a whole table that fits one batch: one query, no key predicate to evaluate on every row
-            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic())
+            rows_sql = render("common/row_count", table=spec.table_sql(), where=spec.where()[0])
+            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic(), (rows_sql, spec.where()[1]))
             self.commit({"end": True}, processor)
             return
+        count_sql = render("common/range_count", **spec.parts())
+        _, where_params = spec.where()
         cur = int(self.position.get("from", chunk.lo))
         span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
         while cur < chunk.hi:
             t0 = time.monotonic()
             nxt = min(chunk.hi, cur + span)
-            n = self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0)
+            counting = (count_sql, (cur, nxt, *where_params))
+            n = self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0, counting)
             # the next span from the rows per key just seen (x4 across a gap), for the batch's new size
             span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
             cur = nxt
@@ -419,7 +429,6 @@ class _ChunkScan:
         count_sql = render("common/range_count", **spec.parts())
         cur = int(self.position.get("from", chunk.lo))
         span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
-        counted = 0
         while cur < chunk.hi:
             nxt = min(chunk.hi, cur + span)
             t0 = time.monotonic()
@@ -427,14 +436,14 @@ class _ChunkScan:
             n = table.num_rows
             batch.observe(max(n, 1), time.monotonic() - t0)
             processor.process_arrow(table)
-            counted += expected
+            if self.counted is not None:
+                self.counted += expected
             stats.rows += n
             stats.batches += 1
             span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
             cur = nxt
             self.commit({"from": cur, "size": batch.size, "span": span} if cur < chunk.hi else {"end": True}, processor)
             self.progress.update(stats.rows, cur, batch.size)
-        self.arrow_counted = counted
 
     def _arrow_range(
         self,
@@ -487,8 +496,64 @@ class _ChunkScan:
             )
         raise AssertionError("unreachable")
 
-    def _groups(self, processor: AggregateByKey, query: tuple[str, Any], position: int, t0: float) -> int:
-        groups = self.db.query(*query)
+    def _counted(self, query: tuple[str, Any], count: Callable[[Sequence[Row]], tuple[str, Any]]) -> Sequence[Row]:
+        """One batch's rows; when counting, read with the COUNT(*) of its key range (`count(rows)` gives
+        that statement) in one snapshot of their own, and the count added to the chunk's."""
+        if self.counted is None:
+            return self.db.query(*query)
+
+        def read(cur: Cursor) -> tuple[Sequence[Row], int]:
+            cur.execute(*query)
+            got = cur.fetchall()
+            cur.execute(*count(got))
+            found = cur.fetchone()
+            return got, int(found[0]) if found else 0
+
+        rows, counted = self.db.in_snapshot(read)
+        self.counted += counted
+        return rows
+
+    def _id_batch(
+        self, sqls: tuple[str, str, str], after: int, hi: int, where_params: tuple[Any, ...], size: int
+    ) -> Sequence[Row]:
+        """A keyset batch of an integer key, counted over (after, its last key], or to the chunk's end
+        when it is the chunk's last batch (fewer rows than asked for)."""
+        sql, upto, tail = sqls
+
+        def count(got: Sequence[Row]) -> tuple[str, Any]:
+            if len(got) == size:
+                return upto, (after, got[-1][0], *where_params)
+            return tail, (after, hi, *where_params)
+
+        return self._counted((sql, (after, hi, *where_params, size)), count)
+
+    def _key_batch(
+        self, sql: str, rng: tuple[str, tuple[Any, ...]], where: tuple[Fragment, tuple[Any, ...]], size: int
+    ) -> Sequence[Row]:
+        """A keyset batch of a composite or string key, counted like `_id_batch` with tuple comparisons."""
+        spec, n = self.spec, len(self.spec.keys)
+
+        def count(got: Sequence[Row]) -> tuple[str, Any]:
+            counted, params = rng
+            if len(got) == size:  # up to the batch's last key
+                counted = f"{counted} AND {compare_sql(spec.keys, '<=')}"
+                params = (*params, *compare_params(tuple(got[-1][:n])))
+            sql_count = render(
+                "common/key_range_count", table=spec.table_sql(), range=Fragment(counted), where=where[0]
+            )
+            return sql_count, (*params, *where[1])
+
+        return self._counted((sql, (*rng[1], *where[1], size)), count)
+
+    def _groups(
+        self,
+        processor: AggregateByKey,
+        query: tuple[str, Any],
+        position: int,
+        t0: float,
+        count: tuple[str, Any] | None = None,
+    ) -> int:
+        groups = self.db.query(*query) if count is None else self._counted(query, lambda _: count)
         processor.add_groups(groups)  # (group, sum, count) rows; a query file's are checked
         n = sum(int(g[2]) for g in groups)
         self.batch.observe(max(n, 1), time.monotonic() - t0)

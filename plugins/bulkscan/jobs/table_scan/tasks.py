@@ -52,7 +52,7 @@ class ChunkResult(TypedDict):
     reconnects: int
     try_number: int
     summary: dict[str, Any]
-    range_rows: int | None  # the range's COUNT(*) in the scan's own snapshot; None: summarize counts it
+    range_rows: int | None  # the sum of the batches' COUNT(*)s, each in its batch's snapshot; None: summarize counts
 
 
 def _spec(settings: TableScanSettings, conn: Any, processor: Processor) -> TableSpec:
@@ -158,9 +158,9 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
 def reconcile(conn: Any, spec: TableSpec, results: Sequence[Mapping[str, Any]]) -> int:
     """Every chunk exactly once, and each one's rows equal to an independent count of its range.
 
-    The count is the one the chunk's scan took of its range in its own snapshot (`range_rows`), so no
-    second pass over the table; a chunk whose try read in more than one snapshot (it reconnected, or
-    resumed a checkpoint) is counted here instead. Returns how many chunks were counted here.
+    The count is the one the chunk's scan took as it went (`range_rows`: each batch's key range counted
+    in the batch's own snapshot), so no second pass over the table; a chunk without one (a try resumed
+    from a checkpoint that kept no count) is counted here instead. Returns how many were counted here.
     """
     indices = [r["index"] for r in results]
     if indices != list(range(len(results))):
