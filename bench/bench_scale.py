@@ -7,8 +7,8 @@ built once and reused. Figures:
     chunk, at most 64 chunks) and at the same chunk count (64) for both, median of 5; the walk of the
     key index (the planner before) at 10^7 for comparison; each extrapolated to 10^9 on a log-log line;
   - the 10^8-row scan through the library path with 2 worker processes (pushed-down aggregate, every
-    chunk read in one snapshot and reconciled against its COUNT(*) in it), its chunks' real rows
-    max/mean, and the peak RSS of a chunk worker.
+    batch counted in its own snapshot and each chunk reconciled against the sum), its chunks' real
+    rows max/mean, and the peak RSS of a chunk worker.
 Last line: BENCH scale rows=<n> plan_share=<plan/scan> plan_growth=<plan(10^8)/plan(10^7)>
 chunk_skew=<max/mean> peak_rss_mb=<n>.
 """
@@ -177,7 +177,7 @@ def main() -> None:
     t_scan, (chunk_rows, peak_rss, got) = timed(lambda: scan(big, c8))
     mean = sum(chunk_rows) / len(chunk_rows)
     skew = max(chunk_rows) / mean
-    print(f"\nscan of {BIG:,} rows: library path, 2 workers, pushed-down aggregate, reconciled in each snapshot")
+    print(f"\nscan of {BIG:,} rows: library path, 2 workers, pushed-down aggregate, every batch counted and reconciled")
     table(
         [(f"scan, {len(c8)} chunks", t_scan, f"chunk rows max/mean {skew:.3f}, min/mean {min(chunk_rows) / mean:.3f}")],
         BIG,
