@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_line, table, timed
+from common import bench_line, peak_rss_mb, reset_peak_rss, table, timed
 from scale_data import disk_mb, ensure_table, layout
 
 from bulkscan.core.chunks import Chunk
@@ -84,22 +84,9 @@ def plan_seconds(name: str, rows_per_chunk: int, planning: str, repeat: int = 5)
     return statistics.median(times), chunks
 
 
-def _reset_peak_rss() -> None:
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
-def _peak_rss_mb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-    return 0
-
-
 def _chunk(args: tuple[TableSpec, dict[str, Any]]) -> tuple[dict[Any, list[Any]], int, int | None, int]:
     spec, data = args
-    _reset_peak_rss()
+    reset_peak_rss()
     proc = AggregateByKey("user_id", "amount")
     stats = scan_chunk(
         direct(HOST, PORT, database=DB),
@@ -108,7 +95,7 @@ def _chunk(args: tuple[TableSpec, dict[str, Any]]) -> tuple[dict[Any, list[Any]]
         ChunkContext("scale", Chunk.from_dict(data)),
         options=ScanOptions(count_range=True),
     )
-    return proc.groups, stats.rows, stats.range_rows, _peak_rss_mb()
+    return proc.groups, stats.rows, stats.range_rows, peak_rss_mb()
 
 
 def scan(name: str, chunks: list[Chunk], workers: int = 2) -> tuple[list[int], int, tuple[int, int]]:

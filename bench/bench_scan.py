@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
-import resource
 import subprocess
 import sys
 from collections import defaultdict
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_line, ensure_buffer_pool, table, timed
+from common import bench_line, ensure_buffer_pool, peak_rss_mb, reset_peak_rss, table, timed
 
 from bulkscan.core.chunks import Chunk
 from bulkscan.core.keys import KeyChunk
@@ -141,20 +140,6 @@ def offset_paging(page: int = 10_000) -> tuple[int, int, int]:
     return totals(groups)
 
 
-def _reset_peak_rss() -> None:
-    """Reset this process's RSS high-water mark (Linux), so the peak measured is this chunk's own."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-
-
-def _peak_rss_mb() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-
-
 ARROW_URI = f"mysql://root@{HOST}:{PORT}/{DB}"
 
 
@@ -162,7 +147,7 @@ def _lib_chunk(args: tuple[TableSpec, dict[str, Any], str]) -> tuple[dict[Any, l
     """One chunk in a worker process; the table was validated once by the caller (TableSpec pickles).
     Read in one snapshot and counted in it (the DAG's reconcile, ScanOptions.count_range)."""
     spec, chunk_data, mode = args
-    _reset_peak_rss()
+    reset_peak_rss()
     factory = direct(HOST, PORT, database=DB)
     proc: Processor
     if mode == "arrow":
@@ -174,7 +159,7 @@ def _lib_chunk(args: tuple[TableSpec, dict[str, Any], str]) -> tuple[dict[Any, l
         factory, spec, proc, ChunkContext("bench", chunk), options=ScanOptions(count_range=True, arrow_uri=ARROW_URI)
     )
     assert isinstance(proc, AggregateByKey)
-    return proc.groups, _peak_rss_mb(), stats.rows, stats.range_rows
+    return proc.groups, peak_rss_mb(), stats.rows, stats.range_rows
 
 
 def library_path(
@@ -240,7 +225,7 @@ def _lib_key_chunk(args: tuple[TableSpec, dict[str, Any]]) -> tuple[dict[Any, li
     proc = AggregateByKey("user_id", "amount")
     chunk = KeyChunk.from_dict(chunk_data)
     stats = scan_chunk(direct(HOST, PORT, database=DB), spec, proc, ChunkContext("bench", chunk))
-    return proc.groups, stats.rows, _peak_rss_mb()
+    return proc.groups, stats.rows, peak_rss_mb()
 
 
 def library_composite(workers: int) -> tuple[tuple[int, int, int], list[int]]:

@@ -46,3 +46,20 @@ def ensure_buffer_pool(conn: Any, want: int) -> tuple[int, int]:
             time.sleep(0.5)
     cur.execute("SELECT @@innodb_buffer_pool_size")
     return int(before), int(cur.fetchone()[0])
+
+
+def reset_peak_rss() -> None:
+    """Reset this process's RSS high-water mark (Linux), so the peak measured is one chunk's own."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mb() -> int:
+    """This process's RSS high-water mark in MB (VmHWM; ru_maxrss where /proc has none)."""
+    import resource
+
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
