@@ -33,6 +33,7 @@ from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_s
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, raw, render
 from bulkscan.errors import BulkscanInputError
+from bulkscan.mysqldb.arrow import ArrowRanges
 from bulkscan.mysqldb.connect import close_quietly, is_disconnect
 from bulkscan.mysqldb.source import TableSpec, all_columns
 
@@ -117,11 +118,17 @@ class ResilientConnection:
                 if not is_disconnect(exc) or failures >= self.max_reconnects:
                     raise
                 failures += 1
-                self.reconnects += 1
-                self.close()
-                delay = min(0.5 * 2 ** (failures - 1), 10.0)
-                self.log.warning("connection lost (%s); reconnecting in %.1fs (attempt %d)", exc, delay, failures)
-                time.sleep(delay)
+                self.back_off(exc, failures, "connection lost")
+
+    def back_off(self, exc: BaseException, failures: int, what: str, reconnect: bool = True) -> None:
+        """Wait before attempt `failures + 1` (0.5 s doubling, at most 10 s), dropping the connection
+        first when it is the one that failed; counted in `reconnects`."""
+        self.reconnects += 1
+        if reconnect:
+            self.close()
+        delay = min(0.5 * 2 ** (failures - 1), 10.0)
+        self.log.warning("%s (%s); again in %.1fs (attempt %d)", what, exc, delay, failures)
+        time.sleep(delay)
 
     def close(self) -> None:
         close_quietly(self.conn)
@@ -416,23 +423,24 @@ class _ChunkScan:
             self.commit({"from": cur, "size": batch.size, "span": span} if cur < chunk.hi else {"end": True}, processor)
 
     def arrow(self, processor: ArrowProcessor) -> None:
-        """Key sub-ranges read by ConnectorX into Arrow tables, each handed to `process_arrow`, sized
-        from the rows per key seen (as the pushed-down sub-ranges). Each sub-range's rows are checked
-        against a COUNT(*) of it on bulkscan's own connection, taken in the chunk's snapshot when the
-        reader's statement (a snapshot of its own) saw the same rows; a sub-range written to between the
+        """Key sub-ranges read by ConnectorX into Arrow tables (bulkscan.mysqldb.arrow), each handed to
+        `process_arrow`, sized from the rows per key seen (as the pushed-down sub-ranges). Each
+        sub-range's rows are checked against a COUNT(*) of it on bulkscan's own connection, taken straight
+        after the read (ConnectorX reads on connections of its own); a sub-range written to between the
         two is read again, so the chunk's `range_rows` is the sum of counts that matched."""
         spec, chunk, batch, stats = self.spec, self.chunk, self.batch, self.stats
         if isinstance(chunk, KeyChunk) or self.arrow_uri is None:
             raise BulkscanInputError("Arrow batches need an integer key and the server's ConnectorX URI")
         columns = tuple(dict.fromkeys([*spec.keys, *(processor.columns or ())]))
-        where, where_params = spec.where()
+        reader = ArrowRanges(self.arrow_uri, spec, columns, self.db)
+        _, where_params = spec.where()
         count_sql = render("common/range_count", **spec.parts())
         cur = int(self.position.get("from", chunk.lo))
         span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
         while cur < chunk.hi:
             nxt = min(chunk.hi, cur + span)
             t0 = time.monotonic()
-            table, expected = self._arrow_range(spec, columns, where, where_params, count_sql, (cur, nxt))
+            table, expected = self._arrow_range(reader, (count_sql, where_params), (cur, nxt))
             n = table.num_rows
             batch.observe(max(n, 1), time.monotonic() - t0)
             processor.process_arrow(table)
@@ -446,45 +454,13 @@ class _ChunkScan:
             self.progress.update(stats.rows, cur, batch.size)
 
     def _arrow_range(
-        self,
-        spec: TableSpec,
-        columns: tuple[str, ...],
-        where: Fragment,
-        where_params: tuple[Any, ...],
-        count_sql: str,
-        bounds: tuple[int, int],
+        self, reader: ArrowRanges, count: tuple[str, tuple[Any, ...]], bounds: tuple[int, int]
     ) -> tuple[Any, int]:
-        """One sub-range through ConnectorX and its COUNT(*) (the reader retried on a lost connection,
-        the pair read again, up to three times, while a writer makes them differ)."""
-        import connectorx as cx
-
-        uri = self.arrow_uri
-        assert uri is not None  # checked by `arrow`
-        conn = self.db.open()
-        literal = tuple(_literal(conn, v) for v in where_params)
-        sql = render(
-            "common/arrow_range",
-            columns=spec.column_sql(columns),
-            table=spec.table_sql(),
-            key=spec.key_sql(),
-            lo=Fragment(str(int(bounds[0]))),
-            hi=Fragment(str(int(bounds[1]))),
-            where=Fragment(str(where) % literal) if literal else where,
-        )
+        """One sub-range through ConnectorX and its COUNT(*), the pair read again (up to three times in
+        all) while a writer makes them differ."""
+        count_sql, where_params = count
         for attempt in range(1, 4):
-            failures = 0
-            while True:
-                try:
-                    table = cx.read_sql(uri, sql, return_type="arrow")
-                    break
-                except Exception as exc:
-                    failures += 1
-                    if failures > self.db.max_reconnects:
-                        raise
-                    self.db.reconnects += 1
-                    delay = min(0.5 * 2 ** (failures - 1), 10.0)
-                    self.db.log.warning("arrow read failed (%s); again in %.1fs (attempt %d)", exc, delay, failures)
-                    time.sleep(delay)
+            table = reader.read(*bounds)
             expected = int(self.db.query(count_sql, (bounds[0], bounds[1], *where_params))[0][0])
             if expected == table.num_rows or attempt == 3:
                 return table, expected
@@ -561,13 +537,6 @@ class _ChunkScan:
         self.stats.batches += 1
         self.progress.update(self.stats.rows, position, self.batch.size)
         return n
-
-
-def _literal(conn: Connection, value: Any) -> str:
-    """A filter value as SQL text, quoted by the driver (mysqlclient's literal(): its own escaping of
-    bound parameters), for a reader that takes no parameters."""
-    text = conn.literal(value)  # type: ignore[attr-defined]
-    return text.decode() if isinstance(text, bytes) else str(text)
 
 
 def _first_span(chunk: Chunk, size: int) -> int:
