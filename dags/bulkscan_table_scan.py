@@ -3,8 +3,10 @@
 
 The table is planned into gap-aware key ranges (`plan`), each range is one mapped task
 (`scan_chunk`, shown as "ids 1-1,250,000", or "shop 17 id 5,001 - shop 19 id 12" for a composite
-key) that streams its rows in keyset batches in bounded memory,
-and `summarize` reconciles every chunk against an independent count of its range and merges the
+key) that streams its rows in keyset batches in bounded memory. A chunk that turns out far above its
+planned size (the plan's estimates were wrong) stops at twice that and `split_oversize` walks the rest of its
+range into exact chunks, scanned by `scan_rest` (none, and no query, on a run where every chunk fitted);
+`summarize` reconciles every chunk against an independent count of its range and merges the
 per-chunk partial sums into `bulkscan.bulkscan_result`.
 
 * Retry one failed chunk by clearing just its map index: the others are not re-run, and its earlier
@@ -45,22 +47,29 @@ def bulkscan_table_scan() -> None:
         return ts.plan(get_current_context()["params"], max_map_length())
 
     @task(**mapped(POOL_MYSQL, "chunk_label"))
-    def scan_chunk(chunk: ts.AnyChunkPayload) -> ts.ChunkResult:
+    def scan_chunk(chunk: ts.AnyChunkPayload, split: bool = True) -> ts.ChunkResult:
         ctx = get_current_context()
         ctx["chunk_label"] = chunk["label"]  # type: ignore[typeddict-unknown-key]
         ti = ctx["ti"]
-        return ts.scan(chunk, ctx["params"], run_key(ti.dag_id, ti.run_id), ti.try_number)
+        return ts.scan(chunk, ctx["params"], run_key(ti.dag_id, ti.run_id), ti.try_number, split)
+
+    @task
+    def split_oversize(results: list[ts.ChunkResult]) -> list[ts.ChunkPayload]:
+        # One slice of the lazy XCom sequence: one request, and no probing past its end.
+        return ts.split_oversize(results[: len(results)], get_current_context()["params"], max_map_length())
 
     @task(trigger_rule="none_failed", outlets=[assets.TABLE_SCAN_RESULTS])
-    def summarize(results: list[ts.ChunkResult]) -> dict[str, Any]:
+    def summarize(results: list[ts.ChunkResult], rest: list[ts.ChunkResult]) -> dict[str, Any]:
         ctx = get_current_context()
         ti = ctx["ti"]
-        # One slice of the lazy XCom sequence: one request, and no probing past its end.
-        summary = ts.summarize(results[: len(results)], ctx["params"], run_key(ti.dag_id, ti.run_id))
+        every = [*results[: len(results)], *rest[: len(rest)]]
+        summary = ts.summarize(every, ctx["params"], run_key(ti.dag_id, ti.run_id))
         assets.emit(ctx, assets.TABLE_SCAN_RESULTS, summary)
         return summary
 
-    summarize(scan_chunk.expand(chunk=plan()))
+    scanned = scan_chunk.expand(chunk=plan())
+    rest = scan_chunk.override(task_id="scan_rest").partial(split=False).expand(chunk=split_oversize(scanned))
+    summarize(scanned, rest)
 
 
 bulkscan_table_scan()

@@ -8,6 +8,7 @@ from typing import Any
 import MySQLdb
 
 from bulkscan.core.processors import AggregateByKey, ChunkContext, SendMessages
+from devtools.demo.data import HUGE_GAP
 
 
 class FaultyAggregate(AggregateByKey):
@@ -112,3 +113,35 @@ class WritingAggregate(AggregateByKey):
 
 def writing_aggregate(**kwargs: Any) -> WritingAggregate:
     return WritingAggregate(**kwargs)
+
+
+class BulkLoadingAggregate(AggregateByKey):
+    """The aggregate processor of a chunk that a bulk load lands in after planning: as the chunk holding
+    the events table's billion-id gap opens, `rows` new rows are inserted into the gap through another
+    connection (note 'bulk'), so the chunk holds far more rows than its plan said (an estimate gone wrong,
+    made real). Pushed down or not (`pushdown`)."""
+
+    def __init__(self, database: str, group: str, value: str, rows: int, pushdown: bool, port: int = 3306) -> None:
+        super().__init__(group, value, pushdown=pushdown)
+        self.database, self.rows, self.port = database, rows, port
+
+    def open(self, ctx: Any) -> None:
+        super().open(ctx)
+        conn = MySQLdb.connect(host="127.0.0.1", port=self.port, user="root", database=self.database, autocommit=True)
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT MAX(id), SUM(note = 'bulk') FROM events WHERE id < %s", (HUGE_GAP,))
+            before_gap, loaded = cur.fetchone()
+            before_gap, chunk = int(before_gap), ctx.chunk
+            if not loaded and chunk.lo <= before_gap + 1 < chunk.hi and not getattr(chunk, "columns", None):
+                cur.executemany(
+                    # every value bound: MySQLdb sends a multi-row INSERT only for a VALUES clause of %s alone
+                    "INSERT INTO events (id, user_id, amount, created_at, note) VALUES (%s, %s, %s, %s, %s)",
+                    [(before_gap + 1 + i, i % 50 + 1, 1, "2026-06-01", "bulk") for i in range(self.rows)],
+                )
+        finally:
+            conn.close()
+
+
+def bulk_loading_aggregate(**kwargs: Any) -> BulkLoadingAggregate:
+    return BulkLoadingAggregate(**kwargs)

@@ -185,3 +185,28 @@ def test_bounds_beyond_int64_travel_as_text_and_come_back_exact() -> None:
             back = Chunk.from_dict(msgspec.msgpack.decode(msgspec.msgpack.encode(wire)))
             assert (back.lo, back.hi, back.index, back.rows) == (lo, hi, 3, 7)
         assert isinstance(wire_bound(lo), int) == (-(2**63) <= lo < 2**63)
+
+
+def test_a_chunk_is_oversize_past_twice_its_plan_or_the_target() -> None:
+    from bulkscan.core.chunks import OVERSIZE, oversize_limit, renumbered
+
+    assert OVERSIZE == 2
+    assert oversize_limit(30_000, 25_000) == 60_000  # twice its plan
+    assert oversize_limit(10_000, 25_000) == 50_000  # a small last chunk: twice the target
+    assert oversize_limit(None, 25_000) == 50_000  # rows unknown
+    pieces = renumbered([Chunk(0, 10, 20, 5), Chunk(1, 20, 30, 4)], 7)
+    assert [(c.index, c.lo, c.hi, c.rows) for c in pieces] == [(7, 10, 20, 5), (8, 20, 30, 4)]
+
+
+def test_a_chunk_time_limit_follows_its_plan_within_floor_and_bound() -> None:
+    """10x the planned rows at the last run's slowest rate, never below the floor nor above the form's
+    bound; the bound itself before a first run, or when the rows are unknown."""
+    from bulkscan.core.chunks import TIME_LIMIT_FACTOR, chunk_time_limit
+
+    assert TIME_LIMIT_FACTOR == 10
+    assert chunk_time_limit(1_250_000, 2e-6, 7_200, 300) == 300  # 25 s derived: the floor
+    assert chunk_time_limit(1_250_000, 1e-4, 7_200, 300) == 1_250  # 10 x 125 s
+    assert chunk_time_limit(1_250_000, 1e-2, 7_200, 300) == 7_200  # the form's bound
+    assert chunk_time_limit(1_250_000, None, 7_200, 300) == 7_200  # no earlier run
+    assert chunk_time_limit(None, 1e-4, 7_200, 300) == 7_200  # rows unknown
+    assert chunk_time_limit(30_000, 1e-5, 7_200, 2) == 3  # rounded up

@@ -380,3 +380,87 @@ def test_a_plan_that_needs_too_many_estimates_walks(events: dict[str, Any], monk
     assert_partition(plan.chunks, plan.first, plan.last)
     assert [c.rows for c in plan.chunks] == [count_range(conn, spec, c.lo, c.hi) for c in plan.chunks]
     assert sum(c.rows or 0 for c in plan.chunks) == events["rows"]
+
+
+@pytest.mark.parametrize("mode", ["rows", "pushdown", "arrow"])
+def test_a_chunk_stops_after_its_limit_and_its_rest_scanned_apart_completes_it(
+    events: dict[str, Any], mysql_root: Any, mode: str
+) -> None:
+    """`stop_after`: a chunk planned far too small (one chunk over the whole table, planned at 10,000
+    rows) stops at the end of the batch that reached the limit and reports where (`rest_from`); what it
+    read is exactly its rows below that key, counted; the rest of the range walked exactly (plan_range)
+    and scanned apart makes the whole table's per-user sums, the SQL ground truth."""
+    from bulkscan.core.batching import AdaptiveBatch
+    from bulkscan.core.chunks import Chunk, assert_partition, renumbered
+    from bulkscan.core.processors import ArrowAggregate
+    from bulkscan.mysqldb.planner import plan_range
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    connect = events["connect"]
+    conn = connect()
+    spec = resolve_table(conn, None, "events", "id", ("user_id", "amount"))
+    first, last = plan_table(conn, spec, 10**9, 1).chunks[0].lo, plan_table(conn, spec, 10**9, 1).chunks[0].hi
+    whole = Chunk(0, first, last, rows=10_000)  # the whole table, planned far too small
+    uri = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}"
+
+    def processor() -> Processor:
+        return (
+            ArrowAggregate("user_id", "amount")
+            if mode == "arrow"
+            else AggregateByKey("user_id", "amount", mode == "pushdown")
+        )
+
+    merged: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+
+    def scan(chunk: Chunk, stop_after: int | None) -> Any:
+        p = processor()
+        options = ScanOptions(count_range=True, arrow_uri=uri, stop_after=stop_after)
+        batch = AdaptiveBatch(size=4_000, minimum=1_000, maximum=8_000)
+        stats = scan_chunk(connect, spec, p, ChunkContext("t", chunk), batch=batch, options=options)
+        for g, (s, n) in p.groups.items():
+            merged[group_key(g)] += s
+            counts[group_key(g)] += n
+        return stats
+
+    stats = scan(whole, 20_000)
+    assert stats.rest_from is not None and first < stats.rest_from < last
+    # rows: it stops within one batch of the limit; a key sub-range (pushdown, arrow) is sized from the
+    # planned density, so the sub-range that passes the limit may hold more (here it spans the id gap)
+    assert stats.rows >= 20_000 and (stats.rows < 20_000 + 8_000 or mode != "rows")
+    assert stats.rows == stats.range_rows == count_range(conn, spec, first, stats.rest_from)
+    rest = renumbered(plan_range(conn, spec, stats.rest_from, last, 60_000, 64), 1)
+    assert_partition([Chunk(0, first, stats.rest_from), *rest], first, last - 1)
+    assert [c.rows for c in rest[:-1]] == [60_000] * (len(rest) - 1) and 0 < (rest[-1].rows or 0) <= 60_000
+    for piece in rest:
+        done = scan(piece, None)
+        assert done.rest_from is None and done.rows == piece.rows
+    assert {g: (merged[g], counts[g]) for g in merged} == ground_truth(mysql_root)
+
+
+def test_a_resumed_try_of_a_stopped_chunk_reports_the_same_rest(events: dict[str, Any], mysql_root: Any) -> None:
+    """A try that died after the chunk had stopped (its final checkpoint committed) reads nothing more
+    and reports the same `rest_from`, so the rest is split the same way whichever try reports it."""
+    from bulkscan.core.batching import AdaptiveBatch
+    from bulkscan.core.chunks import Chunk
+    from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    connect = events["connect"]
+    conn = connect()
+    spec = resolve_table(conn, None, "events", "id", ("user_id", "amount"))
+    store = ResultStore(direct(MYSQL_HOST, MYSQL_PORT, database=None), f"{DB}_stop_results")
+    store.ensure()
+    chunk = Chunk(0, 1, 200_000, rows=10_000)
+    tries = []
+    for try_number in (1, 2):
+        checkpoint = ChunkCheckpoint(store, "t/stop", chunk, try_number)
+        options = ScanOptions(count_range=True, stop_after=20_000, checkpoint=checkpoint)
+        p = AggregateByKey("user_id", "amount", pushdown=False)
+        batch = AdaptiveBatch(size=4_000, minimum=1_000, maximum=8_000)
+        tries.append(
+            scan_chunk(connect, spec, p, ChunkContext("t/stop", chunk, try_number), batch=batch, options=options)
+        )
+    assert tries[0].rest_from is not None and tries[1].rest_from == tries[0].rest_from
+    assert tries[1].rows == tries[0].rows == tries[1].range_rows and tries[1].batches == tries[0].batches
+    mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {DB}_stop_results")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -17,6 +18,7 @@ DB = "bs_scan_dag"
 RESULTS = "bs_scan_dag_results"
 CONN = "bs_scan_dag"
 ROWS = 200_000
+AFTER_SCAN = ("split_oversize", "scan_rest", "summarize")  # downstream of every chunk: cleared with a retried one
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +134,52 @@ def test_arrow_batches_through_the_dag_are_exact(source: Any, dag: Any, planning
     assert summary["rows"] == ROWS and summary["recounted_chunks"] == 0
 
 
+@pytest.mark.parametrize("planning", ["estimate", "walk"])
+def test_a_chunk_far_above_its_plan_is_split_at_scan_time_and_the_run_stays_exact(
+    source: Any, dag: Any, planning: str
+) -> None:
+    """A bulk load of 100,000 rows lands in one chunk's range after planning (the chunk holding the
+    billion-id gap): that chunk stops at twice its planned size, and the rest of its range is walked
+    into exact chunks of the target size, scanned as mapped tasks of their own (`scan_rest`). The
+    result equals SQL over the whole table, loaded rows included; the chunks tile the key space."""
+    loading = {
+        "processor": "tests.processors:bulk_loading_aggregate",
+        "processor_args": {
+            "database": DB, "group": "user_id", "value": "amount", "rows": 100_000, "pushdown": False,
+            "port": MYSQL_PORT,
+        },
+        "planning": planning,
+    }  # fmt: skip
+    try:
+        dr = dag.test(run_conf=conf(**loading))
+        key = f"{dag.dag_id}/{dr.run_id}"
+        assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
+        assert result(source, key) == truth(source)
+        cur = source(DB).cursor()
+        cur.execute("SELECT COUNT(*) FROM events WHERE note = 'bulk'")
+        assert cur.fetchone()[0] == 100_000  # the load did land
+    finally:
+        source(DB).cursor().execute("DELETE FROM events WHERE note = 'bulk'")
+    planned, rests = xcom_of(dr, "plan"), xcom_of(dr, "split_oversize")
+    summary = xcom_of(dr, "summarize")
+    assert summary["rows"] == ROWS + 100_000 and summary["recounted_chunks"] == 0
+    assert summary["chunks"] == len(planned) + len(rests) and summary["split_chunks"]
+    (split,) = summary["split_chunks"]
+    assert all(f"(rest of {split})" in r["label"] for r in rests) and 2 <= len(rests) <= 4
+    cur = source(RESULTS).cursor()
+    cur.execute("SELECT chunk_index, lo, hi, rows_scanned FROM bulkscan_chunk WHERE run_key = %s", (key,))
+    stored = {i: (int(lo), int(hi), n) for i, lo, hi, n in cur.fetchall()}
+    bounds = sorted((lo, hi) for lo, hi, _ in stored.values())
+    assert bounds[0][0] == int(planned[0]["lo"]) and bounds[-1][1] == int(planned[-1]["hi"])
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))  # contiguous, no overlap
+    target = conf()["rows_per_chunk"]
+    assert stored[split][2] >= 2 * max(planned[split]["rows"], target)  # it read its limit, then stopped
+    assert stored[split][1] == int(rests[0]["lo"]) < int(planned[split]["hi"])
+    assert all(stored[int(r["index"])][2] <= target for r in rests)  # the rest's pieces are exact
+    tis = ti_table(dag.dag_id, dr.run_id)
+    assert sorted(m for t, m in tis if t == "scan_rest") == list(range(len(rests)))
+
+
 def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source: Any) -> None:
     """Every bulkscan task has an execution_timeout (BULKSCAN_TASK_TIMEOUT_MINUTES): a chunk hanging in
     the middle of its scan is ended, its host slot freed, and its retry makes the result exact."""
@@ -149,6 +197,30 @@ def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source
     key = f"{dag.dag_id}/{dr.run_id}"
     assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
     assert result(source, key) == truth(source)
+    tries = {m: v[1] for (t, m), v in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_chunk"}
+    assert tries == {m: (2 if m == 3 else 1) for m in tries}
+    assert attempts(source, key)[3] == [1, 2]
+
+
+def test_a_hung_chunk_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
+    source: Any, dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan gives every chunk a time limit of 10x its planned rows at the slowest rate of the table's
+    last run (here seconds, with the floor lowered from 5 minutes), far inside the form's bound and the
+    task's 180-minute execution_timeout. A chunk that hangs past it is ended, its slot released, and its
+    retry makes the result exact."""
+    monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
+    assert str(dag.test(run_conf=conf()).state) == "success"  # the table's last run: its rates
+    source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
+    try:
+        dr = dag.test(run_conf=conf(**faulty("hang"), max_parallel_chunks=1))  # one slot: the hang held it
+    finally:
+        source(DB).cursor().execute("DELETE FROM faults")
+    key = f"{dag.dag_id}/{dr.run_id}"
+    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
+    assert result(source, key) == truth(source)
+    limits = [p["time_limit_s"] for p in xcom_of(dr, "plan")]
+    assert all(5 <= s < 120 for s in limits), limits  # derived from the last run, not the form's 120 minutes
     tries = {m: v[1] for (t, m), v in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_chunk"}
     assert tries == {m: (2 if m == 3 else 1) for m in tries}
     assert attempts(source, key)[3] == [1, 2]
@@ -210,13 +282,13 @@ def test_failed_chunk_cleared_by_map_index_alone(source: Any, dag: Any) -> None:
     assert result(source, key) == {}
 
     source(DB).cursor().execute("DELETE FROM faults")  # the cause is fixed; retry only chunk 3
-    clear_map_indexes(dag, dr.run_id, [("scan_chunk", 3), "summarize"])
+    clear_map_indexes(dag, dr.run_id, [("scan_chunk", 3), *AFTER_SCAN])
     assert resume_run(dag, dr.run_id) == "success"
 
     after = ti_table(dag.dag_id, dr.run_id)
     assert result(source, key) == truth(source)
     for (task_id, m), (state, tries, _) in after.items():
-        assert state == "success"
+        assert state == ("skipped" if task_id == "scan_rest" else "success"), (task_id, m)  # no chunk split
         if task_id == "scan_chunk" and m != 3:
             assert tries == before[(task_id, m)][1], f"chunk {m} was re-run"
     assert after[("scan_chunk", 3)][1] > before[("scan_chunk", 3)][1]
@@ -358,7 +430,7 @@ def test_a_run_failing_at_the_results_write_leaves_a_state_its_retry_completes_e
         assert cur.fetchone()[0] == 0  # its batches are checkpointed, the chunk is not done
 
         cur.execute("DELETE FROM refuse_chunk")  # the cause is fixed
-        clear_map_indexes(dag, dr.run_id, [("scan_chunk", 4), "summarize"])
+        clear_map_indexes(dag, dr.run_id, [("scan_chunk", 4), *AFTER_SCAN])
         assert resume_run(dag, dr.run_id) == "success"
         assert result(source, key) == truth(source)
         cur.execute("SELECT chunk_index, writes FROM bulkscan_chunk WHERE run_key = %s", (key,))

@@ -42,6 +42,7 @@ class ChunkPayload(TypedDict):
     run_key: NotRequired[str]
     day: NotRequired[str]
     hour: NotRequired[int]  # member scoring's hourly folds: the hour of the day (HourSlice.index)
+    time_limit_s: NotRequired[int]  # the chunk's own time limit (chunk_time_limit)
 
 
 class StoredChunk(Protocol):
@@ -186,6 +187,40 @@ def split_by_estimate(
         lo = nxt
     chunks.append(Chunk(len(chunks), lo, last + 1, max(0, estimate - balanced * len(chunks))))
     return chunks
+
+
+# A chunk that turns out to hold more than this many times its planned rows (or the target, when more)
+# is split at scan time: it stops after that many and its rest is walked into chunks of its own. An
+# estimated plan is off by a few percent on a table whose statistics are fresh; a chunk of twice its size
+# means the estimate was wrong (stale statistics, a bulk load into one range after planning).
+OVERSIZE = 2
+
+
+def oversize_limit(planned_rows: int | None, rows_per_chunk: int) -> int:
+    """The rows after which a chunk stops and hands the rest of its range on (`OVERSIZE`)."""
+    return OVERSIZE * max(planned_rows or 0, rows_per_chunk)
+
+
+# A chunk's time limit, derived from its plan: this many times its planned rows at the slowest rate
+# (seconds per row) of any chunk of the table's last run. Ten times leaves room for a cold cache and a
+# busy server; a chunk that still runs past it is stuck (a lock, a hung connection) and is better ended
+# and retried from its checkpoint than left holding its slot for the task's whole execution_timeout.
+TIME_LIMIT_FACTOR = 10
+
+
+def chunk_time_limit(planned_rows: int | None, slowest_s_per_row: float | None, bound_s: int, floor_s: int) -> int:
+    """Seconds a chunk may run: `TIME_LIMIT_FACTOR` x its planned rows at the last run's slowest rate,
+    at least `floor_s`, at most `bound_s` (the form's limit); `bound_s` when there is nothing to derive
+    it from (no earlier run, or rows unknown)."""
+    if not planned_rows or not slowest_s_per_row or slowest_s_per_row <= 0:
+        return bound_s
+    derived = math.ceil(TIME_LIMIT_FACTOR * slowest_s_per_row * planned_rows)
+    return max(1, min(bound_s, max(floor_s, derived)))
+
+
+def renumbered(chunks: Iterable[Chunk], first_index: int) -> list[Chunk]:
+    """`chunks` indexed on from `first_index` (the pieces of a split chunk follow the plan's chunks)."""
+    return [Chunk(first_index + i, c.lo, c.hi, c.rows) for i, c in enumerate(chunks)]
 
 
 def even_stride(first: int, last: int, count: int) -> list[Chunk]:

@@ -92,6 +92,7 @@ class KeyChunkPayload(TypedDict):
     rows: int | None
     label: str
     run_key: NotRequired[str]
+    time_limit_s: NotRequired[int]  # the chunk's own time limit (bulkscan.core.chunks.chunk_time_limit)
 
 
 @dataclass(frozen=True)

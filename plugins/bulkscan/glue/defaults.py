@@ -27,6 +27,19 @@ RETRY_DELAY = timedelta(seconds=_int_env("BULKSCAN_RETRY_DELAY_SECONDS", 30))
 MAX_ACTIVE_TIS_PER_DAGRUN = _int_env("BULKSCAN_MAX_ACTIVE_TIS_PER_DAGRUN", 16)
 # Every task is killed (and retried) after this long; chunks are sized to take minutes.
 TASK_TIMEOUT = timedelta(minutes=_int_env("BULKSCAN_TASK_TIMEOUT_MINUTES", 180))
+
+
+def task_timeout_minutes() -> int:
+    """Every task's execution_timeout in whole minutes (the upper bound of a chunk's own time limit)."""
+    return max(1, int(TASK_TIMEOUT.total_seconds() // 60))
+
+
+def chunk_time_limit_floor_s() -> int:
+    """The least time limit a chunk is given however fast its table's last run was (read in the plan task,
+    so a test can lower it)."""
+    return max(1, _int_env("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", 300))
+
+
 # A whole run is failed after this long (a run that cannot finish should page someone, not linger).
 DAGRUN_TIMEOUT = timedelta(hours=_int_env("BULKSCAN_DAGRUN_TIMEOUT_HOURS", 20))
 # member_scoring's deadline: finished this long after its run was queued (6 h: by 06:00 plus the grace

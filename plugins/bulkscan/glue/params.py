@@ -163,6 +163,23 @@ def planning() -> Any:
     )
 
 
+def chunk_time_limit(maximum_minutes: int) -> Any:
+    return param(
+        min(120, maximum_minutes),
+        type="integer",
+        minimum=1,
+        maximum=maximum_minutes,
+        title="Chunk time limit (minutes)",
+        description=(
+            "A chunk running longer is ended and retried from its checkpoint (a lock or a hung connection "
+            "should not hold its slot for hours). The limit is derived from the plan: 10x the chunk's planned "
+            "rows at the slowest rate of the table's last run, at least 5 minutes, and never more than this. "
+            "Before the table's first run, this is the limit. At most the task's execution_timeout."
+        ),
+        section=CHUNKS,
+    )
+
+
 def batch_seconds() -> Any:
     return param(
         0.5,

@@ -106,6 +106,28 @@ def iter_plan(conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int) 
         yield chunk if chunk.rows is not None else replace(chunk, rows=count_range(conn, spec, chunk.lo, chunk.hi))
 
 
+def plan_range(conn: Any, spec: TableSpec, lo: int, hi: int, rows_per_chunk: int, max_chunks: int) -> list[Chunk]:
+    """Exact chunks of `rows_per_chunk` filtered rows tiling [lo, hi), by walking the key index over that
+    range only (at most `max_chunks`, the last taking what remains): the rest of a chunk split at scan
+    time, whose planned size was wrong, so its pieces are counted, not estimated."""
+    rows_per_chunk, max_chunks = check_sizes(rows_per_chunk, max_chunks)
+    if hi <= lo:
+        return []
+    _, params = spec.where()
+    cur = conn.cursor()
+    boundary_sql = render("common/key_boundary", **spec.parts())
+
+    def next_boundary(start: int, n: int) -> int | None:
+        cur.execute(boundary_sql, (start, hi, *params, n))
+        row = cur.fetchone()
+        return int(row[0]) if row else None
+
+    return [
+        c if c.rows is not None else replace(c, rows=count_range(conn, spec, c.lo, c.hi))
+        for c in iter_boundaries(next_boundary, lo, hi - 1, None, rows_per_chunk, max_chunks)
+    ]
+
+
 def plan_balanced(
     conn: Any, spec: TableSpec, rows_per_chunk: int, max_chunks: int, estimate: int | None = None
 ) -> Plan:

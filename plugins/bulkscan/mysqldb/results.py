@@ -134,6 +134,14 @@ class ResultStore:
             names = [d[0] for d in cur.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def slowest_rate(self, job: str, source: str, min_rows: int = 1_000) -> float | None:
+        """Seconds per row of the slowest chunk (of at least `min_rows` rows) in the source's last merged
+        run, or None before its first one."""
+        with cursor(self.connect) as cur:
+            cur.execute(self.sql("slowest_rate"), (job, source, min_rows))
+            row = cur.fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
     def chunk_count(self, run_key: str, cur: Cursor | None = None) -> int:
         """How many chunks (producers) of the run have written, on `cur` or a connection of its own."""
         if cur is None:

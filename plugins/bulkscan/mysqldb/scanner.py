@@ -52,6 +52,8 @@ class ChunkStats:
     reconnects: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     range_rows: int | None = None  # the sum of the batches' own COUNT(*)s (count_range); None: not counted
+    # where the scan stopped short of the chunk's end (`ScanOptions.stop_after`): [rest_from, hi) is unread
+    rest_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ class ScanOptions:
     checkpoint: ChunkCheckpoint | None = None
     count_range: bool = False
     arrow_uri: str | None = None  # ConnectorX's URI of the same server, for an "arrow" processor
+    # an integer-key chunk that has read this many rows and still has keys left stops at the end of that
+    # batch (ChunkStats.rest_from): a chunk far above its planned size is split at scan time (table_scan)
+    stop_after: int | None = None
 
 
 class ResilientConnection:
@@ -261,6 +266,7 @@ class _ChunkScan:
         self.checkpoint = opts.checkpoint
         self.arrow_uri = opts.arrow_uri
         self.counting = opts.count_range
+        self.stop_after = opts.stop_after if isinstance(chunk, Chunk) else None
         # the sum of the batches' own counts so far (checkpointed with them); None: not counted, or a
         # resumed try whose checkpoint has no count
         self.counted: int | None = 0 if opts.count_range else None
@@ -273,6 +279,8 @@ class _ChunkScan:
         found = self.checkpoint.start() if self.checkpoint is not None else None
         if found is not None:
             self.position = found.position
+            if found.position.get("rest") is not None:  # the try that died had already stopped short
+                self.stats.rest_from = int(found.position["rest"])
             counted = found.position.get("counted")
             self.counted = int(counted) if self.counting and counted is not None else None
             self.stats.rows, self.stats.batches = found.rows, found.batches
@@ -290,6 +298,17 @@ class _ChunkScan:
         elif isinstance(processor, AggregateByKey):
             processor.take_pending()  # no checkpoints: the chunk's sums are written whole at its end
         processor.replay = False
+
+    def stops_at(self, nxt: int) -> dict[str, Any] | None:
+        """The final position when the chunk has read `stop_after` rows and keys from `nxt` on are left:
+        the batch just read is the chunk's last, [nxt, hi) its rest."""
+        chunk = self.chunk
+        if self.stop_after is None or self.stats.rows < self.stop_after or not isinstance(chunk, Chunk):
+            return None
+        if nxt >= chunk.hi:
+            return None
+        self.stats.rest_from = nxt
+        return {"end": True, "rest": nxt}
 
     def rows(self, processor: Processor) -> None:
         """Keyset batches of rows into `processor.process` (never OFFSET, never the whole range)."""
@@ -318,9 +337,10 @@ class _ChunkScan:
             last = rows[-1][0]
             stats.rows += len(rows)
             stats.batches += 1
-            self.commit({"after": last, "size": batch.size}, processor)
+            stop = self.stops_at(last + 1) if len(rows) == size else None
+            self.commit(stop or {"after": last, "size": batch.size}, processor)
             self.progress.update(stats.rows, last, batch.size)
-            if len(rows) < size:
+            if len(rows) < size or stop:
                 break
 
     def _key_rows(self, processor: Processor, spec: TableSpec, chunk: KeyChunk, columns: tuple[str, ...]) -> None:
@@ -420,7 +440,10 @@ class _ChunkScan:
             # the next span from the rows per key just seen (x4 across a gap), for the batch's new size
             span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
             cur = nxt
-            self.commit({"from": cur, "size": batch.size, "span": span} if cur < chunk.hi else {"end": True}, processor)
+            stop = self.stops_at(cur)
+            self.commit(stop or self._next(cur, span, chunk.hi), processor)
+            if stop:
+                return
 
     def arrow(self, processor: ArrowProcessor) -> None:
         """Key sub-ranges read by ConnectorX into Arrow tables (bulkscan.mysqldb.arrow), each handed to
@@ -450,8 +473,15 @@ class _ChunkScan:
             stats.batches += 1
             span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
             cur = nxt
-            self.commit({"from": cur, "size": batch.size, "span": span} if cur < chunk.hi else {"end": True}, processor)
+            stop = self.stops_at(cur)
+            self.commit(stop or self._next(cur, span, chunk.hi), processor)
             self.progress.update(stats.rows, cur, batch.size)
+            if stop:
+                return
+
+    def _next(self, cur: int, span: int, hi: int) -> dict[str, Any]:
+        """The position after a sub-range ending at `cur`: where the next one starts, or the chunk's end."""
+        return {"from": cur, "size": self.batch.size, "span": span} if cur < hi else {"end": True}
 
     def _arrow_range(
         self, reader: ArrowRanges, count: tuple[str, tuple[Any, ...]], bounds: tuple[int, int]

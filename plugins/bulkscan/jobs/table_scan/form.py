@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bulkscan.glue import params as fields
+from bulkscan.glue.defaults import task_timeout_minutes
 
 
 def params() -> dict[str, Any]:
@@ -28,6 +29,7 @@ def params() -> dict[str, Any]:
             "(a slot semaphore held on the server), whatever the workers.",
         ),
         "planning": fields.planning(),
+        "chunk_time_limit_minutes": fields.chunk_time_limit(task_timeout_minutes()),
         "batch_seconds": fields.batch_seconds(),
         **fields.processor_fields("user_id", "amount"),
         "results_conn_id": fields.param(

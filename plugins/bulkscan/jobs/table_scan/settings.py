@@ -32,6 +32,7 @@ class TableScanSettings:
     max_parallel_chunks: int = 4
     planning: Planning = "estimate"
     batch_seconds: float = 0.5
+    chunk_time_limit_s: int = 7_200  # the form's bound on a chunk's own time limit
     processor: str = "aggregate"
     processor_args: Mapping[str, Any] = field(default_factory=dict)
     results_conn_id: str | None = None
@@ -53,6 +54,7 @@ class TableScanSettings:
             max_parallel_chunks=positive_int(params["max_parallel_chunks"], "maximum parallel chunks"),
             planning=_planning(params.get("planning") or "estimate"),
             batch_seconds=float(params.get("batch_seconds") or 0.5),
+            chunk_time_limit_s=60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit"),
             processor=str(params.get("processor") or "aggregate"),
             processor_args=dict(params.get("processor_args") or {}),
             results_conn_id=optional_str(params.get("results_conn_id")),

@@ -1,4 +1,9 @@
-"""Task bodies of `bulkscan_table_scan`: plan, scan one chunk, summarize.
+"""Task bodies of `bulkscan_table_scan`: plan, scan one chunk, split the oversize ones, summarize.
+
+A chunk whose real size turns out far above its planned one (an estimate gone wrong: stale statistics,
+a bulk load into one range after planning) stops after `oversize_limit` rows (ChunkResult.rest_hi);
+`split_oversize` walks each such rest into exact chunks of the target size, which a second mapped task
+(`scan_rest`) scans in parallel. `summarize` reconciles both sets as one plan.
 
 The DAG file only wires these together; the rules are in `settings` (and bulkscan.core), the I/O in
 bulkscan.mysqldb.
@@ -9,20 +14,31 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypedDict
 
 from bulkscan.core.batching import AdaptiveBatch
-from bulkscan.core.chunks import Bound, Chunk, ChunkPayload, wire_bound
+from bulkscan.core.chunks import (
+    TIME_LIMIT_FACTOR,
+    Bound,
+    Chunk,
+    ChunkPayload,
+    chunk_time_limit,
+    oversize_limit,
+    renumbered,
+    wire_bound,
+)
 from bulkscan.core.keys import KeyChunk, KeyChunkPayload
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor
 from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
-from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.glue.defaults import chunk_time_limit_floor_s, fail_fast_on_bad_input
+from bulkscan.glue.time_limit import time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
-from bulkscan.mysqldb.planner import count_key_range, count_range, plan_keys, plan_table
+from bulkscan.mysqldb.planner import count_key_range, count_range, plan_keys, plan_range, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
 from bulkscan.mysqldb.scanner import ScanOptions, arrow_batch, pushdown_batch, scan_chunk
 from bulkscan.mysqldb.slots import host_slot
@@ -53,6 +69,7 @@ class ChunkResult(TypedDict):
     try_number: int
     summary: dict[str, Any]
     range_rows: int | None  # the sum of the batches' COUNT(*)s, each in its batch's snapshot; None: summarize counts
+    rest_hi: Bound | None  # the planned end of a chunk that stopped oversize at `hi`: [hi, rest_hi) is split off
 
 
 def _spec(settings: TableScanSettings, conn: Any, processor: Processor) -> TableSpec:
@@ -90,6 +107,8 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload
             how = (
                 f"{planned.estimates} range estimates" if planned.planning == "estimate" else "a walk of the key index"
             )
+        slowest = results_store(settings).slowest_rate(JOB, settings.source(spec.name))
+        payloads = with_time_limits(payloads, settings, slowest)
     log.info(
         "planned %s%s rows of %s on (%s) into %d chunks (%s rows per chunk target) by %s",
         "about " if not spec.tuple_key and planned.planning == "estimate" else "",
@@ -103,8 +122,37 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload
     return payloads
 
 
-def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int) -> ChunkResult:
-    """Scan one chunk under the run's parallel cap; store its result keyed by run and chunk."""
+def with_time_limits(
+    payloads: list[AnyChunkPayload], settings: TableScanSettings, slowest_s_per_row: float | None
+) -> list[AnyChunkPayload]:
+    """Each chunk's own time limit, derived from its planned rows and the table's last run (or the
+    form's bound, before a first run), logged once for the plan."""
+    floor = chunk_time_limit_floor_s()
+    for p in payloads:
+        p["time_limit_s"] = chunk_time_limit(p["rows"], slowest_s_per_row, settings.chunk_time_limit_s, floor)
+    limits = [p["time_limit_s"] for p in payloads]
+    if limits:
+        log.info(
+            "chunk time limits %s-%s s: %s, at least %d s, at most %d s (the form's limit)",
+            f"{min(limits):,}",
+            f"{max(limits):,}",
+            f"{TIME_LIMIT_FACTOR}x the planned rows at the last run's slowest {slowest_s_per_row * 1e6:.2f} us per row"
+            if slowest_s_per_row
+            else "no earlier run of this table to derive them from",
+            floor,
+            settings.chunk_time_limit_s,
+        )
+    return payloads
+
+
+def scan(
+    payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int, split: bool = True
+) -> ChunkResult:
+    """Scan one chunk under the run's parallel cap; store its result keyed by run and chunk.
+
+    With `split`, an integer-key chunk stops once it has read `oversize_limit` rows and hands the rest of
+    its range on (`rest_hi`); the pieces of a split rest (`split=False`) are exact and run to their end.
+    """
     settings = TableScanSettings.from_params(params)
     chunk = chunk_of(payload)
     processor = settings.make_processor()
@@ -119,6 +167,7 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
         arrow_uri=connectorx_uri(settings.conn_id, settings.database)
         if isinstance(processor, ArrowProcessor)
         else None,
+        stop_after=oversize_limit(chunk.rows, settings.rows_per_chunk) if split and isinstance(chunk, Chunk) else None,
     )
     with host_slot(connect, f"scan:{run_key}", settings.max_parallel_chunks):
         pushdown = isinstance(processor, AggregateByKey) and processor.pushdown
@@ -127,7 +176,21 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
             batch = arrow_batch(target)
         else:
             batch = pushdown_batch(target) if pushdown else AdaptiveBatch(target_seconds=target)
-        stats = scan_chunk(connect, spec, processor, ctx, batch=batch, options=options)
+        limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+        with time_limit(limit, f"chunk {chunk.index} ({chunk.label})"):
+            stats = scan_chunk(connect, spec, processor, ctx, batch=batch, options=options)
+    planned_hi = chunk.hi if isinstance(chunk, Chunk) else None
+    if isinstance(chunk, Chunk) and stats.rest_from is not None:
+        log.warning(
+            "chunk %d (%s) is far above its planned %s rows: it stopped after %s rows at %s; the rest of its "
+            "range is split into chunks of their own (split_oversize, scan_rest)",
+            chunk.index,
+            chunk.label,
+            f"{chunk.rows:,}" if chunk.rows is not None else "(unknown)",
+            f"{stats.rows:,}",
+            f"{stats.rest_from:,}",
+        )
+        chunk = replace(chunk, hi=stats.rest_from)  # what this chunk covered, as stored and reconciled
     outcome = ChunkOutcome(
         JOB,
         settings.source(spec.name),
@@ -152,7 +215,40 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
         try_number=try_number,
         summary=stats.summary,
         range_rows=stats.range_rows,
+        rest_hi=wire_bound(planned_hi) if planned_hi is not None and stats.rest_from is not None else None,
     )
+
+
+@fail_fast_on_bad_input
+def split_oversize(
+    results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], max_map_length: int
+) -> list[ChunkPayload]:
+    """The rests of the chunks that stopped oversize, each walked into exact chunks of the target size,
+    indexed on after the plan's chunks (at most `max_map_length` in all, the pieces then bigger). No
+    query at all when no chunk stopped, the usual case."""
+    rests = sorted((int(r["hi"]), int(r["rest_hi"]), int(r["index"])) for r in results if r.get("rest_hi") is not None)
+    if not rests:
+        return []
+    settings = TableScanSettings.from_params(params)
+    processor = settings.make_processor()
+    connect = connect_factory(settings.conn_id, settings.database)
+    budget = max(1, min(max_map_length, settings.max_chunks) // len(rests))
+    pieces: list[ChunkPayload] = []
+    with connection(reachable(connect, settings.conn_id)) as conn:
+        spec = _spec(settings, conn, processor)
+        for lo, hi, index in rests:
+            walked = [c for c in plan_range(conn, spec, lo, hi, settings.rows_per_chunk, budget) if c.rows]
+            split = renumbered(walked, len(results) + len(pieces))
+            log.info(
+                "chunk %d's rest, ids %s-%s: %s rows walked into %d chunks",
+                index,
+                f"{lo:,}",
+                f"{hi - 1:,}",
+                f"{sum(c.rows or 0 for c in split):,}",
+                len(split),
+            )
+            pieces += [c.payload(f"{c.label} (rest of {index})") for c in split]
+    return pieces
 
 
 def reconcile(conn: Any, spec: TableSpec, results: Sequence[Mapping[str, Any]]) -> int:
@@ -212,6 +308,7 @@ def summarize(results: Sequence[Mapping[str, Any]], params: Mapping[str, Any], r
         "reconnects": sum(r["reconnects"] for r in out),
         "slowest_chunk_s": max((r["seconds"] for r in out), default=0.0),
         "recounted_chunks": recounted,
+        "split_chunks": [r["index"] for r in out if r.get("rest_hi") is not None],
     }
     log.info(
         "bulkscan summary of %s: %d chunks, %s rows, %s groups, retried chunks %s\n%s",

@@ -1,0 +1,47 @@
+"""A chunk's own time limit, inside its task's `execution_timeout`.
+
+Airflow's `execution_timeout` is fixed when the DAG file is parsed, so it cannot follow a plan. A chunk
+also gets a limit derived from its planned rows (bulkscan.core.chunks.chunk_time_limit), enforced here
+the way Airflow enforces its own: SIGALRM in the task's main thread, raising `AirflowTaskTimeout`, which
+Airflow handles as a timeout (the task fails and is retried; the chunk's checkpoint is kept). The
+task's own timer is stopped while this one runs and set again, less the time spent, when it ends.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+@contextmanager
+def time_limit(seconds: float, what: str) -> Iterator[None]:
+    """Raise `AirflowTaskTimeout` in the block after `seconds` (or let the task's own timer end it,
+    when that comes first, or off the main thread, where no alarm can be set)."""
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    if (
+        seconds <= 0
+        or (outer_left and outer_left <= seconds)
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def expired(signum: int, frame: FrameType | None) -> None:
+        from airflow.sdk.exceptions import AirflowTaskTimeout
+
+        raise AirflowTaskTimeout(f"{what} ran past its time limit of {seconds:,.0f} s; ended, to be retried")
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            signal.setitimer(signal.ITIMER_REAL, max(0.001, outer_left - (time.monotonic() - started)))
