@@ -7,9 +7,19 @@
 # Shared nothing, as on separate machines: each worker runs with its own AIRFLOW_HOME, working
 # directory and TMPDIR (workers/wN/ in the stack home); what the processes share is what a real
 # deployment shares: the metadata database, the broker, MySQL, Redis, and the audit store (the tests
-# point the Airflow Variable bulkscan_audit_store at shared-store/, standing in for a bucket). Task
-# logs go to one folder all processes see (logs/tasks), standing in for remote logging: two workers
-# on one machine cannot each serve their logs on the one worker_log_server_port.
+# point the Airflow Variable bulkscan_audit_store at shared-store/, standing in for a bucket).
+#
+# Task logs, as on separate machines: as root (where `ip netns` works), each worker runs in a network
+# namespace of its own (bs<port>w<i>), with its own address (10.<port % 250>.<i>.2) and its own log folder
+# (workers/wN/logs), and serves that folder with Airflow's worker log server on the one
+# worker_log_server_port, as a worker on its own machine does; the api-server reads a finished task's
+# log from the worker that ran it (http://wN:port, wN resolved through lines this script adds to
+# /etc/hosts and removes on stop). Loopback stays transparent inside a namespace: connections to
+# 127.0.0.1 are forwarded (iptables NAT, route_localnet) to the host's loopback and arrive from
+# 127.0.0.1, so every service keeps its loopback-only binding and its localhost grants.
+# BULKSCAN_STACK_NETNS=0 (or no root) keeps the older layout: the workers share the host's network and
+# one task log folder (logs/tasks), which stands in for remote logging, since two workers on one
+# network cannot both serve logs on the one port.
 #
 #   scripts/airflow_stack.sh start|stop|status|restart
 #   scripts/airflow_stack.sh cli ARGS...   the airflow CLI against this stack (e.g. backfill create ...)
@@ -20,6 +30,7 @@
 # Environment knobs: BULKSCAN_STACK_API_PORT (28080), BULKSCAN_STACK_PG_URL, BULKSCAN_STACK_WORKERS (2),
 # BULKSCAN_STACK_CONCURRENCY (2 per worker), BULKSCAN_STACK_TIMEOUT (start wait, 240 s),
 # BULKSCAN_STACK_EXTRA_DAGS (an extra dags folder, added as a second dag bundle, used by tests),
+# BULKSCAN_STACK_NETNS (auto: 1 as root where `ip netns` works, else 0),
 # AIRFLOW_ADMIN_USER / AIRFLOW_ADMIN_PASSWORD (override the generated login).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +42,7 @@ PG_URL="${BULKSCAN_STACK_PG_URL:-postgresql://postgres@127.0.0.1:5432/bulkscan_a
 WORKERS="${BULKSCAN_STACK_WORKERS:-2}"
 CONCURRENCY="${BULKSCAN_STACK_CONCURRENCY:-2}"
 TIMEOUT="${BULKSCAN_STACK_TIMEOUT:-240}"
+NET_OCTET="$((API_PORT % 250))"
 ENV_USER="${AIRFLOW_ADMIN_USER:-}"
 ENV_PASSWORD="${AIRFLOW_ADMIN_PASSWORD:-}"
 
@@ -88,6 +100,66 @@ configure() {
     bundles+=', {"name": "stack-extra", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {"path": "'"$BULKSCAN_STACK_EXTRA_DAGS"'", "refresh_interval": 5}}'
   fi
   export AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST="[$bundles]"
+}
+
+# --- per-worker network namespaces (see the header) ---
+netns_wanted() {
+  case "${BULKSCAN_STACK_NETNS:-auto}" in
+    0|no|false) return 1 ;;
+    1|yes|true) return 0 ;;
+  esac
+  [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v iptables >/dev/null || return 1
+  ip netns add "bs${API_PORT}probe" 2>/dev/null || return 1
+  ip netns del "bs${API_PORT}probe"
+}
+ns_of() { echo "bs${API_PORT}w$1"; }
+host_ip() { echo "10.$NET_OCTET.$1.1"; }
+worker_ip() { echo "10.$NET_OCTET.$1.2"; }
+HOSTS_MARK="# bulkscan-stack-$API_PORT"
+
+# Loopback of the namespace forwarded to the host's loopback, arriving from 127.0.0.1 (rules in the host's
+# nat table match only this worker's veth and subnet; `net_down` deletes exactly them).
+host_rules() {
+  local i="$1" op="$2" veth="bs${API_PORT}w$1h"
+  iptables -t nat "$op" PREROUTING -i "$veth" -j DNAT --to-destination 127.0.0.1 2>/dev/null || [ "$op" = -D ]
+  iptables -t nat "$op" INPUT -s "10.$NET_OCTET.$i.0/24" -d 127.0.0.1 -j SNAT --to-source 127.0.0.1 2>/dev/null \
+    || [ "$op" = -D ]
+}
+
+net_up() {
+  local i="$1" ns veth_h veth_n
+  ns="$(ns_of "$i")"; veth_h="bs${API_PORT}w${i}h"; veth_n="bs${API_PORT}w${i}n"
+  if ! ip netns list | grep -qw "$ns"; then
+    ip netns add "$ns"
+    ip link add "$veth_h" type veth peer name "$veth_n"
+    ip link set "$veth_n" netns "$ns"
+    ip addr add "$(host_ip "$i")/24" dev "$veth_h"
+    ip link set "$veth_h" up
+    sysctl -qw "net.ipv4.conf.$veth_h.route_localnet=1"
+    ip netns exec "$ns" ip link set lo up
+    ip netns exec "$ns" ip addr add "$(worker_ip "$i")/24" dev "$veth_n"
+    ip netns exec "$ns" ip link set "$veth_n" up
+    ip netns exec "$ns" ip route add default via "$(host_ip "$i")"
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.route_localnet=1
+    ip netns exec "$ns" iptables -t nat -A OUTPUT -d 127.0.0.1 -p tcp -j DNAT --to-destination "$(host_ip "$i")"
+    ip netns exec "$ns" iptables -t nat -A POSTROUTING -o "$veth_n" -j MASQUERADE
+    host_rules "$i" -D
+    host_rules "$i" -A
+  fi
+  grep -q "w$i $HOSTS_MARK\$" /etc/hosts || echo "$(worker_ip "$i") w$i $HOSTS_MARK" >>/etc/hosts
+}
+
+net_down() {
+  local i="$1" ns
+  ns="$(ns_of "$i")"
+  host_rules "$i" -D
+  ip netns list | grep -qw "$ns" && ip netns del "$ns"  # its end of the veth pair goes with it
+  ip link del "bs${API_PORT}w${i}h" 2>/dev/null || true
+  if grep -q "$HOSTS_MARK\$" /etc/hosts; then
+    # /etc/hosts may be a bind mount: rewrite it in place, never replace the file
+    grep -v "$HOSTS_MARK\$" /etc/hosts >"$RUN/hosts.tmp" || true
+    cat "$RUN/hosts.tmp" >/etc/hosts && rm -f "$RUN/hosts.tmp"
+  fi
 }
 
 names() { echo api-server scheduler dag-processor triggerer; for i in $(seq 1 "$WORKERS"); do echo "worker-w$i"; done; }
@@ -163,12 +235,22 @@ start() {
   launch scheduler airflow scheduler
   launch dag-processor airflow dag-processor
   launch triggerer airflow triggerer
-  local home
+  local home netns=0
+  if netns_wanted; then netns=1; fi
+  echo "$netns" >"$RUN/netns"
   for i in $(seq 1 "$WORKERS"); do
     home="$STACK_HOME/workers/w$i"
-    mkdir -p "$home/tmp"
-    (cd "$home" && launch "worker-w$i" env BULKSCAN_WORKER_HOSTNAME="w$i" AIRFLOW_HOME="$home" TMPDIR="$home/tmp" \
-      airflow celery worker --celery-hostname "w$i@%h" --concurrency "$CONCURRENCY" --skip-serve-logs)
+    mkdir -p "$home/tmp" "$home/logs"
+    if [ "$netns" = 1 ]; then
+      alive "worker-w$i" || net_up "$i"
+      # its own network (address, log server) and its own log folder, as on a machine of its own
+      (cd "$home" && launch "worker-w$i" ip netns exec "$(ns_of "$i")" env BULKSCAN_WORKER_HOSTNAME="w$i" \
+        AIRFLOW_HOME="$home" TMPDIR="$home/tmp" AIRFLOW__LOGGING__BASE_LOG_FOLDER="$home/logs" \
+        airflow celery worker --celery-hostname "w$i@%h" --concurrency "$CONCURRENCY")
+    else
+      (cd "$home" && launch "worker-w$i" env BULKSCAN_WORKER_HOSTNAME="w$i" AIRFLOW_HOME="$home" TMPDIR="$home/tmp" \
+        airflow celery worker --celery-hostname "w$i@%h" --concurrency "$CONCURRENCY" --skip-serve-logs)
+    fi
   done
   wait_ready || { stop; exit 1; }
   say "up: http://127.0.0.1:$API_PORT (user $AIRFLOW_ADMIN_USER, password in $STACK_HOME/passwords.json)"
@@ -192,6 +274,10 @@ stop() {
     fi
     rm -f "$RUN/$name.pid"
   done
+  if [ "$(cat "$RUN/netns" 2>/dev/null)" = 1 ]; then
+    for i in $(seq 1 "$WORKERS"); do net_down "$i"; done
+    rm -f "$RUN/netns"
+  fi
   say "stopped"
 }
 
@@ -200,7 +286,7 @@ status() {
   for name in $(names); do
     if alive "$name"; then echo "$name: running (pid $(pid_of "$name"))"; else echo "$name: stopped"; rc=3; fi
   done
-  echo "api: http://127.0.0.1:$API_PORT  home: $STACK_HOME"
+  echo "api: http://127.0.0.1:$API_PORT  home: $STACK_HOME  workers in network namespaces: $(cat "$RUN/netns" 2>/dev/null || echo 0)"
   return "$rc"
 }
 

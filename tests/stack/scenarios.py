@@ -136,8 +136,9 @@ def concurrent_triggers(api: AirflowApi) -> tuple[Tally, dict[str, Any]]:
         "seen_queued_while_running": seen_queued_while_running,
         "early_end": _ts(runs[early]["end_date"]),
         "late_start": _ts(runs[late]["start_date"]),
-        "early_last_task_end": max(_ts(t["end_date"]) for t in tis[early].values()),
-        "late_first_task_start": min(_ts(t["start_date"]) for t in tis[late].values()),
+        # tasks that ran (scan_rest is skipped, never started, when no chunk was split)
+        "early_last_task_end": max(_ts(t["end_date"]) for t in tis[early].values() if t["end_date"]),
+        "late_first_task_start": min(_ts(t["start_date"]) for t in tis[late].values() if t["start_date"]),
     }
     return tally, evidence
 

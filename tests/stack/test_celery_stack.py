@@ -55,6 +55,39 @@ def test_mapped_tasks_run_on_both_workers(api: AirflowApi) -> None:
     assert squares[5]["rendered_map_index"] == "chunk 5"
 
 
+def test_each_worker_keeps_its_own_task_logs_and_the_api_reads_them_from_it(api: AirflowApi) -> None:
+    """Workers as on machines of their own (scripts/airflow_stack.sh: a network namespace, an address
+    and a log folder each): every task's log is written only to the folder of the worker that ran it,
+    not to the other worker's nor to the folder of the api-server, and the REST API still returns it,
+    read over HTTP from that worker's log server (the line the task printed, naming its worker)."""
+    import json
+
+    from bulkscan.ops.api import quote
+
+    if (STACK_HOME / "run" / "netns").read_text().strip() != "1":
+        pytest.skip("the stack runs without network namespaces (not root, or BULKSCAN_STACK_NETNS=0)")
+    run_id = trigger(api, SMOKE, {"n": 8, "hold_seconds": 1})
+    assert finished(api, SMOKE, run_id) == "success"
+    squares = {m: t for (task, m), t in task_instances(api, SMOKE, run_id).items() if task == "square"}
+    assert {t["hostname"] for t in squares.values()} == WORKERS  # both workers ran some
+
+    def files(folder: Path, m: int) -> list[Path]:
+        return [
+            f
+            for f in folder.rglob("attempt=*.log")
+            if f"run_id={run_id}" in str(f) and f"/task_id=square/map_index={m}/" in str(f)
+        ]
+
+    for m, t in squares.items():
+        host, other = t["hostname"], next(iter(WORKERS - {t["hostname"]}))
+        assert files(STACK_HOME / "workers" / host / "logs", m), f"no log of square {m} on {host}"
+        assert not files(STACK_HOME / "workers" / other / "logs", m)
+        assert not files(STACK_HOME / "logs" / "tasks", m)  # the api-server's own folder
+        path = f"/dags/{SMOKE}/dagRuns/{quote(run_id)}/taskInstances/square/logs/{t['try_number']}"
+        text = json.dumps(api.get(path, map_index=m, full_content=True))
+        assert f"square {m} ran on {host}" in text, text[-500:]
+
+
 def test_one_failed_chunk_retried_by_map_index(
     api: AirflowApi, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

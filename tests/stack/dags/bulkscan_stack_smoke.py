@@ -45,6 +45,7 @@ def bulkscan_stack_smoke() -> None:
         get_current_context()["label"] = f"chunk {i}"  # type: ignore[typeddict-unknown-key]
         params = context["params"]
         time.sleep(int(params["hold_seconds"]))  # type: ignore[index]
+        print(f"square {i} ran on {os.environ.get('BULKSCAN_WORKER_HOSTNAME', '?')}")  # the log test reads it
         if i == params["fail_index"] and not os.path.exists(params["fix_file"]):  # type: ignore[index]
             raise RuntimeError(f"chunk {i} fails until {params['fix_file']} exists")  # type: ignore[index]
         return i * i
