@@ -7,14 +7,16 @@ the metadata DB) when the task runs, never when the DAG file is parsed.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import MySQLdb
 
 from bulkscan.core.dbapi import ConnectFactory, Connection
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.errors import BulkscanError, BulkscanInputError
-from bulkscan.redisnodes.connect import RedisSettings
+
+if TYPE_CHECKING:
+    from bulkscan.redisnodes.connect import RedisSettings
 
 
 def connect_factory(conn_id: str, database: str | None = None) -> ConnectFactory:
@@ -87,7 +89,10 @@ def redis_settings(conn_id: str) -> RedisSettings:
     the connection and builds its client (a RedisCluster with `{"cluster": true}`, which asks the
     cluster for its nodes); bulkscan takes that client's arguments and node list for its own per-node
     clients (SCAN and the page script run on each primary directly)."""
+    # Imported here: redis-py costs a MySQL-only task or DAG parse a second or more to import.
     from airflow.providers.redis.hooks.redis import RedisHook
+
+    from bulkscan.redisnodes.connect import RedisSettings
 
     try:
         client = RedisHook(redis_conn_id=conn_id).get_conn()
