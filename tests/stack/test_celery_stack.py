@@ -507,7 +507,17 @@ def test_member_scoring_backfill_create_then_reprocess_completed(api: AirflowApi
         return {r["logical_date"][:10]: r for r in got}
 
     try:
-        for run in runs().values():  # a stack reused from an earlier session keeps its runs: start clean
+        # A stack reused from an earlier session keeps its runs: start clean. Not only backfill runs: once
+        # unpaused after a backfill, the scheduler catches the DAG up by the clock from the backfill's last
+        # day, and a catch-up run left from an earlier day makes the backfill skip that day (found when the
+        # window moved past midnight onto such a run).
+        stale = api.get(
+            f"/dags/{SCORING}/dagRuns",
+            limit=100,
+            logical_date_gte=f"{days[0]}T00:00:00Z",
+            logical_date_lte=f"{days[-1]}T23:59:59Z",
+        )["dag_runs"]
+        for run in stale:
             api.delete(f"/dags/{SCORING}/dagRuns/{stackctl.quote(run['dag_run_id'])}")
         backfill("--reprocess-behavior", "none")
         first = runs()
