@@ -180,6 +180,23 @@ def test_a_chunk_far_above_its_plan_is_split_at_scan_time_and_the_run_stays_exac
     assert sorted(m for t, m in tis if t == "scan_rest") == list(range(len(rests)))
 
 
+def hang_chunk_3_and_run(source: Any, dag: Any) -> Any:
+    """Chunk 3 hangs in the middle of its first try, with one slot (so the hang holds it): the run must
+    still succeed exact, chunk 3 on its second try, every other chunk on its first."""
+    source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
+    try:
+        dr = dag.test(run_conf=conf(**faulty("hang"), max_parallel_chunks=1))
+    finally:
+        source(DB).cursor().execute("DELETE FROM faults")
+    key = f"{dag.dag_id}/{dr.run_id}"
+    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
+    assert result(source, key) == truth(source)
+    tries = {m: v[1] for (t, m), v in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_chunk"}
+    assert tries == {m: (2 if m == 3 else 1) for m in tries}
+    assert attempts(source, key)[3] == [1, 2]
+    return dr
+
+
 def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source: Any) -> None:
     """Every bulkscan task has an execution_timeout (BULKSCAN_TASK_TIMEOUT_MINUTES): a chunk hanging in
     the middle of its scan is ended, its host slot freed, and its retry makes the result exact."""
@@ -189,17 +206,7 @@ def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source
     scan = dag.get_task("scan_chunk")
     assert scan.partial_kwargs["execution_timeout"] == timedelta(minutes=180)  # the shipped default
     scan.partial_kwargs["execution_timeout"] = timedelta(seconds=8)
-    source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
-    try:
-        dr = dag.test(run_conf=conf(**faulty("hang"), max_parallel_chunks=1))  # one slot: the hang held it
-    finally:
-        source(DB).cursor().execute("DELETE FROM faults")
-    key = f"{dag.dag_id}/{dr.run_id}"
-    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
-    assert result(source, key) == truth(source)
-    tries = {m: v[1] for (t, m), v in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_chunk"}
-    assert tries == {m: (2 if m == 3 else 1) for m in tries}
-    assert attempts(source, key)[3] == [1, 2]
+    hang_chunk_3_and_run(source, dag)
 
 
 def test_a_hung_chunk_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
@@ -211,19 +218,9 @@ def test_a_hung_chunk_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
     retry makes the result exact."""
     monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
     assert str(dag.test(run_conf=conf()).state) == "success"  # the table's last run: its rates
-    source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
-    try:
-        dr = dag.test(run_conf=conf(**faulty("hang"), max_parallel_chunks=1))  # one slot: the hang held it
-    finally:
-        source(DB).cursor().execute("DELETE FROM faults")
-    key = f"{dag.dag_id}/{dr.run_id}"
-    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
-    assert result(source, key) == truth(source)
+    dr = hang_chunk_3_and_run(source, dag)
     limits = [p["time_limit_s"] for p in xcom_of(dr, "plan")]
     assert all(5 <= s < 120 for s in limits), limits  # derived from the last run, not the form's 120 minutes
-    tries = {m: v[1] for (t, m), v in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_chunk"}
-    assert tries == {m: (2 if m == 3 else 1) for m in tries}
-    assert attempts(source, key)[3] == [1, 2]
 
 
 @pytest.mark.parametrize("receiver", ["webhook", "smtp"])

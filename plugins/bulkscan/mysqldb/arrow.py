@@ -13,7 +13,7 @@ from bulkscan.core.sqlfiles import Fragment, render
 from bulkscan.mysqldb.source import TableSpec
 
 if TYPE_CHECKING:
-    from bulkscan.mysqldb.scanner import ResilientConnection
+    from bulkscan.mysqldb.resilient import ResilientConnection
 
 
 class ArrowRanges:

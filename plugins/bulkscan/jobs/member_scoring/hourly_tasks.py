@@ -20,8 +20,8 @@ from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.flows import plan_day
+from bulkscan.jobs.member_scoring.folds import HourFold
 from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, HourPlan, ScoringSettings, resolve_config
-from bulkscan.jobs.member_scoring.store import HourFold
 from bulkscan.mysqldb.connect import cursor
 
 log = logging.getLogger(__name__)

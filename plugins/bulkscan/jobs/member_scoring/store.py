@@ -20,29 +20,23 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from bulkscan.core.dbapi import ConnectFactory, Cursor, Params
-from bulkscan.core.identifiers import quote_identifier
+from bulkscan.core.dbapi import Cursor
 from bulkscan.core.report import seconds_table
-from bulkscan.core.sqlfiles import Fragment, render, statements
-from bulkscan.errors import BulkscanError, BulkscanInputError, ReconcileError
-from bulkscan.jobs.member_scoring.business_calendar import Calendar, HourSlice
-from bulkscan.jobs.member_scoring.config import ScoringConfig
+from bulkscan.core.sqlfiles import Fragment, statements
+from bulkscan.errors import BulkscanInputError
+from bulkscan.jobs.member_scoring.folds import HourFold, HourFolds
 from bulkscan.jobs.member_scoring.rules import Step, affected_action_days, classify_day, leaving_day, window_bounds
-from bulkscan.jobs.member_scoring.sqlparts import SqlParts, TimedCursor
-from bulkscan.mysqldb.connect import begin, connection, cursor
-from bulkscan.mysqldb.results import ResultStore
-from bulkscan.mysqldb.slots import host_slot
+from bulkscan.jobs.member_scoring.sqlparts import TimedCursor
+from bulkscan.mysqldb.connect import begin, connection
 
 log = logging.getLogger(__name__)
 
 TABLES = ("flow_day_sum", "member_score", "member_action", "scoring_ledger", "flow_hour_sum", "scoring_hour_ledger")
-LOCK_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -78,123 +72,9 @@ class LedgerEntry:
     actions: int | None = None  # None: counted from member_action
 
 
-@dataclass(frozen=True)
-class HourFold:
-    """One hour to fold: its slice of the day and the run key its producers wrote partials under."""
+class ScoringStore(HourFolds):
+    """The scoring state of one database: the daily apply, re-runs and rebuilds (folds: the hourly folds)."""
 
-    hour: HourSlice
-    run_key: str
-    expected_chunks: int | None = None
-
-
-@dataclass(frozen=True)
-class FoldResult:
-    """What folding one hour did (XCom and the task log)."""
-
-    day: str
-    hour: int
-    label: str
-    members: int
-    flows: int
-    refolded: bool
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class ScoringStore:
-    """The scoring tables of one database; `results_db` holds the producers' partial sums."""
-
-    def __init__(
-        self,
-        connect: ConnectFactory,
-        database: str,
-        config: ScoringConfig,
-        results_db: str | None = None,
-    ):
-        self.connect = connect
-        self.database = database
-        self.db = Fragment(quote_identifier(database, "database"))
-        self.partials = ResultStore(connect, results_db or database)
-        self.config = config
-        self.sql = SqlParts(config)
-        self.timings: dict[str, float] = {}  # seconds per statement file of the last apply
-
-    # --- statements ----------------------------------------------------------------------------
-    def stmt(self, name: str, **parts: Fragment) -> str:
-        """include/sql/member_scoring/<name>.sql with this store's database filled in."""
-        return render(f"member_scoring/{name}", db=self.db, **parts)
-
-    def run(self, cur: Cursor, name: str, params: Params = None, **parts: Fragment) -> None:
-        with self.timed(name):
-            cur.execute(self.stmt(name, **parts), params)
-
-    def one(self, cur: Cursor, name: str, params: Params = None, **parts: Fragment) -> tuple[Any, ...]:
-        with self.timed(name):
-            cur.execute(self.stmt(name, **parts), params)
-        row = cur.fetchone()
-        if row is None:
-            raise BulkscanError(f"member_scoring/{name}.sql returned no row")
-        return tuple(row)
-
-    @contextmanager
-    def timed(self, name: str) -> Iterator[None]:
-        """Add the block's seconds to `timings[name]`, so an apply's result says where its time went."""
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.timings[name] = self.timings.get(name, 0.0) + time.monotonic() - started
-
-    def count(self, cur: Cursor, name: str, params: Params = None) -> int:
-        return int(self.one(cur, name, params)[0])
-
-    # --- set-up --------------------------------------------------------------------------------
-    def ensure(self, with_flow_table: bool = False) -> None:
-        """Create the state tables (and t_flow when asked: demo, tests, bench)."""
-        with cursor(self.connect) as cur:
-            cur.execute(render("common/create_database", database=self.db))
-            for name in ["schema", *(["flow_schema"] if with_flow_table else [])]:
-                for stmt in statements(f"member_scoring/{name}", db=self.db):
-                    cur.execute(stmt)
-
-    def applied_range(self, cur: Cursor | None = None) -> tuple[date | None, date | None]:
-        """First and last applied day (from the ledger), on `cur` or a connection of its own."""
-        if cur is None:
-            with cursor(self.connect) as own:
-                return self.applied_range(own)
-        first, last = self.one(cur, "applied_range")
-        return first, last
-
-    def check_next(self, day: date) -> Step:
-        """Refuse a day that cannot be applied (gap, before the state, another calendar) before any scan."""
-        with cursor(self.connect) as cur:
-            self.check_calendar(cur)
-            first, last = self.applied_range(cur)
-        return classify_day(day, first, last)
-
-    def applied_flows(self, since: date, before: date) -> dict[date, int]:
-        """Flows each applied day in [since, before) was applied with (from the ledger)."""
-        with cursor(self.connect) as cur:
-            cur.execute(self.stmt("ledger_flows"), (since, before))
-            return {d: int(n) for d, n in cur.fetchall()}
-
-    def check_calendar(self, cur: Cursor) -> None:
-        """Applied days were cut into days by one calendar; applying under another would mix two cuts."""
-        mine = self.config.calendar.identity
-        cur.execute(self.stmt("ledger_calendars"), (Calendar().identity,))
-        others = [(c, lo, hi, n) for c, lo, hi, n in cur.fetchall() if c != mine]
-        if others:
-            c, lo, hi, n = others[0]
-            raise BulkscanInputError(
-                f"{n} applied day(s), {lo} .. {hi}, were cut into business days by the calendar {c}; this "
-                f"configuration says {mine}. Changing the zone or what created_at holds re-cuts every day: "
-                "keep the calendar, or rebuild under the new one (drop the scoring tables of this database, "
-                "then backfill the days again; docs/member-scoring.md, 'Changing the calendar')"
-            )
-
-    # --- the daily apply -----------------------------------------------------------------------
     def apply_day(
         self,
         day: date,
@@ -372,86 +252,12 @@ class ScoringStore:
             scope=Fragment("JOIN sc_aff a ON a.uid = f.uid" if scoped else ""),
         )
 
-    # --- hourly folds --------------------------------------------------------------------------
-    def folded_hours(self, day: date) -> dict[int, int]:
-        """Hour index -> flows it was folded with, for each folded hour of `day`."""
-        with cursor(self.connect) as cur:
-            cur.execute(self.stmt("hour_ledger_day"), (day,))
-            return {int(i): int(n) for i, _lo, _hi, n in cur.fetchall()}
-
-    def fold_hour(self, fold: HourFold) -> FoldResult:
-        """Fold one hour of a day not yet applied into flow_day_sum, in one transaction: replace the hour's
-        block, move the day's block by the difference, record it. Idempotent: folding it again with the
-        same flows changes nothing; with more (late) flows it moves by exactly those."""
-        day = fold.hour.day
-        started = time.monotonic()
-        with self.locked(), connection(self.connect) as conn:
-            cur = TimedCursor(conn.cursor())
-            self.check_calendar(cur)
-            _, last = self.applied_range(cur)
-            if last is not None and day <= last:
-                raise BulkscanInputError(
-                    f"day {day} is already applied (last applied day {last}); an hour of it cannot be folded "
-                    f"again: re-run the day instead (member_scoring with day {day}), which re-reads all its flows"
-                )
-            if fold.expected_chunks is not None:
-                self._check_chunks(cur, fold.run_key, fold.expected_chunks)
-            with begin(conn):
-                if last is not None:
-                    self.run(cur, "hour_prune", (last,))
-                result = self._fold(cur, fold, "hourly")
-        return replace(result, seconds=round(time.monotonic() - started, 3))
-
-    def _fold(self, cur: Cursor, fold: HourFold, by: str) -> FoldResult:
-        """Fold one hour inside the caller's transaction (see fold_hour)."""
-        hour, day = fold.hour, fold.hour.day
-        for stmt in statements("member_scoring/fold_work_table"):
-            cur.execute(stmt)
-        with self.timed("fold_load"):
-            self.partials.copy_partials(cur, fold.run_key, "member_scoring/fold_load")
-        members, flows = (int(x) for x in self.one(cur, "fold_counts"))
-        cur.execute(self.stmt("hour_ledger_day"), (day,))
-        refolded = any(int(r[0]) == hour.index for r in cur.fetchall())
-        self.run(cur, "fold_day_delta", (day, day, hour.index))
-        if refolded:
-            self.run(cur, "fold_day_zero", (day,))
-        for stmt in statements("member_scoring/fold_hour_replace", db=self.db):
-            cur.execute(stmt, (day, hour.index))
-        self.run(
-            cur,
-            "hour_ledger_upsert",
-            (day, hour.index, hour.lo, hour.hi, hour.label, fold.run_key, flows, members, by),
-        )
-        log.info(
-            "folded %s (hour %d of %s): %d flows of %d members%s",
-            hour.label,
-            hour.index,
-            day,
-            flows,
-            members,
-            " (again)" if refolded else "",
-        )
-        return FoldResult(str(day), hour.index, hour.label, members, flows, refolded)
-
-    # --- helpers -------------------------------------------------------------------------------
     def _work_tables(self, cur: Cursor) -> None:
         for stmt in [*statements("member_scoring/drop_work_tables"), *statements("member_scoring/work_tables")]:
             cur.execute(stmt)
 
     def _rank_transitions(self, cur: Cursor) -> None:
         self.run(cur, "trans_rank", prev_rank=self.sql.rank("prev_total"), cur_rank=self.sql.rank("cur_total"))
-
-    def _check_chunks(self, cur: Cursor, run_key: str, expected: int) -> None:
-        """Every producer of the run must have written before the day is merged."""
-        got = self.partials.chunk_count(run_key, cur)
-        if got != expected:
-            raise ReconcileError(f"run {run_key}: {got} of {expected} producers wrote partial sums; refusing to merge")
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """One apply/rebuild at a time per scoring database (held on the server, freed if we die)."""
-        with host_slot(self.connect, f"bulkscan_scoring:{self.database}", 1, LOCK_TIMEOUT_S):
-            yield
 
     def drop_partials(self, run_key: str) -> None:
         """Forget a run's partial sums once its day is applied (they are re-creatable from the source)."""

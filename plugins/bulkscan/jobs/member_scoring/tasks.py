@@ -25,11 +25,12 @@ from bulkscan.jobs.member_scoring.flows import (
     produce_chunk,
     produce_chunk_on_server,
 )
+from bulkscan.jobs.member_scoring.folds import HourFold
 from bulkscan.jobs.member_scoring.points_tasks import redis_mop_up
 from bulkscan.jobs.member_scoring.rebuild import rebuild, verify
 from bulkscan.jobs.member_scoring.rules import Step
 from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, DayPlan, ScoringSettings, resolve_config
-from bulkscan.jobs.member_scoring.store import HourFold, ScoringStore
+from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.slots import host_slot
 
