@@ -2,7 +2,7 @@
 ### bulkscan_table_scan: chunked ID-range scan of a big MySQL table
 
 The table is planned into gap-aware key ranges (`plan`), each range is one mapped task
-(`scan_chunk`, shown as "ids 1-1,250,000", or "shop 17 id 5,001 - shop 19 id 12" for a composite
+(`scan_chunk`, shown as "ids 1-2,500,000", or "shop 17 id 5,001 - shop 19 id 12" for a composite
 key) that streams its rows in keyset batches in bounded memory. A chunk that turns out far above its
 planned size (the plan's estimates were wrong) stops at twice that and `split_oversize` walks the rest of its
 range into exact chunks, scanned by `scan_rest` (none, and no query, on a run where every chunk fitted);

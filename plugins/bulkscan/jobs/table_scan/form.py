@@ -20,7 +20,10 @@ def params() -> dict[str, Any]:
         ),
         "filters": fields.filters(""),
         "rows_per_chunk": fields.rows_per_chunk(
-            1_250_000, "Target rows in one mapped task (raised if the chunk count would exceed 'Maximum chunks')."
+            2_500_000,
+            "Target rows in one mapped task (raised if the chunk count would exceed 'Maximum chunks'). Each "
+            "task instance costs Airflow about a second (start, parse, XCom, state): keep chunks seconds to "
+            "minutes long.",
         ),
         "max_chunks": fields.max_chunks(64, "Upper bound on mapped scan tasks (Airflow's max_map_length is 1024)."),
         "max_parallel_chunks": fields.max_parallel(

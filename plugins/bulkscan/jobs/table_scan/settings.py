@@ -27,7 +27,7 @@ class TableScanSettings:
     group_column: str | None = None
     value_column: str | None = None
     filters: tuple[Any, ...] = ()
-    rows_per_chunk: int = 1_250_000
+    rows_per_chunk: int = 2_500_000  # docs/table-scan.md, 'Chunk size'
     max_chunks: int = 64
     max_parallel_chunks: int = 4
     planning: Planning = "estimate"
