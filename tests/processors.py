@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -10,12 +11,16 @@ import MySQLdb
 from bulkscan.core.processors import AggregateByKey, ChunkContext, SendMessages
 from devtools.demo.data import HUGE_GAP
 
+WAITING = "Waiting for table metadata lock"  # a query behind another session's LOCK TABLES ... WRITE
+
 
 class FaultyAggregate(AggregateByKey):
     """The aggregate processor, failing mid-chunk while a fault row exists for its chunk.
 
     `mode="once"` fails only the first attempt; `mode="table"` fails while `faults` holds the chunk;
     `mode="hang"` makes the first attempt hang mid-chunk (10 minutes), for a timeout to end it.
+    `mode="lock"` makes the first attempt's queries wait on the server: another session takes LOCK TABLES
+    ... WRITE on the table as the attempt opens, and lets go once the attempt's waiting query is gone.
     Every attempt is recorded in `attempts`, so tests can see which chunks ran again.
     """
 
@@ -37,6 +42,31 @@ class FaultyAggregate(AggregateByKey):
         cur.execute("SELECT COUNT(*) FROM faults WHERE chunk_index = %s", (ctx.chunk.index,))
         self.fail = cur.fetchone()[0] > 0 and (self.mode == "table" or ctx.try_number == 1)
         conn.close()
+        if self.fail and self.mode == "lock":
+            locked = threading.Event()
+            threading.Thread(target=self._hold_lock, args=(locked,), daemon=True).start()
+            assert locked.wait(30), "the lock holder did not get its lock"
+            self.fail = False  # nothing fails in Python: the server holds the chunk
+
+    def _hold_lock(self, locked: threading.Event, table: str = "events") -> None:
+        """LOCK TABLES <table> WRITE until a query waiting on it has come and gone, or for at most a minute;
+        which of the two ended the hold goes into `holds` ("waiter gone" / "gave up")."""
+        holder, watch = self._db(), self._db()
+        holder.cursor().execute(f"LOCK TABLES {table} WRITE")
+        locked.set()
+        seen, cur, outcome = False, watch.cursor(), "gave up"
+        for _ in range(600):
+            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = %s", (WAITING,))
+            waiting = cur.fetchone()[0] > 0
+            if seen and not waiting:
+                outcome = "waiter gone"
+                break
+            seen = seen or waiting
+            time.sleep(0.1)
+        holder.cursor().execute("UNLOCK TABLES")
+        cur.execute("INSERT INTO holds (run_key, outcome) VALUES (%s, %s)", (self.ctx.run_key, outcome))
+        holder.close()
+        watch.close()
 
     def add_groups(self, rows: Any) -> None:
         super().add_groups(rows)

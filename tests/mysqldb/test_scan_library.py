@@ -464,3 +464,35 @@ def test_a_resumed_try_of_a_stopped_chunk_reports_the_same_rest(events: dict[str
     assert tries[0].rest_from is not None and tries[1].rest_from == tries[0].rest_from
     assert tries[1].rows == tries[0].rows == tries[1].range_rows and tries[1].batches == tries[0].batches
     mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {DB}_stop_results")
+
+
+def test_a_statement_blocked_on_the_server_is_ended_at_the_deadline(events: dict[str, Any], mysql_root: Any) -> None:
+    """A chunk whose query waits on the server (here behind another session's LOCK TABLES ... WRITE, as
+    behind DDL) is ended by KILL QUERY at its statement deadline: a signal could not interrupt the call.
+    The scan fails while the lock is still held, with the server's own "interrupted" error, so the task
+    fails and is retried; a scan without a deadline would wait for the lock."""
+    import MySQLdb
+
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    holder = mysql_root(DB)
+    holder.cursor().execute("LOCK TABLES events WRITE")
+    try:
+        spec = resolve_table(events["connect"](), None, "events", "id")
+        ctx = ChunkContext("deadline-test", even_stride(1, 300_000, 1)[0])
+        with pytest.raises(MySQLdb.OperationalError) as failed:
+            scan_chunk(
+                events["connect"], spec, AggregateByKey("user_id", "amount"), ctx,
+                options=ScanOptions(statement_deadline_s=1.0),
+            )  # fmt: skip
+        assert failed.value.args[0] == 1317  # ER_QUERY_INTERRUPTED: ended on the server, not by the client
+        cur = holder.cursor()
+        cur.execute("SELECT COUNT(*) FROM events")  # the lock was still held when the scan came back
+        assert cur.fetchone()[0] == events["rows"]
+    finally:
+        holder.cursor().execute("UNLOCK TABLES")
+        holder.close()
+    # with the lock gone the same chunk scans whole
+    proc = AggregateByKey("user_id", "amount")
+    stats = scan_chunk(events["connect"], spec, proc, ctx, options=ScanOptions(statement_deadline_s=30.0))
+    assert stats.rows == count_range(events["connect"](), spec, ctx.chunk.lo, ctx.chunk.hi) > 0

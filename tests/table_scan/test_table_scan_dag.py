@@ -32,6 +32,7 @@ def source(mysql_root: Any) -> Any:
     cur.execute("CREATE TABLE empty_t (id BIGINT PRIMARY KEY, user_id INT, amount INT)")
     cur.execute("CREATE TABLE faults (chunk_index INT PRIMARY KEY)")
     cur.execute("CREATE TABLE attempts (run_key VARCHAR(250), chunk_index INT, try_number INT)")
+    cur.execute("CREATE TABLE holds (run_key VARCHAR(250), outcome VARCHAR(20))")  # tests.processors "lock"
     yield mysql_root
     for db in (DB, RESULTS):
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
@@ -180,12 +181,13 @@ def test_a_chunk_far_above_its_plan_is_split_at_scan_time_and_the_run_stays_exac
     assert sorted(m for t, m in tis if t == "scan_rest") == list(range(len(rests)))
 
 
-def hang_chunk_3_and_run(source: Any, dag: Any) -> Any:
-    """Chunk 3 hangs in the middle of its first try, with one slot (so the hang holds it): the run must
-    still succeed exact, chunk 3 on its second try, every other chunk on its first."""
+def hang_chunk_3_and_run(source: Any, dag: Any, how: str) -> Any:
+    """Chunk 3's first try hangs, with one slot (so the hang holds it): in Python ("hang"), or in a query
+    waiting on the server behind another session's table lock ("lock"), which no signal can interrupt.
+    The run must still succeed exact, chunk 3 on its second try, every other chunk on its first."""
     source(DB).cursor().execute("REPLACE INTO faults VALUES (3)")
     try:
-        dr = dag.test(run_conf=conf(**faulty("hang"), max_parallel_chunks=1))
+        dr = dag.test(run_conf=conf(**faulty(how), max_parallel_chunks=1))
     finally:
         source(DB).cursor().execute("DELETE FROM faults")
     key = f"{dag.dag_id}/{dr.run_id}"
@@ -194,10 +196,15 @@ def hang_chunk_3_and_run(source: Any, dag: Any) -> Any:
     tries = {m: v[1] for (t, m), v in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_chunk"}
     assert tries == {m: (2 if m == 3 else 1) for m in tries}
     assert attempts(source, key)[3] == [1, 2]
+    if how == "lock":  # the waiting query was ended on the server (KILL QUERY), not left until the lock went
+        cur = source(DB).cursor()
+        cur.execute("SELECT outcome FROM holds WHERE run_key = %s", (key,))
+        assert [r[0] for r in cur.fetchall()] == ["waiter gone"]
     return dr
 
 
-def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source: Any) -> None:
+@pytest.mark.parametrize("how", ["hang", "lock"])
+def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source: Any, how: str) -> None:
     """Every bulkscan task has an execution_timeout (BULKSCAN_TASK_TIMEOUT_MINUTES): a chunk hanging in
     the middle of its scan is ended, its host slot freed, and its retry makes the result exact."""
     from datetime import timedelta
@@ -206,11 +213,12 @@ def test_a_hung_chunk_is_ended_by_its_execution_timeout_and_retried_exact(source
     scan = dag.get_task("scan_chunk")
     assert scan.partial_kwargs["execution_timeout"] == timedelta(minutes=180)  # the shipped default
     scan.partial_kwargs["execution_timeout"] = timedelta(seconds=8)
-    hang_chunk_3_and_run(source, dag)
+    hang_chunk_3_and_run(source, dag, how)
 
 
+@pytest.mark.parametrize("how", ["hang", "lock"])
 def test_a_hung_chunk_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
-    source: Any, dag: Any, monkeypatch: pytest.MonkeyPatch
+    source: Any, dag: Any, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     """The plan gives every chunk a time limit of 10x its planned rows at the slowest rate of the table's
     last run (here seconds, with the floor lowered from 5 minutes), far inside the form's bound and the
@@ -218,7 +226,7 @@ def test_a_hung_chunk_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
     retry makes the result exact."""
     monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
     assert str(dag.test(run_conf=conf()).state) == "success"  # the table's last run: its rates
-    dr = hang_chunk_3_and_run(source, dag)
+    dr = hang_chunk_3_and_run(source, dag, how)
     limits = [p["time_limit_s"] for p in xcom_of(dr, "plan")]
     assert all(5 <= s < 120 for s in limits), limits  # derived from the last run, not the form's 120 minutes
 

@@ -5,6 +5,10 @@ also gets a limit derived from its planned rows (bulkscan.core.chunks.chunk_time
 the way Airflow enforces its own: SIGALRM in the task's main thread, raising `AirflowTaskTimeout`, which
 Airflow handles as a timeout (the task fails and is retried; the chunk's checkpoint is kept). The
 task's own timer is stopped while this one runs and set again, less the time spent, when it ends.
+
+A signal only raises once the call it interrupted returns, and a MySQL statement blocked on the server
+does not: `statement_deadline` (the scan's KILL QUERY, bulkscan.mysqldb.resilient) ends such a statement
+`STATEMENT_GRACE_S` after whichever limit comes first (`seconds_left`), and the pending alarm then raises.
 """
 
 from __future__ import annotations
@@ -15,6 +19,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+STATEMENT_GRACE_S = 2.0  # the alarm first, where it can act; then the server is asked to end the statement
+
+
+def seconds_left(seconds: float) -> float:
+    """What a block under `time_limit(seconds)` has: its own limit, or the task's timer when that ends first."""
+    outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
+    return min(seconds, outer_left) if outer_left else seconds
 
 
 @contextmanager

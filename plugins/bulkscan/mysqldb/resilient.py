@@ -1,17 +1,22 @@
 """Read queries that survive a lost connection: reconnect with back-off, bounded attempts, and short
-read-only consistent snapshots (a batch and the COUNT(*) of its key range read together)."""
+read-only consistent snapshots (a batch and the COUNT(*) of its key range read together); and a deadline
+that ends a statement blocked on the server (`statement_deadline`)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
+
+import MySQLdb
 
 from bulkscan.core.dbapi import ConnectFactory, Connection, Cursor, Row
 from bulkscan.core.sqlfiles import Fragment, raw, render
-from bulkscan.mysqldb.connect import close_quietly, is_disconnect
+from bulkscan.mysqldb.connect import close_quietly, cursor, is_disconnect
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,13 +31,17 @@ class ResilientConnection:
         self.reconnects = 0
         self.log = logger
         self.conn: Connection | None = None
+        self.server_id: int | None = None  # the open connection's CONNECTION_ID(), what KILL QUERY names
 
     def open(self) -> Connection:
         if self.conn is None:
-            self.conn = self.connect()
-            cur = self.conn.cursor()  # a consistent snapshot (in_snapshot) needs REPEATABLE READ
+            conn = self.connect()
+            cur = conn.cursor()  # a consistent snapshot (in_snapshot) needs REPEATABLE READ
             cur.execute(render("common/set_isolation", isolation=Fragment("REPEATABLE READ")))
+            cur.execute(raw("common/connection_id"))
+            found = cur.fetchone()
             cur.close()
+            self.conn, self.server_id = conn, int(found[0]) if found else None
         return self.conn
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> Sequence[Row]:
@@ -81,4 +90,38 @@ class ResilientConnection:
 
     def close(self) -> None:
         close_quietly(self.conn)
-        self.conn = None
+        self.conn, self.server_id = None, None
+
+
+@contextmanager
+def statement_deadline(db: ResilientConnection, seconds: float | None, what: str) -> Iterator[None]:
+    """After `seconds`, end the statement `db` is running with KILL QUERY, sent on a connection of its own.
+
+    A time limit kept by a signal (a chunk's own, Airflow's execution_timeout: both SIGALRM) raises only
+    once the blocked client call returns, and a statement waiting on the server does not return: behind a
+    metadata lock (DDL, LOCK TABLES), a row lock, a plan gone wrong. The killed statement fails with "Query
+    execution was interrupted" (1317, not a lost connection, so not retried here), and the alarm that was
+    pending then raises in the task. Nothing happens when the block ends first.
+    """
+    if not seconds or seconds <= 0:
+        yield
+        return
+
+    def kill() -> None:
+        target = db.server_id
+        if target is None:
+            return
+        try:
+            with cursor(db.connect) as cur:
+                cur.execute(raw("common/kill_query"), (target,))
+            db.log.warning("%s: a statement was still running after %.0f s; ended it on the server", what, seconds)
+        except MySQLdb.Error as exc:  # the server may be unreachable too: then the connection's own timeouts end it
+            db.log.warning("%s: could not end its statement after %.0f s (%s)", what, seconds, exc)
+
+    timer = threading.Timer(seconds, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -32,7 +32,7 @@ from bulkscan.core.sqlfiles import Fragment, render
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.arrow import ArrowRanges
 from bulkscan.mysqldb.keyscan import KeyScan
-from bulkscan.mysqldb.resilient import ResilientConnection
+from bulkscan.mysqldb.resilient import ResilientConnection, statement_deadline
 from bulkscan.mysqldb.scanstate import ChunkStats, ScanOptions
 from bulkscan.mysqldb.source import TableSpec, all_columns
 
@@ -77,15 +77,16 @@ def scan_chunk(
     started = time.monotonic()
     processor.open(ctx)
     try:
-        scan.resume(processor)
-        if scan.position.get("end"):
-            pass  # the try that died had committed every batch: nothing is left to read
-        elif isinstance(processor, ArrowProcessor):
-            scan.arrow(processor)
-        elif isinstance(processor, AggregateByKey) and pushdown:
-            scan.aggregate(processor)
-        else:
-            scan.rows(processor)
+        with statement_deadline(scan.db, scan.deadline_s, f"chunk {ctx.chunk.index} ({ctx.chunk.label})"):
+            scan.resume(processor)
+            if scan.position.get("end"):
+                pass  # the try that died had committed every batch: nothing is left to read
+            elif isinstance(processor, ArrowProcessor):
+                scan.arrow(processor)
+            elif isinstance(processor, AggregateByKey) and pushdown:
+                scan.aggregate(processor)
+            else:
+                scan.rows(processor)
         scan.stats.range_rows = scan.counted
     finally:
         scan.db.close()

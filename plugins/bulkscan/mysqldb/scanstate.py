@@ -51,6 +51,9 @@ class ScanOptions:
     # an integer-key chunk that has read this many rows and still has keys left stops at the end of that
     # batch (ChunkStats.rest_from): a chunk far above its planned size is split at scan time (table_scan)
     stop_after: int | None = None
+    # after this many seconds a statement still running is ended on the server (KILL QUERY): the chunk's
+    # time limit, a signal, cannot interrupt a call blocked in the client library (resilient.statement_deadline)
+    statement_deadline_s: float | None = None
 
 
 class Progress:
@@ -99,6 +102,7 @@ class ScanState:
         self.checkpoint = opts.checkpoint
         self.arrow_uri = opts.arrow_uri
         self.counting = opts.count_range
+        self.deadline_s = opts.statement_deadline_s
         self.stop_after = opts.stop_after if isinstance(chunk, Chunk) else None
         # the sum of the batches' own counts so far (checkpointed with them); None: not counted, or a
         # resumed try whose checkpoint has no count

@@ -34,7 +34,7 @@ from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
 from bulkscan.glue.defaults import chunk_time_limit_floor_s, fail_fast_on_bad_input
-from bulkscan.glue.time_limit import time_limit
+from bulkscan.glue.time_limit import STATEMENT_GRACE_S, seconds_left, time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
@@ -161,8 +161,10 @@ def scan(
         spec = _spec(settings, conn, processor)
     ctx = ChunkContext(run_key, chunk, try_number)
     store = results_store(settings)
+    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
     options = ScanOptions(
         checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number),
+        statement_deadline_s=seconds_left(limit) + STATEMENT_GRACE_S,
         count_range=True,
         arrow_uri=connectorx_uri(settings.conn_id, settings.database)
         if isinstance(processor, ArrowProcessor)
@@ -176,7 +178,6 @@ def scan(
             batch = arrow_batch(target)
         else:
             batch = pushdown_batch(target) if pushdown else AdaptiveBatch(target_seconds=target)
-        limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
         with time_limit(limit, f"chunk {chunk.index} ({chunk.label})"):
             stats = scan_chunk(connect, spec, processor, ctx, batch=batch, options=options)
     planned_hi = chunk.hi if isinstance(chunk, Chunk) else None
