@@ -10,7 +10,7 @@ from types import FrameType
 import pytest
 from airflow.sdk.exceptions import AirflowTaskTimeout
 
-from bulkscan.glue.time_limit import time_limit
+from bulkscan.glue.time_limit import STATEMENT_GRACE_S, kill_after, time_limit
 
 
 class OuterTimeout(Exception):
@@ -53,3 +53,14 @@ def test_a_block_within_its_limit_leaves_the_task_timer_as_it_was(outer_timer: N
         left_inside, _ = signal.getitimer(signal.ITIMER_REAL)
     left, _ = signal.getitimer(signal.ITIMER_REAL)
     assert left_inside <= 5 and 25 < left <= 30  # the chunk's alarm inside, the task's timer after it
+
+
+def test_a_statement_blocked_on_the_server_is_ended_just_after_the_first_limit_to_end(outer_timer: None) -> None:
+    """kill_after: the scan's KILL QUERY deadline is the chunk's own limit or the task's timer (here 30 s),
+    whichever ends first, plus the grace that lets the alarm act first where it can."""
+    assert kill_after(5) == 5 + STATEMENT_GRACE_S
+    for own in (None, 600):
+        got = kill_after(own)
+        assert got is not None and 25 + STATEMENT_GRACE_S < got <= 30 + STATEMENT_GRACE_S
+    signal.setitimer(signal.ITIMER_REAL, 0)  # no task timer, as on the library path
+    assert kill_after(None) is None and kill_after(5) == 5 + STATEMENT_GRACE_S

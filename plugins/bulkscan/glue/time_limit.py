@@ -8,7 +8,7 @@ task's own timer is stopped while this one runs and set again, less the time spe
 
 A signal only raises once the call it interrupted returns, and a MySQL statement blocked on the server
 does not: `statement_deadline` (the scan's KILL QUERY, bulkscan.mysqldb.resilient) ends such a statement
-`STATEMENT_GRACE_S` after whichever limit comes first (`seconds_left`), and the pending alarm then raises.
+`STATEMENT_GRACE_S` after whichever limit comes first (`kill_after`), and the pending alarm then raises.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from types import FrameType
 STATEMENT_GRACE_S = 2.0  # the alarm first, where it can act; then the server is asked to end the statement
 
 
-def seconds_left(seconds: float) -> float:
-    """What a block under `time_limit(seconds)` has: its own limit, or the task's timer when that ends first."""
+def kill_after(seconds: float | None = None) -> float | None:
+    """When a scan should end a statement still blocked on the server (`ScanOptions.statement_deadline_s`):
+    `STATEMENT_GRACE_S` after its own limit `seconds` or the task's timer (execution_timeout), whichever
+    ends first; None when neither is set (the library path, no Airflow)."""
     outer_left, _ = signal.getitimer(signal.ITIMER_REAL)
-    return min(seconds, outer_left) if outer_left else seconds
+    limits = [x for x in (seconds, outer_left) if x]
+    return min(limits) + STATEMENT_GRACE_S if limits else None
 
 
 @contextmanager

@@ -50,6 +50,9 @@ class ShardRun:
     try_number: int = 1
     describe: Callable[[str], str] = field(default=_same)  # conn id -> "host:port", for error messages
     logger: logging.Logger = log
+    # seconds after which a scan ends a statement still blocked on the server, asked as each item starts
+    # (the task's execution_timeout left: bulkscan.glue.time_limit.kill_after); None: never
+    statement_deadline: Callable[[], float | None] = field(default=lambda: None)
 
     def where(self, conn_id: str, table: str) -> str:
         return f"host {conn_id!r} ({self.describe(conn_id)}) table {table!r}"
@@ -77,7 +80,8 @@ def _scan_item(
             chunk = Chunk(item.index, planned.lo, planned.hi, planned.rows)
             extra = {"conn_id": unit.conn_id, "database": unit.database, "table": item.table}
             ctx = ChunkContext(run.run_key, chunk, run.try_number, extra)
-            options = ScanOptions(logger=run.logger, max_reconnects=3)
+            deadline = run.statement_deadline()
+            options = ScanOptions(logger=run.logger, max_reconnects=3, statement_deadline_s=deadline)
             stats = scan_chunk(connect, spec, processor, ctx, batch=settings.batch(), options=options)
             slot_to = time.time()
     except MySQLdb.Error as exc:

@@ -17,6 +17,7 @@ from bulkscan.core.report import chunk_table
 from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.connections import connect_factory, describe_or_unknown
 from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.glue.time_limit import kill_after
 from bulkscan.jobs.shard_query.hostplan import plan_units, resolve_topology
 from bulkscan.jobs.shard_query.packing import Answer, AnswerPayload, ShardUnit, UnitPayload, reconcile
 from bulkscan.jobs.shard_query.runner import ShardRun, check_store, merge, run_unit
@@ -77,7 +78,13 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
     if strays or unit.database != host.database:
         raise BulkscanInputError(f"unit {unit.label} does not match the topology ({strays or unit.database})")
     run = ShardRun(
-        ShardSettings.from_params(params), store(params), run_key, try_number, describe=describe_or_unknown, logger=log
+        ShardSettings.from_params(params),
+        store(params),
+        run_key,
+        try_number,
+        describe=describe_or_unknown,
+        logger=log,
+        statement_deadline=kill_after,  # a query blocked on the server ends with the task's execution_timeout
     )
     answers = run_unit(unit, connector(unit.conn_id, unit.database), run)
     return [a.as_dict() for a in answers]

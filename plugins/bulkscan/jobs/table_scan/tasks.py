@@ -34,7 +34,7 @@ from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
 from bulkscan.glue.defaults import chunk_time_limit_floor_s, fail_fast_on_bad_input
-from bulkscan.glue.time_limit import STATEMENT_GRACE_S, seconds_left, time_limit
+from bulkscan.glue.time_limit import kill_after, time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
@@ -164,7 +164,7 @@ def scan(
     limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
     options = ScanOptions(
         checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number),
-        statement_deadline_s=seconds_left(limit) + STATEMENT_GRACE_S,
+        statement_deadline_s=kill_after(limit),
         count_range=True,
         arrow_uri=connectorx_uri(settings.conn_id, settings.database)
         if isinstance(processor, ArrowProcessor)
