@@ -164,7 +164,6 @@ def scan(
     limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
     options = ScanOptions(
         checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number),
-        statement_deadline_s=kill_after(limit),
         count_range=True,
         arrow_uri=connectorx_uri(settings.conn_id, settings.database)
         if isinstance(processor, ArrowProcessor)
@@ -178,6 +177,8 @@ def scan(
             batch = arrow_batch(target)
         else:
             batch = pushdown_batch(target) if pushdown else AdaptiveBatch(target_seconds=target)
+        # sampled once the host slot is held: the task's timer may have run down while the chunk waited
+        options = replace(options, statement_deadline_s=kill_after(limit))
         with time_limit(limit, f"chunk {chunk.index} ({chunk.label})"):
             stats = scan_chunk(connect, spec, processor, ctx, batch=batch, options=options)
     planned_hi = chunk.hi if isinstance(chunk, Chunk) else None
