@@ -367,6 +367,63 @@ def test_every_batch_is_counted_in_its_own_snapshot_even_across_a_reconnect(
     assert cur.fetchone()[0] == 0, "no snapshot is left open"
 
 
+def test_a_pushed_down_aggregate_counts_its_ranges_in_the_same_pass(
+    events: dict[str, Any], mysql_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The built-in aggregate's sub-ranges end WITH ROLLUP: the server's own count of the rows it grouped,
+    with no second statement over the range. The count equals an independent COUNT(*) of the chunk's
+    range; a group row lost between the server and the scan shows as fewer rows than the range holds;
+    a table whose group column holds NULLs keeps its NULL group (the total row is not taken for it)."""
+    from bulkscan.core.batching import AdaptiveBatch
+    from bulkscan.mysqldb.resilient import ResilientConnection
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    connect = events["connect"]
+    spec = resolve_table(connect(), None, "events", "id", ("user_id", "amount"))
+    chunk = plan_table(connect(), spec, 100_000, 1024).chunks[1]
+    real = count_range(connect(), spec, chunk.lo, chunk.hi)
+
+    def run(proc: AggregateByKey) -> Any:
+        batch = AdaptiveBatch(size=20_000, minimum=20_000, maximum=20_000)  # several sub-ranges
+        return scan_chunk(
+            connect, spec, proc, ChunkContext("t", chunk), batch=batch, options=ScanOptions(count_range=True)
+        )
+
+    whole = AggregateByKey("user_id", "amount")
+    stats = run(whole)
+    assert stats.batches > 3 and stats.rows == stats.range_rows == real
+    truth = ground_truth(mysql_root, "id >= %s AND id < %s", (chunk.lo, chunk.hi))
+    assert {str(g): (s, n) for g, (s, n) in whole.groups.items()} == truth
+    query = ResilientConnection.query
+
+    def first_group_lost(self: ResilientConnection, sql: str, params: Any) -> Any:
+        rows = query(self, sql, params)
+        return rows[1:] if "WITH ROLLUP" in sql and len(rows) > 1 else rows
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ResilientConnection, "query", first_group_lost)
+        lossy = run(AggregateByKey("user_id", "amount"))
+    assert lossy.range_rows == real and lossy.rows < real
+
+    cur = mysql_root(DB).cursor()
+    cur.execute("CREATE TABLE nullable_g (id INT PRIMARY KEY, g INT NULL, v INT NOT NULL)")
+    cur.execute("INSERT INTO nullable_g SELECT id, IF(id % 3 = 0, NULL, id % 7), amount FROM events WHERE id <= 30000")
+    try:
+        nspec = resolve_table(connect(), None, "nullable_g", "id", ("g", "v"))
+        nchunk = plan_table(connect(), nspec, 100_000, 1024).chunks[0]
+        proc = AggregateByKey("g", "v")
+        batch = AdaptiveBatch(size=5_000, minimum=5_000, maximum=5_000)
+        nstats = scan_chunk(
+            connect, nspec, proc, ChunkContext("t", nchunk), batch=batch, options=ScanOptions(count_range=True)
+        )
+        cur.execute("SELECT g, SUM(v), COUNT(*) FROM nullable_g GROUP BY g")
+        assert {g: (s, n) for g, (s, n) in proc.groups.items()} == {g: (s, n) for g, s, n in cur.fetchall()}
+        cur.execute("SELECT COUNT(*) FROM nullable_g")
+        assert None in proc.groups and nstats.rows == nstats.range_rows == cur.fetchone()[0]
+    finally:
+        cur.execute("DROP TABLE nullable_g")
+
+
 def test_a_plan_that_needs_too_many_estimates_walks(events: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """The safety net for statistics far off the table: past MAX_ESTIMATES (here lowered to 5) the
     planner walks the index instead, with exact counts, and the table is still tiled."""

@@ -1,2 +1,3 @@
 -- Server-side sum and count per group over one tuple-key sub-range (the aggregate's pushdown).
-SELECT {group_expr}, SUM({value}), COUNT(*) FROM {table} WHERE {range} AND {where} GROUP BY 1 ORDER BY NULL
+-- {grouping}: ORDER BY NULL, or WITH ROLLUP for the count in the same pass (range_aggregate.sql).
+SELECT {group_expr}, SUM({value}), COUNT(*) FROM {table} WHERE {range} AND {where} GROUP BY 1 {grouping}

@@ -12,9 +12,9 @@ from typing import Any
 
 from bulkscan.core.dbapi import Row
 from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_select
-from bulkscan.core.processors import AggregateByKey, Processor
+from bulkscan.core.processors import AggregateByKey, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, render
-from bulkscan.mysqldb.scanstate import ScanState
+from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ScanState
 from bulkscan.mysqldb.source import TableSpec
 
 
@@ -58,6 +58,7 @@ class KeyScan(ScanState):
         keys, order = key_select(spec.keys)
         where, where_params = spec.where()
         group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
+        rollup = self.counted is not None and not isinstance(processor, SqlFileAggregate)  # as the integer loop
         upper, upper_params = chunk.upper()
         walk_sql = render(
             "common/key_walk",
@@ -83,10 +84,11 @@ class KeyScan(ScanState):
                 table=spec.table_sql(),
                 range=Fragment(rng),
                 where=where,
+                grouping=Fragment("WITH ROLLUP" if rollup else "ORDER BY NULL"),
             )
             count_sql = render("common/key_range_count", table=spec.table_sql(), range=Fragment(rng), where=where)
             params = (*rng_params, *where_params)
-            self._groups(processor, (sql, params), 0, t0, (count_sql, params))
+            self._groups(processor, (sql, params), 0, t0, ROLLUP_COUNT if rollup else (count_sql, params))
             if step is None:
                 self.commit({"end": True}, processor)
                 return

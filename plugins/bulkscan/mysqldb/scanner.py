@@ -33,7 +33,7 @@ from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.arrow import ArrowRanges
 from bulkscan.mysqldb.keyscan import KeyScan
 from bulkscan.mysqldb.resilient import ResilientConnection, statement_deadline
-from bulkscan.mysqldb.scanstate import ChunkStats, ScanOptions
+from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ChunkStats, ScanOptions
 from bulkscan.mysqldb.source import TableSpec, all_columns
 
 __all__ = [
@@ -100,11 +100,14 @@ def scan_chunk(
     return stats
 
 
-def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, Any, str, Callable[[int, int], Any]]:
+def aggregate_queries(
+    spec: TableSpec, processor: AggregateByKey, *, rollup: bool = False
+) -> tuple[str, Any, str, Callable[[int, int], Any]]:
     """(whole-table SQL, its parameters, key-range SQL, parameters for a range) of a pushed-down aggregate.
 
-    The built-in aggregate renders table_aggregate.sql / range_aggregate.sql with the spec's filters;
-    a user query file gets the quoted table and the key range, with its own named parameters bound.
+    The built-in aggregate renders table_aggregate.sql / range_aggregate.sql with the spec's filters,
+    `rollup`: WITH ROLLUP, its count in the same pass (scanstate.ROLLUP_COUNT); a user query file gets
+    the quoted table and the key range, with its own named parameters bound (and is never rolled up).
     """
     if isinstance(processor, SqlFileAggregate):
         processor.refuse_filters(spec.filters)
@@ -118,7 +121,8 @@ def aggregate_queries(spec: TableSpec, processor: AggregateByKey) -> tuple[str, 
         return q.render(spec.table_sql(), Fragment("1=1")), q.bind(), ranged, q.bind
     group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
     hint = Fragment("SQL_BIG_RESULT" if processor.group else "")
-    parts = spec.parts(group_expr=group, value=spec.column_sql([processor.value]), hint=hint)
+    grouping = Fragment("WITH ROLLUP" if rollup else "ORDER BY NULL")
+    parts = spec.parts(group_expr=group, value=spec.column_sql([processor.value]), hint=hint, grouping=grouping)
     _, where_params = spec.where()
     return (
         render("common/table_aggregate", **parts),
@@ -170,21 +174,25 @@ class _ChunkScan(KeyScan):
         if isinstance(chunk, KeyChunk):
             self._key_aggregate(processor, chunk)
             return
-        whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor)
+        # the built-in aggregate counts its ranges in the same pass; a query file's SQL is the user's, so its
+        # ranges are counted by a COUNT(*) of their own
+        rollup = self.counted is not None and not isinstance(processor, SqlFileAggregate)
+        whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor, rollup=rollup)
+        _, where_params = spec.where()
         if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:
             # a whole table that fits one batch: one query, no key predicate to evaluate on every row
             rows_sql = render("common/row_count", table=spec.table_sql(), where=spec.where()[0])
-            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic(), (rows_sql, spec.where()[1]))
+            whole = ROLLUP_COUNT if rollup else (rows_sql, where_params)
+            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic(), whole)
             self.commit({"end": True}, processor)
             return
         count_sql = render("common/range_count", **spec.parts())
-        _, where_params = spec.where()
         cur = int(self.position.get("from", chunk.lo))
         span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
         while cur < chunk.hi:
             t0 = time.monotonic()
             nxt = min(chunk.hi, cur + span)
-            counting = (count_sql, (cur, nxt, *where_params))
+            counting = ROLLUP_COUNT if rollup else (count_sql, (cur, nxt, *where_params))
             n = self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0, counting)
             # the next span from the rows per key just seen (x4 across a gap), for the batch's new size
             span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)

@@ -102,7 +102,10 @@ def produce_chunk_on_server(producer: DayProducer, chunk: Chunk, try_number: int
     sql = render(
         "common/range_aggregate",
         **spec.parts(
-            group_expr=spec.column_sql(["uid"]), value=spec.column_sql(["score"]), hint=Fragment("SQL_BIG_RESULT")
+            group_expr=spec.column_sql(["uid"]),
+            value=spec.column_sql(["score"]),
+            hint=Fragment("SQL_BIG_RESULT"),
+            grouping=Fragment("ORDER BY NULL"),
         ),
     )
     _, where_params = spec.where()
