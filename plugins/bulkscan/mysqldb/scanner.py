@@ -14,7 +14,9 @@ with a COUNT(*) of the batch's key range: the table scan's reconcile compares th
 sum of those counts (`ChunkStats.range_rows`) without a second pass over the table; a row written while
 the run goes on is either read and counted or neither. A snapshot per batch, not per chunk, holds no
 metadata lock and no purge history for longer than one batch: DDL on the table is not kept waiting by a
-long chunk. The running count is checkpointed with the batches, so a resumed try keeps it.
+long chunk. The running count is checkpointed with the batches, so a resumed try keeps it. The built-in
+aggregate needs no second statement: its sub-ranges end WITH ROLLUP, and the server's total row is the
+count (scanstate.ROLLUP_COUNT); a query file's sub-ranges are counted by a COUNT(*) as above.
 """
 
 from __future__ import annotations
