@@ -12,9 +12,9 @@ from typing import Any
 
 from bulkscan.core.dbapi import Row
 from bulkscan.core.keys import Key, KeyChunk, compare_params, compare_sql, key_select
-from bulkscan.core.processors import AggregateByKey, Processor, SqlFileAggregate
+from bulkscan.core.processors import AggregateByKey, Processor
 from bulkscan.core.sqlfiles import Fragment, render
-from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ScanState
+from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ScanState, grouping_sql
 from bulkscan.mysqldb.source import TableSpec
 
 
@@ -58,7 +58,7 @@ class KeyScan(ScanState):
         keys, order = key_select(spec.keys)
         where, where_params = spec.where()
         group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
-        rollup = self.counted is not None and not isinstance(processor, SqlFileAggregate)  # as the integer loop
+        rollup = self.rolls_up(processor)
         upper, upper_params = chunk.upper()
         walk_sql = render(
             "common/key_walk",
@@ -84,7 +84,7 @@ class KeyScan(ScanState):
                 table=spec.table_sql(),
                 range=Fragment(rng),
                 where=where,
-                grouping=Fragment("WITH ROLLUP" if rollup else "ORDER BY NULL"),
+                grouping=grouping_sql(rollup),
             )
             count_sql = render("common/key_range_count", table=spec.table_sql(), range=Fragment(rng), where=where)
             params = (*rng_params, *where_params)

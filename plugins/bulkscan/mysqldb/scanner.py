@@ -35,7 +35,7 @@ from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.arrow import ArrowRanges
 from bulkscan.mysqldb.keyscan import KeyScan
 from bulkscan.mysqldb.resilient import ResilientConnection, statement_deadline
-from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ChunkStats, ScanOptions
+from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ChunkStats, ScanOptions, grouping_sql
 from bulkscan.mysqldb.source import TableSpec, all_columns
 
 __all__ = [
@@ -123,8 +123,9 @@ def aggregate_queries(
         return q.render(spec.table_sql(), Fragment("1=1")), q.bind(), ranged, q.bind
     group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
     hint = Fragment("SQL_BIG_RESULT" if processor.group else "")
-    grouping = Fragment("WITH ROLLUP" if rollup else "ORDER BY NULL")
-    parts = spec.parts(group_expr=group, value=spec.column_sql([processor.value]), hint=hint, grouping=grouping)
+    parts = spec.parts(
+        group_expr=group, value=spec.column_sql([processor.value]), hint=hint, grouping=grouping_sql(rollup)
+    )
     _, where_params = spec.where()
     return (
         render("common/table_aggregate", **parts),
@@ -176,9 +177,7 @@ class _ChunkScan(KeyScan):
         if isinstance(chunk, KeyChunk):
             self._key_aggregate(processor, chunk)
             return
-        # the built-in aggregate counts its ranges in the same pass; a query file's SQL is the user's, so its
-        # ranges are counted by a COUNT(*) of their own
-        rollup = self.counted is not None and not isinstance(processor, SqlFileAggregate)
+        rollup = self.rolls_up(processor)
         whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor, rollup=rollup)
         _, where_params = spec.where()
         if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:

@@ -23,6 +23,7 @@ from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.planner import Plan, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
 from bulkscan.mysqldb.scanner import ChunkStats, scan_chunk
+from bulkscan.mysqldb.scanstate import grouping_sql
 from bulkscan.mysqldb.source import TableSpec, resolve_table
 
 JOB = "member_scoring"
@@ -105,7 +106,7 @@ def produce_chunk_on_server(producer: DayProducer, chunk: Chunk, try_number: int
             group_expr=spec.column_sql(["uid"]),
             value=spec.column_sql(["score"]),
             hint=Fragment("SQL_BIG_RESULT"),
-            grouping=Fragment("ORDER BY NULL"),
+            grouping=grouping_sql(rollup=False),
         ),
     )
     _, where_params = spec.where()
