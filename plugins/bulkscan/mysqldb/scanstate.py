@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 
 # A pushed-down aggregate counted in its own pass: `GROUP BY ... WITH ROLLUP` adds one last row, the
 # super-aggregate, whose COUNT(*) the server accumulates apart from the group rows. Summing the group
-# rows is the scan's own count (ChunkStats.rows); the rollup row is the range's count (range_rows). A
-# group row lost or doubled between the server and the processor is caught; the range is read once. The
+# rows the scan hands to the processor is its own count (ChunkStats.rows); the rollup row is the range's
+# count (range_rows). A group row lost or doubled between the server and the scan is caught (what a
+# processor then does with the groups is its own); the range is read once. The
 # separate COUNT(*) statement it replaces cost 44% of the aggregate's own server time (docs/table-scan.md).
 ROLLUP_COUNT: Literal["rollup"] = "rollup"
 
