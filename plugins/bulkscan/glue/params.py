@@ -157,7 +157,8 @@ def planning() -> Any:
             "(EXPLAIN), reading no rows, so planning takes well under a second at any table size; chunk rows "
             "are estimates (within a few percent on InnoDB) and the scan counts them exactly. 'walk': by "
             "walking the key index, exact but one read of the whole index (about 1.5 s per 10M rows). A "
-            "filtered plan, and a composite or string key, always walk."
+            "filtered plan and a string key always walk; a composite key led by integers is estimated one "
+            "column at a time."
         ),
         section=CHUNKS,
     )

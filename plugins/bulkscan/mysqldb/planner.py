@@ -8,7 +8,7 @@ Two ways to find an integer key's boundaries (`Planning`):
     whole index; chunk rows are exact. A filtered plan always walks: an estimate of the key range says
     nothing about how many of its rows pass the filter, and the walk keeps a filtered plan balanced.
 `plan_balanced` gives near-equal chunks from the row estimate for less walking (the shard fan-out's big
-shards).
+shards). A composite key led by integers is estimated in bulkscan.mysqldb.keyestimate.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ from bulkscan.glue.time_limit import kill_after, time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
-from bulkscan.mysqldb.planner import count_key_range, count_range, plan_keys, plan_range, plan_table
+from bulkscan.mysqldb.keyestimate import plan_tuple_key
+from bulkscan.mysqldb.planner import count_key_range, count_range, plan_range, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
 from bulkscan.mysqldb.scanner import ScanOptions, arrow_batch, pushdown_batch, scan_chunk
 from bulkscan.mysqldb.slots import host_slot
@@ -99,25 +100,24 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload
         results_store(settings).ensure()
         payloads: list[AnyChunkPayload]
         if spec.tuple_key:
-            keyed = plan_keys(conn, spec, settings.rows_per_chunk, settings.max_chunks)
-            total, payloads = sum(c.rows or 0 for c in keyed), [k.payload() for k in keyed]
+            keyed = plan_tuple_key(conn, spec, settings.rows_per_chunk, settings.max_chunks, settings.planning)
+            total, payloads = sum(c.rows or 0 for c in keyed.chunks), [k.payload() for k in keyed.chunks]
+            estimated, estimates = keyed.planning == "estimate", keyed.estimates
         else:
             planned = plan_table(conn, spec, settings.rows_per_chunk, settings.max_chunks, settings.planning)
             total, payloads = planned.total_rows, [c.payload() for c in planned.chunks]
-            how = (
-                f"{planned.estimates} range estimates" if planned.planning == "estimate" else "a walk of the key index"
-            )
+            estimated, estimates = planned.planning == "estimate", planned.estimates
         slowest = results_store(settings).slowest_rate(JOB, settings.source(spec.name))
         payloads = with_time_limits(payloads, settings, slowest)
     log.info(
         "planned %s%s rows of %s on (%s) into %d chunks (%s rows per chunk target) by %s",
-        "about " if not spec.tuple_key and planned.planning == "estimate" else "",
+        "about " if estimated else "",
         f"{total:,}",
         spec.name,
         ", ".join(spec.keys),
         len(payloads),
         f"{settings.rows_per_chunk:,}",
-        "a walk of the key index" if spec.tuple_key else how,
+        f"{estimates} range estimates" if estimated else "a walk of the key index",
     )
     return payloads
 
