@@ -353,7 +353,11 @@ def main() -> None:
     t_comp, (answers["composite_lib2"], chunk_rows) = timed(lambda: library_composite(2))
     skew = max(chunk_rows) / (sum(chunk_rows) / len(chunk_rows))
     composite.append(
-        ("bulkscan library path, 2 workers, (shop_id, id) chunks, estimated plan", t_comp, f"{len(chunk_rows)} chunks, skew {skew:.3f}")
+        (
+            "bulkscan library path, 2 workers, (shop_id, id) chunks, estimated plan",
+            t_comp,
+            f"{len(chunk_rows)} chunks, skew {skew:.3f}",
+        )
     )
     table(composite, made_c)
     best_ccx = min(t_ccx1, t_ccx2)
