@@ -17,11 +17,12 @@ planned, and three index dives per chunk; nothing per row.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from bulkscan.core.chunks import Chunk, check_sizes
-from bulkscan.core.estimated_plan import Planning, TooManyEstimates, plan_by_estimate
+from bulkscan.core.chunks import check_sizes
+from bulkscan.core.estimated_plan import EstimatedPlan, Planning, TooManyEstimates, plan_by_estimate
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.keys import Key, KeyChunk, KeyValue, compare_params, compare_sql, key_select
 from bulkscan.core.sqlfiles import Fragment, raw, render
@@ -31,6 +32,8 @@ from bulkscan.mysqldb.source import TableSpec
 # A chunk estimated above this many times its share, ending with a value of more than a share: that
 # value is planned one column down (1.25: the skew the estimated integer plan is held to).
 HOT = 1.25
+# A chunk planned to hold "at most" a share may hold this much more (estimates agree to a few percent).
+OVER = 1.1
 
 
 @dataclass(frozen=True)
@@ -99,74 +102,97 @@ class _Planner:
         """The last key before `key` (a chunk's label end)."""
         return self._one(compare_sql(self.spec.keys, "<"), compare_params(key), desc=True)
 
-    def level(self, prefix: Key, rows_per_chunk: int, max_chunks: int) -> list[tuple[Key, int]] | None:
+    def level(
+        self, prefix: Key, rows_per_chunk: int, max_chunks: int, at_most: bool = False
+    ) -> list[tuple[Key, int]] | None:
         """(boundary prefix, estimated rows) of the chunks over key column `len(prefix)` under `prefix`;
-        None when that column is not an integer (the caller keeps the value whole)."""
+        None when that column is not an integer (the caller keeps the value whole). `at_most`: chunks of
+        at most `rows_per_chunk` rows (a hot value's), rather than the nearest count of chunks."""
         depth = len(prefix)
         lo_key, hi_key = self.first(prefix), self.first(prefix, desc=True)
         if lo_key is None or hi_key is None:
             return []
         if not (isinstance(lo_key[depth], int) and isinstance(hi_key[depth], int)):
             return None
-        ranges = _PrefixRanges(self.conn, self.spec, prefix, int(lo_key[depth]), int(hi_key[depth]), self.table_rows)
-        share = 0
-
-        def planned_in(room: int) -> list[tuple[Key, int]]:
-            nonlocal share
-            planned = plan_by_estimate(ranges, rows_per_chunk, room)
-            self.estimates += planned.estimates
-            share = share or _share(sum(c.rows or 0 for c in planned.chunks), rows_per_chunk, max_chunks)
-            out: list[tuple[Key, int]] = []
-            for chunk in planned.chunks:
-                out += self._hot_split(ranges, prefix, chunk, share, planned.ratio, max_chunks)
-            return out
-
-        # Hot values split one column down take more chunks than the level planned for them: when the
-        # whole no longer fits in max_chunks, the level is planned again in fewer chunks, the most that
-        # fit found by bisection (a few rounds; estimates of a hot value need not agree with its
-        # neighbours', so the count is not known in advance).
-        out = planned_in(max_chunks)
-        if len(out) <= max_chunks:
-            return out
-        fits, bad = None, max_chunks
-        room = max(1, max_chunks - (len(out) - max_chunks))
-        for _ in range(6):
-            tried = planned_in(room)
-            if len(tried) <= max_chunks:
-                fits = (room, tried)
-            else:
-                bad = room
-            low = fits[0] if fits else 0
-            if bad - low <= 1:
+        first, last = int(lo_key[depth]), int(hi_key[depth])
+        planned = self._plan(prefix, first, last + 1, rows_per_chunk, max_chunks, at_most)
+        share = _share(sum(c.rows or 0 for c in planned.chunks), rows_per_chunk, max_chunks)
+        hot = self._hot_values(prefix, planned, share) if depth + 1 < len(self.spec.keys) else {}
+        if not hot:
+            return [((*prefix, c.lo), c.rows or 0) for c in planned.chunks]
+        out = self._around(prefix, (first, last), hot, share, planned.ratio, max_chunks)
+        aim = share
+        for _ in range(4):  # the pieces rounded up past max_chunks: aim at bigger ones
+            if len(out) <= max_chunks:
                 break
-            room = (low + bad) // 2 if fits else max(1, room - (len(tried) - max_chunks))
-        if fits is not None:
-            return fits[1]
-        out[max_chunks - 1 :] = [(out[max_chunks - 1][0], sum(r for _, r in out[max_chunks - 1 :]))]
+            aim = aim * len(out) // max_chunks + 1
+            out = self._around(prefix, (first, last), hot, aim, planned.ratio, max_chunks)
+        if len(out) > max_chunks:  # still too many: the last chunk takes the rest
+            out[max_chunks - 1 :] = [(out[max_chunks - 1][0], sum(r for _, r in out[max_chunks - 1 :]))]
         return out
 
-    def _hot_split(
-        self, ranges: _PrefixRanges, prefix: Key, chunk: Chunk, share: int, ratio: float, budget: int
+    def _plan(
+        self, prefix: Key, lo: int, hi: int, rows_per_chunk: int, max_chunks: int, at_most: bool = False
+    ) -> EstimatedPlan:
+        """`plan_by_estimate` of [lo, hi) of this level. `at_most`: in as many chunks as needed for none
+        to hold more than `rows_per_chunk` (planned again at the fitted size when rounding made fewer)."""
+        ranges = _PrefixRanges(self.conn, self.spec, prefix, lo, hi - 1, self.table_rows)
+        planned = plan_by_estimate(ranges, rows_per_chunk, max_chunks)
+        self.estimates += planned.estimates
+        total = sum(c.rows or 0 for c in planned.chunks)
+        wanted = min(max_chunks, math.ceil(total / (rows_per_chunk * OVER)))
+        if at_most and wanted > len(planned.chunks):
+            planned = plan_by_estimate(ranges, max(1, total // wanted), max_chunks)
+            self.estimates += planned.estimates
+        return planned
+
+    def _hot_values(self, prefix: Key, planned: EstimatedPlan, share: int) -> dict[int, float]:
+        """Values of more than half a share that end a chunk estimated over HOT shares: the estimated
+        plan ends a chunk just after a value it cannot split. Value -> its estimated rows."""
+        ranges = _PrefixRanges(self.conn, self.spec, prefix, planned.chunks[0].lo, planned.chunks[-1].hi - 1, 1)
+        hot: dict[int, float] = {}
+        for chunk in planned.chunks:
+            if (chunk.rows or 0) > HOT * share:
+                self.estimates += 1
+                rows = ranges.estimate(chunk.hi - 1, chunk.hi) / planned.ratio
+                if rows * 2 >= share:
+                    hot[chunk.hi - 1] = rows
+        return hot
+
+    def _around(
+        self, prefix: Key, span: tuple[int, int], hot: dict[int, float], share: int, ratio: float, max_chunks: int
     ) -> list[tuple[Key, int]]:
-        """The chunk itself; or, when the one key value it ends with holds more than a share (the
-        estimated plan ends a chunk just after a value it cannot split), the rest of the chunk, then that
-        value planned one column down in at most `budget` chunks."""
-        rows = chunk.rows or 0
-        whole = [((*prefix, chunk.lo), rows)]
-        if rows <= HOT * share or len(prefix) + 1 >= len(self.spec.keys) or budget < 2:
-            return whole
-        hot = chunk.hi - 1
+        """The level planned again around its hot values: each stretch between them in chunks of about
+        `share` rows, each hot value one chunk, or more planned one column down."""
+        out: list[tuple[Key, int]] = []
+        lo, last = span
+        for value in sorted(hot):
+            if value > lo:
+                out += self._stretch(prefix, lo, value, share, ratio, max_chunks)
+            rows = hot[value]
+            inner = None
+            if rows > HOT * share:  # as many chunks as the value needs, rounded up
+                inner = self.level((*prefix, value), share, max_chunks, at_most=True)
+                if inner is None:  # the next key column is a string: estimates cannot split this value
+                    self.unsplit = True
+            out += inner or [((*prefix, value), round(rows))]
+            lo = value + 1
+        if lo <= last:
+            out += self._stretch(prefix, lo, last + 1, share, ratio, max_chunks)
+        return out
+
+    def _stretch(
+        self, prefix: Key, lo: int, hi: int, share: int, ratio: float, max_chunks: int
+    ) -> list[tuple[Key, int]]:
+        """[lo, hi) of this level in chunks of about `share` rows (one chunk when it holds little more)."""
         self.estimates += 1
-        hot_rows = ranges.estimate(hot, chunk.hi) / ratio
-        if hot_rows < share:
-            return whole
-        inner = self.level((*prefix, hot), share, budget - 1)
-        if inner is None:  # the next key column is a string: this value cannot be split by estimates
-            self.unsplit = True
-        if not inner:
-            return whole
-        head = [] if hot == chunk.lo else [((*prefix, chunk.lo), max(0, round(rows - hot_rows)))]
-        return head + inner
+        ranges = _PrefixRanges(self.conn, self.spec, prefix, lo, hi - 1, self.table_rows)
+        rows = ranges.estimate(lo, hi) / ratio
+        if rows < HOT * share:
+            return [((*prefix, lo), round(rows))]
+        # at most `share` rows a chunk, as for a hot value: a stretch's chunks are never the big ones
+        planned = self._plan(prefix, lo, hi, share, max_chunks, at_most=True)
+        return [((*prefix, c.lo), c.rows or 0) for c in planned.chunks]
 
 
 def _share(total: int, rows_per_chunk: int, max_chunks: int) -> int:
@@ -176,7 +202,7 @@ def _share(total: int, rows_per_chunk: int, max_chunks: int) -> int:
 
 def _merge_small(pieces: list[tuple[Key, int]], share: int) -> list[tuple[Key, int]]:
     """Pieces of less than half a share (the rest of a chunk beside a hot value planned one column
-    down) joined to their smaller neighbour while the two stay within a quarter over a share."""
+    down) joined to their smaller neighbour while the two stay within a tenth over a share."""
     out = list(pieces)
     i = 0
     while i < len(out):
@@ -187,7 +213,7 @@ def _merge_small(pieces: list[tuple[Key, int]], share: int) -> list[tuple[Key, i
         left = out[i - 1][1] if i > 0 else None
         right = out[i + 1][1] if i + 1 < len(out) else None
         to = i - 1 if right is None or (left is not None and left <= right) else i + 1
-        if out[to][1] + rows > share * 5 // 4:
+        if out[to][1] + rows > share * 11 // 10:
             i += 1
             continue
         first = min(i, to)
