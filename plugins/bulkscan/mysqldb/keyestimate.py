@@ -4,15 +4,18 @@ Walking a composite key's index (`planner.iter_plan_keys`) reads every index ent
 integer walk. A key like `(shop_id, id)` is planned here instead by `bulkscan.core.estimated_plan`
 on its leading column: `shop_id >= a AND shop_id < b` is an index range whose rows InnoDB estimates
 by two B-tree dives. One leading value can hold more than a chunk (a hot shop holding a third of the
-table), and no boundary on `shop_id` alone can split it; such a value is planned again one column
+table), and no boundary on `shop_id` alone can split it. The level is then planned again around such
+values: the stretches between them in chunks of at most about a share, and each hot value one column
 down, `shop_id = 17 AND id >= x AND id < y`, and so on while the columns are integers.
 
 A boundary found this way is a prefix of the key (`(17,)`, `(17, 5_000_001)`); it becomes the first
 key at or after it (one dive of the index, `LIMIT 1`), so the chunks are ordinary `KeyChunk`s that
 tile the key space exactly: every row is in exactly one chunk whatever an estimate said, and a wrong
 estimate only makes a chunk bigger or smaller than its target. `KeyChunk.rows` is the calibrated
-estimate; the scan counts each chunk exactly. Cost: the estimates of `plan_by_estimate` per level
-planned, and three index dives per chunk; nothing per row.
+estimate; the scan counts each chunk exactly. Cost: the estimates and calibration counts of
+`plan_by_estimate` per stretch and hot value planned (a few ranges of at most 50,000 rows each,
+however big the table), and two index dives per chunk (its first key, and the key before the next
+chunk's); nothing per row.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from bulkscan.core.sqlfiles import Fragment, raw, render
 from bulkscan.mysqldb.planner import plan_keys
 from bulkscan.mysqldb.source import TableSpec
 
-# A chunk estimated above this many times its share, ending with a value of more than a share: that
-# value is planned one column down (1.25: the skew the estimated integer plan is held to).
+# A chunk estimated above this many times its share that ends with a value of half a share or more:
+# the level is planned around that value, which is planned one column down if it alone holds more
+# than this many shares (1.25: the skew the estimated integer plan is held to).
 HOT = 1.25
 # A chunk planned to hold "at most" a share may hold this much more (estimates agree to a few percent).
 OVER = 1.1
