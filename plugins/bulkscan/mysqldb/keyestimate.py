@@ -29,7 +29,7 @@ from bulkscan.core.estimated_plan import EstimatedPlan, Planning, TooManyEstimat
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.keys import Key, KeyChunk, KeyValue, compare_params, compare_sql, key_select
 from bulkscan.core.sqlfiles import Fragment, raw, render
-from bulkscan.mysqldb.planner import plan_keys
+from bulkscan.mysqldb.planner import explained_rows, plan_keys
 from bulkscan.mysqldb.source import TableSpec
 
 # A chunk estimated above this many times its share that ends with a value of half a share or more:
@@ -61,12 +61,7 @@ class _PrefixRanges:
         self.count_sql = render("common/key_range_count", **parts, where=Fragment("1=1"))
 
     def estimate(self, lo: int, hi: int) -> int:
-        self.cur.execute(self.estimate_sql, (*self.prefix, lo, hi))
-        names = [d[0].lower() for d in self.cur.description]
-        row = dict(zip(names, self.cur.fetchone(), strict=True))
-        if str(row.get("type")) not in ("range", "const", "eq_ref", "ref"):
-            return 1 << 62  # a full-scan plan: the optimizer judged the range most of the table
-        return int(row.get("rows") or 0)
+        return explained_rows(self.cur, self.estimate_sql, (*self.prefix, lo, hi))
 
     def count(self, lo: int, hi: int) -> int:
         self.cur.execute(self.count_sql, (*self.prefix, lo, hi))

@@ -167,15 +167,20 @@ class _ServerRanges:
         self.sql = render("common/range_estimate", table=spec.table_sql(), key=spec.key_sql())
 
     def estimate(self, lo: int, hi: int) -> int:
-        self.cur.execute(self.sql, (lo, hi))
-        names = [d[0].lower() for d in self.cur.description]
-        row = dict(zip(names, self.cur.fetchone(), strict=True))
-        if str(row.get("type")) not in ("range", "const", "eq_ref", "ref"):
-            return 1 << 62  # a full-scan plan: the optimizer judged the range most of the table
-        return int(row.get("rows") or 0)
+        return explained_rows(self.cur, self.sql, (lo, hi))
 
     def count(self, lo: int, hi: int) -> int:
         return count_range(self.conn, self.spec, lo, hi)
+
+
+def explained_rows(cur: Any, explain_sql: str, params: tuple[Any, ...]) -> int:
+    """EXPLAIN's `rows` for one key range: the engine's estimate (InnoDB: two B-tree dives)."""
+    cur.execute(explain_sql, params)
+    names = [d[0].lower() for d in cur.description]
+    row = dict(zip(names, cur.fetchone(), strict=True))
+    if str(row.get("type")) not in ("range", "const", "eq_ref", "ref"):
+        return 1 << 62  # a full-scan plan: the optimizer judged the range most of the table
+    return int(row.get("rows") or 0)
 
 
 def _estimate(cur: Any, spec: TableSpec) -> int:
