@@ -424,6 +424,61 @@ def test_a_pushed_down_aggregate_counts_its_ranges_in_the_same_pass(
         cur.execute("DROP TABLE nullable_g")
 
 
+def test_an_int_column_is_summed_in_a_double_only_where_every_sum_stays_exact(
+    events: dict[str, Any], mysql_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An INT UNSIGNED column's sums are exact in a DOUBLE over at most 2^21 rows. One group of
+    2^21 + 5,004 rows near 2^32 is the trap: the server's own DOUBLE sum of the whole of it is wrong.
+    Sub-ranges of 500,000 keys are summed in DOUBLEs and come out exact (each sub-range's sum is made an
+    int before the next is added); one sub-range over the whole table is summed by the exact DECIMAL
+    SUM; a BIGINT column never goes through a DOUBLE. The truth is computed in Python and by SQL."""
+    from bulkscan.core.batching import AdaptiveBatch
+    from bulkscan.mysqldb.resilient import ResilientConnection
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    n = 2**21 + 5_004
+    top = 2**32 - 1
+    truth_v = n * top - n // 4  # v = top - (id % 4 = 0); odd, so no double above 2^53 can equal it
+    assert truth_v % 2 == 1
+    truth_b = n * 2**62 + n * (n + 1) // 2
+    cur = mysql_root(DB).cursor()
+    cur.execute("CREATE TABLE wide_sums (id BIGINT PRIMARY KEY, g TINYINT NOT NULL, v INT UNSIGNED NOT NULL, b BIGINT)")
+    cur.execute(f"INSERT INTO wide_sums SELECT seq, 0, {top} - (seq % 4 = 0), {2**62} + seq FROM seq_1_to_{n}")
+    try:
+        cur.execute("SELECT SUM(v), SUM(v + 0E0), SUM(b) FROM wide_sums")
+        exact, in_double, exact_b = cur.fetchone()
+        assert exact == truth_v and exact_b == truth_b and int(in_double) != truth_v  # the trap is real
+        connect = events["connect"]
+        query, seen = ResilientConnection.query, []
+
+        def recording(self: ResilientConnection, sql: str, params: Any) -> Any:
+            seen.append(sql)
+            return query(self, sql, params)
+
+        def scan(value: str, keys_per_range: int) -> tuple[AggregateByKey, list[str]]:
+            spec = resolve_table(connect(), None, "wide_sums", "id", ("g", value))
+            (chunk,) = plan_table(connect(), spec, 2 * n, 1024).chunks
+            proc = AggregateByKey("g", value)
+            batch = AdaptiveBatch(size=keys_per_range, minimum=keys_per_range, maximum=keys_per_range)
+            seen.clear()
+            with monkeypatch.context() as patch:
+                patch.setattr(ResilientConnection, "query", recording)
+                stats = scan_chunk(
+                    connect, spec, proc, ChunkContext("t", chunk), batch=batch, options=ScanOptions(count_range=True)
+                )
+            assert stats.rows == stats.range_rows == n
+            return proc, [q for q in seen if "SUM(" in q]
+
+        split, sums = scan("v", 500_000)
+        assert split.groups == {0: [truth_v, n]} and len(sums) >= 4 and all("+ 0E0" in q for q in sums)
+        whole, sums = scan("v", 2 * n)
+        assert whole.groups == {0: [truth_v, n]} and sums and not any("0E0" in q for q in sums)
+        big, sums = scan("b", 500_000)
+        assert big.groups == {0: [truth_b, n]} and sums and not any("0E0" in q for q in sums)
+    finally:
+        cur.execute("DROP TABLE wide_sums")
+
+
 def test_a_plan_that_needs_too_many_estimates_walks(events: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """The safety net for statistics far off the table: past MAX_ESTIMATES (here lowered to 5) the
     planner walks the index instead, with exact counts, and the table is still tiled."""

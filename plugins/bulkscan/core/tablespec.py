@@ -19,6 +19,28 @@ from bulkscan.errors import BulkscanInputError
 INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
 STRING_TYPES = frozenset({"char", "varchar"})  # compared by the server, in the column's collation
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "is null", "is not null")
+# The largest magnitude a value of each integer type can have (unsigned: twice the signed one). BIGINT
+# is left out: its sums are never exact in a double (2^63 is already past 2^53).
+INTEGER_MAGNITUDE = {"tinyint": 1 << 7, "smallint": 1 << 15, "mediumint": 1 << 23, "int": 1 << 31, "integer": 1 << 31}
+DOUBLE_EXACT = 1 << 53  # every integer of at most this magnitude is a double, exactly
+
+
+def double_exact_rows(column_type: str | None) -> int:
+    """How many values of a column of this type (information_schema's COLUMN_TYPE, 'int(11) unsigned')
+    can be summed in a double with every partial sum exact; 0 when none can (not an integer of at most
+    32 bits).
+
+    Each partial sum of n such values is an integer of magnitude at most n x the type's largest, and a
+    double adds two integers exactly while the result stays within 2^53. So SUM(col + 0E0) over at most
+    that many rows equals SUM(col), the server's exact DECIMAL sum, at less cost.
+    """
+    if not column_type:
+        return 0
+    words = column_type.lower().replace("(", " ").split()
+    magnitude = INTEGER_MAGNITUDE.get(words[0], 0) if words else 0
+    if "unsigned" in words:
+        magnitude *= 2
+    return DOUBLE_EXACT // magnitude if magnitude else 0
 
 
 @dataclass(frozen=True)
@@ -74,10 +96,15 @@ class TableSpec:
     columns: tuple[str, ...]
     filters: tuple[Filter, ...] = field(default=())
     key_columns: tuple[str, ...] = field(default=())
+    column_types: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # (column, COLUMN_TYPE)
 
     @property
     def keys(self) -> tuple[str, ...]:
         return self.key_columns or (self.key_column,)
+
+    def double_exact_rows(self, column: str) -> int:
+        """`double_exact_rows` of one column's type; 0 when the spec was built without its types."""
+        return double_exact_rows(dict(self.column_types).get(column))
 
     @property
     def tuple_key(self) -> bool:

@@ -103,13 +103,15 @@ def scan_chunk(
 
 
 def aggregate_queries(
-    spec: TableSpec, processor: AggregateByKey, *, rollup: bool = False
+    spec: TableSpec, processor: AggregateByKey, *, rollup: bool = False, in_double: bool = False
 ) -> tuple[str, Any, str, Callable[[int, int], Any]]:
     """(whole-table SQL, its parameters, key-range SQL, parameters for a range) of a pushed-down aggregate.
 
     The built-in aggregate renders table_aggregate.sql / range_aggregate.sql with the spec's filters,
     `rollup`: WITH ROLLUP, its count in the same pass (scanstate.ROLLUP_COUNT); a user query file gets
     the quoted table and the key range, with its own named parameters bound (and is never rolled up).
+    `in_double`: the value is summed as a DOUBLE (`col + 0E0`: any MySQL or MariaDB; CAST AS DOUBLE
+    needs MySQL 8.0.17), for ranges of at most `TableSpec.double_exact_rows` rows, where it is exact.
     """
     if isinstance(processor, SqlFileAggregate):
         processor.refuse_filters(spec.filters)
@@ -123,8 +125,12 @@ def aggregate_queries(
         return q.render(spec.table_sql(), Fragment("1=1")), q.bind(), ranged, q.bind
     group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
     hint = Fragment("SQL_BIG_RESULT" if processor.group else "")
+    value = spec.column_sql([processor.value])
     parts = spec.parts(
-        group_expr=group, value=spec.column_sql([processor.value]), hint=hint, grouping=grouping_sql(rollup)
+        group_expr=group,
+        value=Fragment(f"{value} + 0E0") if in_double else value,
+        hint=hint,
+        grouping=grouping_sql(rollup),
     )
     _, where_params = spec.where()
     return (
@@ -178,13 +184,19 @@ class _ChunkScan(KeyScan):
             self._key_aggregate(processor, chunk)
             return
         rollup = self.rolls_up(processor)
-        whole_sql, whole_params, range_sql, range_params = aggregate_queries(spec, processor, rollup=rollup)
+        exact = aggregate_queries(spec, processor, rollup=rollup)
+        # A range of at most `limit` keys holds at most `limit` rows (the key is unique): summed in a
+        # DOUBLE, 6% less server time than MariaDB's DECIMAL sum of an INT column, and exactly the same.
+        limit = 0 if isinstance(processor, SqlFileAggregate) else spec.double_exact_rows(processor.value)
+        fast = aggregate_queries(spec, processor, rollup=rollup, in_double=True) if limit else exact
         _, where_params = spec.where()
         if chunk.whole_table and chunk.rows is not None and chunk.rows <= batch.size:
             # a whole table that fits one batch: one query, no key predicate to evaluate on every row
+            in_double = chunk.hi - chunk.lo <= limit
+            whole_sql, whole_params = (fast if in_double else exact)[:2]
             rows_sql = render("common/row_count", table=spec.table_sql(), where=spec.where()[0])
             whole = ROLLUP_COUNT if rollup else (rows_sql, where_params)
-            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic(), whole)
+            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic(), whole, in_double)
             self.commit({"end": True}, processor)
             return
         count_sql = render("common/range_count", **spec.parts())
@@ -193,8 +205,10 @@ class _ChunkScan(KeyScan):
         while cur < chunk.hi:
             t0 = time.monotonic()
             nxt = min(chunk.hi, cur + span)
+            in_double = nxt - cur <= limit
+            _, _, range_sql, range_params = fast if in_double else exact
             counting = ROLLUP_COUNT if rollup else (count_sql, (cur, nxt, *where_params))
-            n = self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0, counting)
+            n = self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0, counting, in_double)
             # the next span from the rows per key just seen (x4 across a gap), for the batch's new size
             span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
             cur = nxt

@@ -207,12 +207,15 @@ class ScanState:
         position: int,
         t0: float,
         count: tuple[str, Any] | Literal["rollup"] | None = None,
+        in_double: bool = False,
     ) -> int:
         """One pushed-down sub-range's (group, sum, count) rows into the processor; returns its rows.
 
         `count`: a COUNT(*) statement of the same sub-range, read with the groups in one snapshot;
         "rollup" (ROLLUP_COUNT): the query ends WITH ROLLUP and its last row is the server's count of the
-        rows it grouped, taken in the same pass; None: not counted."""
+        rows it grouped, taken in the same pass; None: not counted. `in_double`: the sums came back as
+        DOUBLEs that hold integers exactly (scanner.aggregate_queries); they become ints here, so the
+        chunk's totals keep adding exactly."""
         if count == ROLLUP_COUNT:
             groups, total = without_rollup(self.db.query(*query))
             if self.counted is not None:
@@ -222,6 +225,8 @@ class ScanState:
         else:
             statement = count
             groups = self._counted(query, lambda _: statement)
+        if in_double:
+            groups = [(g, None if v is None else int(v), n) for g, v, n in groups]
         processor.add_groups(groups)  # (group, sum, count) rows; a query file's are checked
         n = sum(int(g[2]) for g in groups)
         self.batch.observe(max(n, 1), time.monotonic() - t0)

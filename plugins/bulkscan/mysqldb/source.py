@@ -53,7 +53,8 @@ def resolve_table(
     validate_identifier(db, "database")
     cur = conn.cursor()
     cur.execute(raw("common/table_columns"), (db, table))
-    found = {name: (dtype.lower(), bool(leads)) for name, dtype, leads in cur.fetchall()}
+    listed = cur.fetchall()
+    found = {name: (dtype.lower(), bool(leads)) for name, dtype, leads, _ in listed}
     if not found:
         raise BulkscanInputError(f"unknown table {db}.{table} (not in information_schema)")
     keys, key_columns = _key(f"{db}.{table}", keys, found, lambda: _unique_keys(conn, db, table))
@@ -61,7 +62,9 @@ def resolve_table(
     for name in [*wanted, *(f.column for f in parsed)]:
         if name not in found:
             raise BulkscanInputError(f"unknown column {name!r} in {db}.{table}")
-    return TableSpec(db, table, keys[0], tuple(dict.fromkeys([*keys, *wanted])), parsed, key_columns)
+    read = tuple(dict.fromkeys([*keys, *wanted]))
+    types = tuple((name, str(ctype)) for name, _, _, ctype in listed if name in read)
+    return TableSpec(db, table, keys[0], read, parsed, key_columns, types)
 
 
 def _key(
@@ -131,12 +134,13 @@ def all_columns(conn: Connection, spec: TableSpec) -> TableSpec:
     """The same spec reading every column of the table (key first)."""
     cur = conn.cursor()
     cur.execute(raw("common/table_columns"), (spec.database, spec.table))
-    names = [r[0] for r in cur.fetchall()]
+    listed = cur.fetchall()
     return TableSpec(
         spec.database,
         spec.table,
         spec.key_column,
-        tuple(dict.fromkeys([*spec.keys, *names])),
+        tuple(dict.fromkeys([*spec.keys, *(r[0] for r in listed)])),
         spec.filters,
         spec.key_columns,
+        tuple((r[0], str(r[3])) for r in listed),
     )
