@@ -13,6 +13,7 @@ from bulkscan.core.chunks import assert_partition, even_stride
 from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.keyestimate import plan_tuple_key
 from bulkscan.mysqldb.planner import count_range, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore, group_key
 from bulkscan.mysqldb.scanner import scan_chunk
@@ -431,7 +432,8 @@ def test_an_int_column_is_summed_in_a_double_only_where_every_sum_stays_exact(
     2^21 + 5,004 rows near 2^32 is the trap: the server's own DOUBLE sum of the whole of it is wrong.
     Sub-ranges of 500,000 keys are summed in DOUBLEs and come out exact (each sub-range's sum is made an
     int before the next is added); one sub-range over the whole table is summed by the exact DECIMAL
-    SUM; a BIGINT column never goes through a DOUBLE. The truth is computed in Python and by SQL."""
+    SUM; a BIGINT column never goes through a DOUBLE; a (g, id) key sums walked sub-ranges in DOUBLEs.
+    The truth is computed in Python and by SQL."""
     from bulkscan.core.batching import AdaptiveBatch
     from bulkscan.mysqldb.resilient import ResilientConnection
     from bulkscan.mysqldb.scanner import ScanOptions
@@ -442,7 +444,10 @@ def test_an_int_column_is_summed_in_a_double_only_where_every_sum_stays_exact(
     assert truth_v % 2 == 1
     truth_b = n * 2**62 + n * (n + 1) // 2
     cur = mysql_root(DB).cursor()
-    cur.execute("CREATE TABLE wide_sums (id BIGINT PRIMARY KEY, g TINYINT NOT NULL, v INT UNSIGNED NOT NULL, b BIGINT)")
+    cur.execute(
+        "CREATE TABLE wide_sums (id BIGINT PRIMARY KEY, g TINYINT NOT NULL, v INT UNSIGNED NOT NULL, b BIGINT,"
+        " UNIQUE KEY gid (g, id))"
+    )
     cur.execute(f"INSERT INTO wide_sums SELECT seq, 0, {top} - (seq % 4 = 0), {2**62} + seq FROM seq_1_to_{n}")
     try:
         cur.execute("SELECT SUM(v), SUM(v + 0E0), SUM(b) FROM wide_sums")
@@ -455,9 +460,10 @@ def test_an_int_column_is_summed_in_a_double_only_where_every_sum_stays_exact(
             seen.append(sql)
             return query(self, sql, params)
 
-        def scan(value: str, keys_per_range: int) -> tuple[AggregateByKey, list[str]]:
-            spec = resolve_table(connect(), None, "wide_sums", "id", ("g", value))
-            (chunk,) = plan_table(connect(), spec, 2 * n, 1024).chunks
+        def scan(value: str, keys_per_range: int, key: str = "id") -> tuple[AggregateByKey, list[str]]:
+            spec = resolve_table(connect(), None, "wide_sums", key, ("g", value))
+            planned = plan_tuple_key(connect(), spec, 2 * n, 1024, "walk") if spec.tuple_key else None
+            (chunk,) = planned.chunks if planned else plan_table(connect(), spec, 2 * n, 1024).chunks
             proc = AggregateByKey("g", value)
             batch = AdaptiveBatch(size=keys_per_range, minimum=keys_per_range, maximum=keys_per_range)
             seen.clear()
@@ -475,6 +481,12 @@ def test_an_int_column_is_summed_in_a_double_only_where_every_sum_stays_exact(
         assert whole.groups == {0: [truth_v, n]} and sums and not any("0E0" in q for q in sums)
         big, sums = scan("b", 500_000)
         assert big.groups == {0: [truth_b, n]} and sums and not any("0E0" in q for q in sums)
+        # A (g, id) key: each sub-range found by walking 500,000 keys holds at most that many rows, so
+        # it is summed in DOUBLEs; a chunk scanned in one piece (estimated to fit) is not bounded so.
+        walked, sums = scan("v", 500_000, "g, id")
+        assert walked.groups == {0: [truth_v, n]} and len(sums) >= 4 and all("+ 0E0" in q for q in sums)
+        one, sums = scan("v", 2 * n, "g, id")
+        assert one.groups == {0: [truth_v, n]} and sums and not any("0E0" in q for q in sums)
     finally:
         cur.execute("DROP TABLE wide_sums")
 

@@ -106,6 +106,12 @@ class TableSpec:
         """`double_exact_rows` of one column's type; 0 when the spec was built without its types."""
         return double_exact_rows(dict(self.column_types).get(column))
 
+    def value_sql(self, column: str, in_double: bool = False) -> Fragment:
+        """The summed value of a pushed-down aggregate: the column, or `col + 0E0` to sum it as a DOUBLE
+        where `double_exact_rows` allows (0E0 works on any MySQL or MariaDB; CAST AS DOUBLE needs 8.0.17)."""
+        col = quote_identifier(column)
+        return Fragment(f"{col} + 0E0" if in_double else col)
+
     @property
     def tuple_key(self) -> bool:
         """True for a composite or string key: chunks are `KeyChunk`s, not integer ranges."""

@@ -68,11 +68,15 @@ class KeyScan(ScanState):
             where=where,
             order=order,
         )
+        # A walked sub-range holds at most `batch.size` (filtered) rows: summed in a DOUBLE when that is
+        # exact (TableSpec.double_exact_rows); an unwalked one (a chunk estimated to fit) is not bounded.
+        limit = spec.double_exact_rows(processor.value)
         cur: Key = tuple(self.position["from"]) if "from" in self.position else chunk.lo
         while True:
             t0 = time.monotonic()
-            step = None
+            step, in_double = None, False
             if not (cur == chunk.lo and chunk.rows is not None and chunk.rows <= batch.size):
+                in_double = batch.size <= limit
                 found = self.db.query(walk_sql, (*compare_params(cur), *upper_params, *where_params, batch.size - 1))
                 step = (tuple(found[0]), tuple(found[1])) if len(found) == 2 else None
             sub = KeyChunk(chunk.index, chunk.columns, cur, step[1], step[0]) if step else replace(chunk, lo=cur)
@@ -80,7 +84,7 @@ class KeyScan(ScanState):
             sql = render(
                 "common/key_range_aggregate",
                 group_expr=group,
-                value=spec.column_sql([processor.value]),
+                value=spec.value_sql(processor.value, in_double),
                 table=spec.table_sql(),
                 range=Fragment(rng),
                 where=where,
@@ -88,7 +92,8 @@ class KeyScan(ScanState):
             )
             count_sql = render("common/key_range_count", table=spec.table_sql(), range=Fragment(rng), where=where)
             params = (*rng_params, *where_params)
-            self._groups(processor, (sql, params), 0, t0, ROLLUP_COUNT if rollup else (count_sql, params))
+            counting = ROLLUP_COUNT if rollup else (count_sql, params)
+            self._groups(processor, (sql, params), 0, t0, counting, limit if in_double else 0)
             if step is None:
                 self.commit({"end": True}, processor)
                 return

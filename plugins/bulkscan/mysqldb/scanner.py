@@ -110,8 +110,8 @@ def aggregate_queries(
     The built-in aggregate renders table_aggregate.sql / range_aggregate.sql with the spec's filters,
     `rollup`: WITH ROLLUP, its count in the same pass (scanstate.ROLLUP_COUNT); a user query file gets
     the quoted table and the key range, with its own named parameters bound (and is never rolled up).
-    `in_double`: the value is summed as a DOUBLE (`col + 0E0`: any MySQL or MariaDB; CAST AS DOUBLE
-    needs MySQL 8.0.17), for ranges of at most `TableSpec.double_exact_rows` rows, where it is exact.
+    `in_double`: the value is summed as a DOUBLE (`TableSpec.value_sql`), for ranges of at most
+    `TableSpec.double_exact_rows` rows, where it is exact.
     """
     if isinstance(processor, SqlFileAggregate):
         processor.refuse_filters(spec.filters)
@@ -125,12 +125,8 @@ def aggregate_queries(
         return q.render(spec.table_sql(), Fragment("1=1")), q.bind(), ranged, q.bind
     group = Fragment(spec.column_sql([processor.group]) if processor.group else "NULL")
     hint = Fragment("SQL_BIG_RESULT" if processor.group else "")
-    value = spec.column_sql([processor.value])
     parts = spec.parts(
-        group_expr=group,
-        value=Fragment(f"{value} + 0E0") if in_double else value,
-        hint=hint,
-        grouping=grouping_sql(rollup),
+        group_expr=group, value=spec.value_sql(processor.value, in_double), hint=hint, grouping=grouping_sql(rollup)
     )
     _, where_params = spec.where()
     return (
@@ -196,7 +192,9 @@ class _ChunkScan(KeyScan):
             whole_sql, whole_params = (fast if in_double else exact)[:2]
             rows_sql = render("common/row_count", table=spec.table_sql(), where=spec.where()[0])
             whole = ROLLUP_COUNT if rollup else (rows_sql, where_params)
-            self._groups(processor, (whole_sql, whole_params), chunk.hi, time.monotonic(), whole, in_double)
+            self._groups(
+                processor, (whole_sql, whole_params), chunk.hi, time.monotonic(), whole, limit if in_double else 0
+            )
             self.commit({"end": True}, processor)
             return
         count_sql = render("common/range_count", **spec.parts())
@@ -208,7 +206,9 @@ class _ChunkScan(KeyScan):
             in_double = nxt - cur <= limit
             _, _, range_sql, range_params = fast if in_double else exact
             counting = ROLLUP_COUNT if rollup else (count_sql, (cur, nxt, *where_params))
-            n = self._groups(processor, (range_sql, range_params(cur, nxt)), nxt, t0, counting, in_double)
+            n = self._groups(
+                processor, (range_sql, range_params(cur, nxt)), nxt, t0, counting, limit if in_double else 0
+            )
             # the next span from the rows per key just seen (x4 across a gap), for the batch's new size
             span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
             cur = nxt

@@ -207,15 +207,16 @@ class ScanState:
         position: int,
         t0: float,
         count: tuple[str, Any] | Literal["rollup"] | None = None,
-        in_double: bool = False,
+        double_rows: int = 0,
     ) -> int:
         """One pushed-down sub-range's (group, sum, count) rows into the processor; returns its rows.
 
         `count`: a COUNT(*) statement of the same sub-range, read with the groups in one snapshot;
         "rollup" (ROLLUP_COUNT): the query ends WITH ROLLUP and its last row is the server's count of the
-        rows it grouped, taken in the same pass; None: not counted. `in_double`: the sums came back as
-        DOUBLEs that hold integers exactly (scanner.aggregate_queries); they become ints here, so the
-        chunk's totals keep adding exactly."""
+        rows it grouped, taken in the same pass; None: not counted. `double_rows`: the sums came back as
+        DOUBLEs (TableSpec.value_sql), exact over at most that many rows; they become ints here, so the
+        chunk's totals keep adding exactly. A sub-range found holding more (a tuple-key range written to
+        since its walk) fails before its sums are used; the retry walks it again."""
         if count == ROLLUP_COUNT:
             groups, total = without_rollup(self.db.query(*query))
             if self.counted is not None:
@@ -225,10 +226,14 @@ class ScanState:
         else:
             statement = count
             groups = self._counted(query, lambda _: statement)
-        if in_double:
-            groups = [(g, None if v is None else int(v), n) for g, v, n in groups]
-        processor.add_groups(groups)  # (group, sum, count) rows; a query file's are checked
         n = sum(int(g[2]) for g in groups)
+        if double_rows:
+            if n > double_rows:
+                raise BulkscanError(
+                    f"a sub-range summed as DOUBLE holds {n:,} rows, more than the {double_rows:,} it is exact for"
+                )
+            groups = [(g, None if v is None else int(v), c) for g, v, c in groups]
+        processor.add_groups(groups)  # (group, sum, count) rows; a query file's are checked
         self.batch.observe(max(n, 1), time.monotonic() - t0)
         self.stats.rows += n
         self.stats.batches += 1
