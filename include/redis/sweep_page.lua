@@ -10,8 +10,9 @@
 --   'scan'  ARGV[7] cursor, ARGV[8] MATCH pattern, ARGV[9] COUNT, ARGV[10] TYPE ('' = any): the call runs
 --           one SCAN step on this node itself and applies the page it returns (one round trip per page,
 --           keys never travel to the client and back). Returns {next cursor, counts, audit CSV rows,
---           key, status line, key, status line, ...}: the audit rows of plain keys are rendered here; keys
---           that need CSV quoting or non-ASCII handling, and keys to redirect, come back with their line.
+--           key, status line, key, status line, ...}: the audit rows of keys that need no CSV quoting are
+--           rendered here (the client turns bytes that are not UTF-8 into escapes, as for every row); keys
+--           with a quote, comma or line break, and keys to redirect, come back with their line.
 --           counts = "A D M Z N I T O W S" (S: a key this very pass already applied, a SCAN duplicate).
 --   'keys'  the keys are KEYS when declared (single-key calls routed by the cluster client, MOVED/ASK
 --           safe), else ARGV[7..] (a page listed by the client, e.g. CLUSTER GETKEYSINSLOT). Returns the
@@ -59,9 +60,9 @@ local function classify(v)
   return 'I'
 end
 
--- Returns status, increment, new value (the last two for A and D only).
-local function apply(key)
-  local r = pcall('HMGET', key, src, marker, tgt)
+-- The decision for one key, given its HMGET reply {source, marker, target}. Returns status, increment,
+-- new value (the last two for A and D only). The scan loop below inlines the common case.
+local function decide(key, r)
   if r.err then
     if find(r.err, 'WRONGTYPE', 1, true) then return 'W' end
     return 'R'
@@ -73,20 +74,6 @@ local function apply(key)
     return 'D', incr, value
   end
   if replay then return 'M' end
-  -- Fast path, the common case: the source a canonical positive integer of at most 12 digits, the
-  -- target absent, "0" or a canonical integer of at most 12 digits (anchored patterns, no number to
-  -- text round trips), so the sum is below 2e12, exact in Lua's doubles and printed exactly by
-  -- tostring; one HSET writes target and marker.
-  if v and #v <= 12 and find(v, '^[1-9]%d*$')
-      and (not t or t == '0' or (#t <= 13 and find(t, '^%-?[1-9]%d*$') and #t - (sub(t, 1, 1) == '-' and 1 or 0) <= 12)) then
-    local nv = tostring((t and tonumber(t) or 0) + tonumber(v))
-    if move then
-      call('HSET', key, src, '0', tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
-    else
-      call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
-    end
-    return 'A', v, nv
-  end
   local status = classify(v)
   if status then return status end
   local nv
@@ -108,6 +95,10 @@ local function apply(key)
   return 'A', v, nv
 end
 
+local function apply(key)
+  return decide(key, pcall('HMGET', key, src, marker, tgt))
+end
+
 local function line(status, incr, value)
   if incr then return status .. '|' .. incr .. '|' .. value end
   return status
@@ -121,14 +112,35 @@ if mode == 'scan' then
     scan = call('SCAN', ARGV[7], 'MATCH', ARGV[8], 'COUNT', ARGV[9])
   end
   local keys = scan[2]
-  -- Keys that need CSV quoting or are not ASCII go back to the client; checked once per page.
-  local plain = not find(concat(keys, '/'), '[%c",\128-\255]')
+  -- Keys that need CSV quoting go back to the client; checked once per page with plain (memchr) finds.
+  local joined = concat(keys)
+  local plain = not (find(joined, ',', 1, true) or find(joined, '"', 1, true) or find(joined, '\n', 1, true)
+    or find(joined, '\r', 1, true))
   local n = {A = 0, D = 0, M = 0, Z = 0, N = 0, I = 0, T = 0, O = 0, W = 0, S = 0}
   local rows, nrows, applied, reply = {}, 0, 0, {scan[1], '', ''}
   for i = 1, #keys do
     local key = keys[i]
-    local status, incr, value = apply(key)
-    if incr and (plain or not find(key, '[%c",\128-\255]')) then
+    local r = pcall('HMGET', key, src, marker, tgt)
+    local v, m, t = r[1], r[2], r[3]
+    local status, incr, value
+    -- The common case, inlined (a call and its returns per key saved): no error (v is nil then), the marker
+    -- not this run's, the source a canonical positive integer of at most 12 digits, the target absent,
+    -- "0" or a canonical integer of at most 12 characters. The sum is then below 2e12, exact in Lua's
+    -- doubles and printed exactly by '%d'; one HSET writes target and marker. `decide` would give the
+    -- same answer by its longer road.
+    if v and not replay and #v <= 12 and (not m or find(m, prefix, 1, true) ~= 1) and find(v, '^[1-9]%d*$')
+        and (not t or t == '0' or (#t <= 12 and find(t, '^%-?[1-9]%d*$'))) then
+      local nv = format('%d', (t and tonumber(t) or 0) + tonumber(v))
+      if move then
+        call('HSET', key, src, '0', tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+      else
+        call('HSET', key, tgt, nv, marker, prefix .. v .. '|' .. nv .. '|' .. pass)
+      end
+      status, incr, value = 'A', v, nv
+    else
+      status, incr, value = decide(key, r)
+    end
+    if incr and (plain or not find(key, '[",\r\n]')) then
       if status == 'A' then applied = applied + 1 else n[status] = n[status] + 1 end
       nrows = nrows + 1
       rows[nrows] = key .. ',' .. incr .. ',' .. value .. '\n'

@@ -111,8 +111,11 @@ def load(cluster: LocalCluster, n: int = 12_000, seed: int = 4) -> Dataset:
         before[f"sweep:{i}".encode()] = h
     for name, fields in EDGE_CASES.items():
         before[f"sweep:edge:{name}".encode()] = {k.encode(): v.encode() for k, v in fields.items()}
+    # Audit rows the client must quote, and keys the audit writes with escapes (not UTF-8) or as they are.
     for odd in ('sweep:odd:"quoted",comma', "sweep:odd:ünïcode", "sweep:odd:new\nline", "sweep:odd:a|b"):
-        before[odd.encode()] = {b"field_1": b"3", b"field_2": b"1"}  # audit rows the client must quote
+        before[odd.encode()] = {b"field_1": b"3", b"field_2": b"1"}
+    for raw in (b"sweep:odd:\xff\xfe-not-utf8", b"sweep:odd:tab\tctl\x01"):
+        before[raw] = {b"field_1": b"4", b"field_2": b"2"}
     rc = cluster_client(cluster)
     pipe = rc.pipeline()
     for key, h in before.items():

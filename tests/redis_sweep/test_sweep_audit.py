@@ -42,6 +42,15 @@ def test_rows_quoted_and_blocks_appended(store: Any, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_a_block_holding_bytes_that_are_not_utf8_reads_as_the_same_rows_written_one_by_one(store: Any) -> None:
+    keys = [b"k\xff\xfe", "ü".encode(), b"tab\there\x01", b"half\xc3", b"plain"]
+    block = b"".join(k + b",1," + str(i).encode() + b"\n" for i, k in enumerate(keys))
+    by_rows = write(store, "n1", [(k, b"1", str(i).encode()) for i, k in enumerate(keys)])
+    as_block = write(store, "n2", [], block)
+    assert read_audit(as_block) == read_audit(by_rows)
+    assert read_audit(as_block)[0] == ("k\\xff\\xfe", 1, 0)
+
+
 def test_abort_leaves_nothing_and_commit_clears_stale_attempts(store: Any, tmp_path: Path) -> None:
     w = AuditWriter(store, "dag/run-1", "n1")
     w.row(b"a", b"1", b"2")

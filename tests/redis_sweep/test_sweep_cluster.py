@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def assert_audit(audit_dir: Path, token: str, data: Dataset) -> dict[str, Any]:
     """The run's audit names every applied key once, with its increment and resulting value."""
     totals, rows = merge_audits(audit_dir, token)
-    want = {k.decode(): (int(data.before[k][b"field_1"]), v) for k, v in data.applied().items()}
+    want = {
+        k.decode("utf-8", "backslashreplace"): (int(data.before[k][b"field_1"]), v) for k, v in data.applied().items()
+    }
     assert rows == want
     return totals.to_dict()
 

@@ -101,7 +101,11 @@ class AuditWriter:
         self.rows += 1
 
     def block(self, text: bytes, rows: int) -> None:
-        """Rows the page script rendered already (plain ASCII keys that need no CSV quoting)."""
+        """Rows the page script rendered already (keys that need no CSV quoting). Bytes that are not UTF-8
+        become the same escapes `row` writes; the separators are ASCII, so decoding the block whole equals
+        decoding each field (the check is C-speed, so the script need not look for such keys)."""
+        if not text.isascii():
+            text = _text(text).encode()
         self._gz.write(text)
         self.rows += rows
 
