@@ -130,3 +130,61 @@ def test_dag_query_file_param_exact(dag: Any, shard_data: ShardData, results_sto
     tis = ti_table(dag.dag_id, bad.run_id)
     assert tis[("plan", -1)][0] == "failed"
     assert not any(t == "scan_shard" and s == "success" for (t, _), (s, _, _) in tis.items())
+
+
+def test_a_shard_task_blocked_on_a_lock_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
+    dag: Any, shard_data: ShardData, results_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan gives every shard task a time limit of 10x its planned rows at the slowest rate of the
+    topology's last run (here seconds, with the floor lowered from 5 minutes), far inside the form's
+    bound and the task's 180-minute execution_timeout. A task whose query waits on the server behind
+    another session's LOCK TABLES ... WRITE (in a thread of the task's, which no signal reaches) has that
+    query ended on the server when its time is up, before the task ends: the retry's query never waits
+    beside it. The retry then makes the result exact."""
+    import threading
+    import time
+
+    from tests.airflow_helpers import xcom_of
+    from tests.processors import WAITING
+    from tests.shard_query.conftest import DB, PORT_A, connect
+
+    monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
+    run_conf = conf(shard_data, query_file=None)  # dag.test() keeps the last run's conf as the DAG's params
+    assert str(dag.test(run_conf=run_conf).state) == "success"  # the topology's last run: its rates
+    table = next(t for k, n in sorted(shard_data.rows.items()) if k.startswith(CONN_A) and 100 < n < 8_000
+                 for t in [k.split(" / ")[1]])  # fmt: skip  # a small table: the plan reads no row of it
+    locked, outcome = threading.Event(), []
+
+    def hold() -> None:
+        """LOCK TABLES <table> WRITE until queries waiting on it have come and all gone (at most a minute)."""
+        holder, cur = connect(PORT_A, DB), connect(PORT_A).cursor()
+        holder.cursor().execute(f"LOCK TABLES {table} WRITE")
+        locked.set()
+        seen, result = False, "gave up"
+        for _ in range(600):
+            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = %s", (WAITING,))
+            waiting = cur.fetchone()[0] > 0
+            if seen and not waiting:
+                result = "waiter gone"
+                break
+            seen = seen or waiting
+            time.sleep(0.1)
+        holder.cursor().execute("UNLOCK TABLES")
+        outcome.append(result)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert locked.wait(30)
+    dr = dag.test(run_conf=run_conf)
+    holder.join(70)
+    assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
+    assert outcome == ["waiter gone"]  # the waiting query was ended on the server, not left until the lock went
+    assert as_ints(results_store.result(f"{dag.dag_id}/{dr.run_id}")) == shard_data.truth
+    planned = xcom_of(dr, "plan")
+    (blocked,) = [
+        m for m, u in enumerate(planned) if u["conn_id"] == CONN_A and table in {i["table"] for i in u["items"]}
+    ]
+    tries = {m: n for (t, m), (_, n, _) in ti_table(dag.dag_id, dr.run_id).items() if t == "scan_shard"}
+    assert tries == {m: (2 if m == blocked else 1) for m in tries}
+    limits = [u["time_limit_s"] for u in planned]
+    assert all(5 <= s < 120 for s in limits), limits  # derived from the last run, not the form's 120 minutes

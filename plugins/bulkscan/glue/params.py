@@ -164,7 +164,13 @@ def planning() -> Any:
     )
 
 
-def chunk_time_limit(maximum_minutes: int) -> Any:
+def chunk_time_limit(
+    maximum_minutes: int,
+    piece: str = "A chunk running longer is ended and retried from its checkpoint",
+    source: str = "table",
+) -> Any:
+    """The bound of a mapped piece's own time limit (bulkscan.core.chunks.chunk_time_limit); `piece` says
+    what is ended and how it resumes, `source` whose last run the rate comes from."""
     return param(
         min(120, maximum_minutes),
         type="integer",
@@ -172,10 +178,10 @@ def chunk_time_limit(maximum_minutes: int) -> Any:
         maximum=maximum_minutes,
         title="Chunk time limit (minutes)",
         description=(
-            "A chunk running longer is ended and retried from its checkpoint (a lock or a hung connection "
-            "should not hold its slot for hours). The limit is derived from the plan: 10x the chunk's planned "
-            "rows at the slowest rate of the table's last run, at least 5 minutes, and never more than this. "
-            "Before the table's first run, this is the limit. At most the task's execution_timeout."
+            f"{piece} (a lock or a hung connection should not hold its slot for hours). The limit is derived "
+            f"from the plan: 10x the planned rows at the slowest rate of the {source}'s last run, at least 5 "
+            f"minutes, and never more than this. Before the {source}'s first run, this is the limit. At most "
+            "the task's execution_timeout."
         ),
         section=CHUNKS,
     )

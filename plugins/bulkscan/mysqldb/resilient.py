@@ -93,35 +93,52 @@ class ResilientConnection:
         self.conn, self.server_id = None, None
 
 
+ABANDON_POLL_S = 0.05  # how soon a statement is ended once its caller abandons it
+
+
 @contextmanager
-def statement_deadline(db: ResilientConnection, seconds: float | None, what: str) -> Iterator[None]:
-    """After `seconds`, end the statement `db` is running with KILL QUERY, sent on a connection of its own.
+def statement_deadline(
+    db: ResilientConnection, seconds: float | None, what: str, abandon: threading.Event | None = None
+) -> Iterator[None]:
+    """After `seconds`, or as soon as `abandon` is set, end the statement `db` is running with KILL QUERY,
+    sent on a connection of its own.
 
     A time limit kept by a signal (a chunk's own, Airflow's execution_timeout: both SIGALRM) raises only
     once the blocked client call returns, and a statement waiting on the server does not return: behind a
     metadata lock (DDL, LOCK TABLES), a row lock, a plan gone wrong. The killed statement fails with "Query
     execution was interrupted" (1317, not a lost connection, so not retried here), and the alarm that was
-    pending then raises in the task. Nothing happens when the block ends first.
+    pending then raises in the task. A scan running in a thread of its own (a shard task's tables side by
+    side) cannot see the alarm at all: the task sets `abandon` when its time is up, so the statement ends
+    with the task instead of running on in a process about to exit. Nothing happens when the block ends
+    first.
     """
-    if not seconds or seconds <= 0:
+    if (not seconds or seconds <= 0) and abandon is None:
         yield
         return
+    started, ended = time.monotonic(), threading.Event()
 
     def kill() -> None:
         target = db.server_id
         if target is None:
             return
+        after = time.monotonic() - started
         try:
             with cursor(db.connect) as cur:
                 cur.execute(raw("common/kill_query"), (target,))
-            db.log.warning("%s: a statement was still running after %.0f s; ended it on the server", what, seconds)
+            db.log.warning("%s: a statement was still running after %.0f s; ended it on the server", what, after)
         except MySQLdb.Error as exc:  # the server may be unreachable too: then the connection's own timeouts end it
-            db.log.warning("%s: could not end its statement after %.0f s (%s)", what, seconds, exc)
+            db.log.warning("%s: could not end its statement after %.0f s (%s)", what, after, exc)
 
-    timer = threading.Timer(seconds, kill)
-    timer.daemon = True
-    timer.start()
+    def watch() -> None:
+        due = started + seconds if seconds and seconds > 0 else None
+        while not ended.wait(ABANDON_POLL_S if abandon is not None else max(0.0, (due or 0) - time.monotonic())):
+            if (abandon is not None and abandon.is_set()) or (due is not None and time.monotonic() >= due):
+                kill()
+                return
+
+    watcher = threading.Thread(target=watch, name=f"deadline {what}", daemon=True)
+    watcher.start()
     try:
         yield
     finally:
-        timer.cancel()
+        ended.set()

@@ -79,7 +79,7 @@ def scan_chunk(
     started = time.monotonic()
     processor.open(ctx)
     try:
-        with statement_deadline(scan.db, scan.deadline_s, f"chunk {ctx.chunk.index} ({ctx.chunk.label})"):
+        with statement_deadline(scan.db, scan.deadline_s, f"chunk {ctx.chunk.index} ({ctx.chunk.label})", scan.abandon):
             scan.resume(processor)
             if scan.position.get("end"):
                 pass  # the try that died had committed every batch: nothing is left to read

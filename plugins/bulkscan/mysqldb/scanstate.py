@@ -5,6 +5,7 @@ connection, the adaptive batch, the counters, the checkpointed position and the 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,9 @@ class ScanOptions:
     # after this many seconds a statement still running is ended on the server (KILL QUERY): the chunk's
     # time limit, a signal, cannot interrupt a call blocked in the client library (resilient.statement_deadline)
     statement_deadline_s: float | None = None
+    # set by the caller to end the scan's statement at once (a shard task out of time while this scan runs
+    # in a thread of its own: resilient.statement_deadline)
+    abandon: threading.Event | None = None
 
 
 class Progress:
@@ -130,6 +134,7 @@ class ScanState:
         self.arrow_uri = opts.arrow_uri
         self.counting = opts.count_range
         self.deadline_s = opts.statement_deadline_s
+        self.abandon = opts.abandon
         self.stop_after = opts.stop_after if isinstance(chunk, Chunk) else None
         # the sum of the batches' own counts so far (checkpointed with them); None: not counted, or a
         # resumed try whose checkpoint has no count

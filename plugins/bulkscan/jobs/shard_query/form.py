@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bulkscan.glue import params as fields
+from bulkscan.glue.defaults import task_timeout_minutes
 
 TOPOLOGY_HELP = (
     "A .json file under include/ (e.g. shards.json), or the topology itself: "
@@ -49,6 +50,11 @@ def params() -> dict[str, Any]:
         ),
         "max_chunks_per_table": fields.max_chunks(
             64, "Upper bound on the chunks of one shard table.", title="Maximum chunks per shard"
+        ),
+        "chunk_time_limit_minutes": fields.chunk_time_limit(
+            task_timeout_minutes(),
+            piece="A shard task running longer is ended and retried whole",
+            source="topology",
         ),
         "max_queries_per_host": fields.max_parallel(
             2,

@@ -45,6 +45,7 @@ class UnitPayload(TypedDict):
     database: str
     items: list[ItemPayload]
     label: NotRequired[str]
+    time_limit_s: NotRequired[int]  # the task's own time limit (bulkscan.core.chunks.chunk_time_limit)
 
 
 class AnswerPayload(TypedDict):
@@ -100,6 +101,13 @@ class ShardUnit:
         if len(tables) == 1 and first is not None and last is not None and self.items[0].parts > 1:
             return f"{self.conn_id} / {tables[0]} {Chunk(0, first.lo, last.hi).label}"
         return group_label(self.conn_id, tables)
+
+    @property
+    def planned_rows(self) -> int | None:
+        """The rows the plan expects the unit to read (the estimates of its tables and chunks), None when
+        an item's size is unknown."""
+        rows = [i.chunk.rows if i.chunk else None for i in self.items]
+        return None if any(r is None for r in rows) else sum(r or 0 for r in rows)
 
     def as_dict(self) -> UnitPayload:
         return UnitPayload(conn_id=self.conn_id, database=self.database, items=[i.as_dict() for i in self.items])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import MySQLdb
@@ -59,10 +60,18 @@ class ShardRun:
 
 
 def _scan_item(
-    run: ShardRun, unit: ShardUnit, item: ShardItem, connect: ConnectFactory, writer: ThreadPoolExecutor | None = None
+    run: ShardRun,
+    unit: ShardUnit,
+    item: ShardItem,
+    connect: ConnectFactory,
+    writer: ThreadPoolExecutor | None = None,
+    abandon: threading.Event | None = None,
 ) -> Scanned:
     """Scan one item under a host slot; its result write runs inline, or on `writer` when given
-    (the library path: the host's thread goes on to the next table while the write commits)."""
+    (the library path: the host's thread goes on to the next table while the write commits). Once
+    `abandon` is set, the item's statement is ended on the server and no new item starts."""
+    if abandon is not None and abandon.is_set():
+        raise BulkscanError(f"{run.where(unit.conn_id, item.table)}: not started, its task ran out of time")
     settings = run.settings
     try:
         with host_slot(
@@ -81,7 +90,7 @@ def _scan_item(
             extra = {"conn_id": unit.conn_id, "database": unit.database, "table": item.table}
             ctx = ChunkContext(run.run_key, chunk, run.try_number, extra)
             deadline = run.statement_deadline()
-            options = ScanOptions(logger=run.logger, max_reconnects=3, statement_deadline_s=deadline)
+            options = ScanOptions(logger=run.logger, max_reconnects=3, statement_deadline_s=deadline, abandon=abandon)
             stats = scan_chunk(connect, spec, processor, ctx, batch=settings.batch(), options=options)
             slot_to = time.time()
     except MySQLdb.Error as exc:
@@ -113,6 +122,9 @@ def _scan_item(
     return answer, None
 
 
+ABANDON_WAIT_S = 10.0  # how long an abandoned unit waits for its items' statements to end on the server
+
+
 def run_unit(unit: ShardUnit, connect: ConnectFactory, run: ShardRun) -> list[Answer]:
     """Scan a unit's items, up to `max_queries_per_host` at once (each holds a server-side slot while it runs).
 
@@ -120,11 +132,20 @@ def run_unit(unit: ShardUnit, connect: ConnectFactory, run: ShardRun) -> list[An
     rest; the first error is raised afterwards, naming host and table.
     """
     workers = max(1, min(len(unit.items), run.settings.max_queries_per_host))
+    abandon = threading.Event()
     with ThreadPoolExecutor(max_workers=1) as writer, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(_scan_item, run, unit, item, connect, writer) for item in sorted(unit.items, key=_biggest_first)
+            pool.submit(_scan_item, run, unit, item, connect, writer, abandon)
+            for item in sorted(unit.items, key=_biggest_first)
         ]
-        pool.shutdown()
+        try:
+            wait(futures)
+        except BaseException:
+            # The task's time limit (a signal, raised in this thread) or a kill while the items run in
+            # theirs: end their statements on the server now, and let them go, before the task ends.
+            abandon.set()
+            wait(futures, timeout=ABANDON_WAIT_S)
+            raise
         answers, errors = _collect(futures)
     if errors:
         if len(errors) > 1:

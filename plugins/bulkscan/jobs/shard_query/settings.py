@@ -34,12 +34,19 @@ class ShardSettings:
     max_chunks_per_table: int = 64
     tables_per_task: int | None = None  # None: packed automatically (AUTO_UNITS_PER_CAP tasks per query slot)
     max_queries_per_host: int = 2
+    chunk_time_limit_s: int = 7_200  # the form's bound on a shard task's own time limit
     slot_timeout_s: float = 6 * 3600
     batch_rows: int = 2_000_000
     batch_seconds: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("rows_per_chunk", "max_chunks_per_table", "max_queries_per_host", "batch_rows"):
+        for name in (
+            "rows_per_chunk",
+            "max_chunks_per_table",
+            "max_queries_per_host",
+            "batch_rows",
+            "chunk_time_limit_s",
+        ):
             positive_int(getattr(self, name), name)
         if self.tables_per_task is not None:
             positive_int(self.tables_per_task, "tables_per_task")
@@ -70,6 +77,7 @@ class ShardSettings:
             max_chunks_per_table=params.get("max_chunks_per_table", 64),
             tables_per_task=params.get("tables_per_task"),
             max_queries_per_host=params.get("max_queries_per_host", 2),
+            chunk_time_limit_s=60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit"),
         )
 
     def units_per_host(self) -> int:

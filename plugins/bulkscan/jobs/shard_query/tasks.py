@@ -10,18 +10,19 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from bulkscan.core.chunks import TIME_LIMIT_FACTOR, chunk_time_limit
 from bulkscan.core.dbapi import ConnectFactory
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.paths import INCLUDE_DIR
 from bulkscan.core.report import chunk_table
 from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.connections import connect_factory, describe_or_unknown
-from bulkscan.glue.defaults import fail_fast_on_bad_input
-from bulkscan.glue.time_limit import kill_after
+from bulkscan.glue.defaults import chunk_time_limit_floor_s, fail_fast_on_bad_input
+from bulkscan.glue.time_limit import kill_after, time_limit
 from bulkscan.jobs.shard_query.hostplan import plan_units, resolve_topology
 from bulkscan.jobs.shard_query.packing import Answer, AnswerPayload, ShardUnit, UnitPayload, reconcile
 from bulkscan.jobs.shard_query.runner import ShardRun, check_store, merge, run_unit
-from bulkscan.jobs.shard_query.settings import ShardSettings
+from bulkscan.jobs.shard_query.settings import JOB, ShardSettings
 from bulkscan.jobs.shard_query.topology import Topology, load_topology
 from bulkscan.mysqldb.results import ResultStore
 
@@ -41,6 +42,11 @@ def store(params: Mapping[str, Any]) -> ResultStore:
     return ResultStore(connect_factory(str(params.get("results_conn_id") or "bulkscan_mysql")), schema)
 
 
+def source_name(params: Mapping[str, Any]) -> str:
+    """What the results store files a run under: the topology file's name, or "inline topology"."""
+    return params["topology"] if isinstance(params.get("topology"), str) else "inline topology"
+
+
 @fail_fast_on_bad_input
 def plan(params: Mapping[str, Any], max_map_length: int) -> list[UnitPayload]:
     """Validate topology, params and every connection id (no query yet), then plan all hosts."""
@@ -57,7 +63,8 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[UnitPayload]:
             f"unknown connection id(s) {', '.join(map(repr, unknown))} in the topology; "
             "define them as Airflow connections (e.g. AIRFLOW_CONN_<ID>)"
         )
-    store(params).ensure()
+    results_store = store(params)
+    results_store.ensure()
     units = plan_units(topo, connector, settings)
     planned_tables = len({(u.conn_id, i.table) for u in units for i in u.items})
     if len(units) > max_map_length:
@@ -66,7 +73,32 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[UnitPayload]:
             "raise 'Tables or chunks per task' or 'Rows per chunk'"
         )
     log.info("%d shard tables on %d hosts -> %d mapped tasks", planned_tables, len(topo.hosts), len(units))
-    return [u.payload() for u in units]
+    return with_time_limits(units, settings, results_store.slowest_rate(JOB, source_name(params)))
+
+
+def with_time_limits(
+    units: list[ShardUnit], settings: ShardSettings, slowest_s_per_row: float | None
+) -> list[UnitPayload]:
+    """Each task's own time limit, derived from its planned rows and the topology's last run (or the
+    form's bound, before a first run), as for a table scan's chunks; logged once for the plan."""
+    floor = chunk_time_limit_floor_s()
+    payloads = []
+    for u in units:
+        limit = chunk_time_limit(u.planned_rows, slowest_s_per_row, settings.chunk_time_limit_s, floor)
+        payloads.append(UnitPayload(**u.payload(), time_limit_s=limit))
+    limits = [p["time_limit_s"] for p in payloads]
+    if limits:
+        log.info(
+            "task time limits %s-%s s: %s, at least %d s, at most %d s (the form's limit)",
+            f"{min(limits):,}",
+            f"{max(limits):,}",
+            f"{TIME_LIMIT_FACTOR}x the planned rows at the last run's slowest {slowest_s_per_row * 1e6:.2f} us per row"
+            if slowest_s_per_row
+            else "no earlier run of this topology to derive them from",
+            floor,
+            settings.chunk_time_limit_s,
+        )
+    return payloads
 
 
 def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int) -> list[AnswerPayload]:
@@ -77,16 +109,19 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
     strays = [i.table for i in unit.items if not host.admits(i.table)]
     if strays or unit.database != host.database:
         raise BulkscanInputError(f"unit {unit.label} does not match the topology ({strays or unit.database})")
+    settings = ShardSettings.from_params(params)
     run = ShardRun(
-        ShardSettings.from_params(params),
+        settings,
         store(params),
         run_key,
         try_number,
         describe=describe_or_unknown,
         logger=log,
-        statement_deadline=kill_after,  # a query blocked on the server ends with the task's execution_timeout
+        statement_deadline=kill_after,  # a query blocked on the server ends with the first limit to end
     )
-    answers = run_unit(unit, connector(unit.conn_id, unit.database), run)
+    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+    with time_limit(limit, f"shard task {payload.get('label') or unit.label}"):
+        answers = run_unit(unit, connector(unit.conn_id, unit.database), run)
     return [a.as_dict() for a in answers]
 
 
@@ -107,8 +142,7 @@ def summarize(
     rows = reconcile(topo, units, answers)
     results_store = store(params)
     check_store(results_store, run_key, answers)
-    source = params["topology"] if isinstance(params.get("topology"), str) else "inline topology"
-    merged = merge(results_store, run_key, str(source), answers)
+    merged = merge(results_store, run_key, source_name(params), answers)
     top = results_store.top(run_key, 5)
     log.info(
         "merged %d shard tables, %s rows, %d groups\n%s",
