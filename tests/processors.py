@@ -10,8 +10,7 @@ import MySQLdb
 
 from bulkscan.core.processors import AggregateByKey, ChunkContext, SendMessages
 from devtools.demo.data import HUGE_GAP
-
-WAITING = "Waiting for table metadata lock"  # a query behind another session's LOCK TABLES ... WRITE
+from tests.locks import hold_until_waiters_gone
 
 
 class FaultyAggregate(AggregateByKey):
@@ -52,19 +51,8 @@ class FaultyAggregate(AggregateByKey):
         """LOCK TABLES <table> WRITE until a query waiting on it has come and gone, or for at most a minute;
         which of the two ended the hold goes into `holds` ("waiter gone" / "gave up")."""
         holder, watch = self._db(), self._db()
-        holder.cursor().execute(f"LOCK TABLES {table} WRITE")
-        locked.set()
-        seen, cur, outcome = False, watch.cursor(), "gave up"
-        for _ in range(600):
-            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = %s", (WAITING,))
-            waiting = cur.fetchone()[0] > 0
-            if seen and not waiting:
-                outcome = "waiter gone"
-                break
-            seen = seen or waiting
-            time.sleep(0.1)
-        holder.cursor().execute("UNLOCK TABLES")
-        cur.execute("INSERT INTO holds (run_key, outcome) VALUES (%s, %s)", (self.ctx.run_key, outcome))
+        outcome = hold_until_waiters_gone(holder, watch, table, locked)
+        watch.cursor().execute("INSERT INTO holds (run_key, outcome) VALUES (%s, %s)", (self.ctx.run_key, outcome))
         holder.close()
         watch.close()
 

@@ -142,10 +142,9 @@ def test_a_shard_task_blocked_on_a_lock_is_ended_by_its_plan_derived_time_limit_
     query ended on the server when its time is up, before the task ends: the retry's query never waits
     beside it. The retry then makes the result exact."""
     import threading
-    import time
 
     from tests.airflow_helpers import xcom_of
-    from tests.processors import WAITING
+    from tests.locks import hold_until_waiters_gone
     from tests.shard_query.conftest import DB, PORT_A, connect
 
     monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
@@ -156,21 +155,7 @@ def test_a_shard_task_blocked_on_a_lock_is_ended_by_its_plan_derived_time_limit_
     locked, outcome = threading.Event(), []
 
     def hold() -> None:
-        """LOCK TABLES <table> WRITE until queries waiting on it have come and all gone (at most a minute)."""
-        holder, cur = connect(PORT_A, DB), connect(PORT_A).cursor()
-        holder.cursor().execute(f"LOCK TABLES {table} WRITE")
-        locked.set()
-        seen, result = False, "gave up"
-        for _ in range(600):
-            cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = %s", (WAITING,))
-            waiting = cur.fetchone()[0] > 0
-            if seen and not waiting:
-                result = "waiter gone"
-                break
-            seen = seen or waiting
-            time.sleep(0.1)
-        holder.cursor().execute("UNLOCK TABLES")
-        outcome.append(result)
+        outcome.append(hold_until_waiters_gone(connect(PORT_A, DB), connect(PORT_A), table, locked))
 
     holder = threading.Thread(target=hold, daemon=True)
     holder.start()

@@ -13,14 +13,41 @@ does not: `statement_deadline` (the scan's KILL QUERY, bulkscan.mysqldb.resilien
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
+from bulkscan.core.chunks import TIME_LIMIT_FACTOR, chunk_time_limit
+from bulkscan.glue.defaults import chunk_time_limit_floor_s
+
 STATEMENT_GRACE_S = 2.0  # the alarm first, where it can act; then the server is asked to end the statement
+
+
+def planned_time_limits(
+    planned_rows: Sequence[int | None], slowest_s_per_row: float | None, bound_s: int, what: str, log: logging.Logger
+) -> list[int]:
+    """The plan's time limit for each mapped piece (`what`: "chunk", "task"), from its planned rows and the
+    last run's slowest rate (bulkscan.core.chunks.chunk_time_limit, the floor read here so a test can lower
+    it), logged once for the plan."""
+    floor = chunk_time_limit_floor_s()
+    limits = [chunk_time_limit(rows, slowest_s_per_row, bound_s, floor) for rows in planned_rows]
+    if limits:
+        log.info(
+            "%s time limits %s-%s s: %s, at least %d s, at most %d s (the form's limit)",
+            what,
+            f"{min(limits):,}",
+            f"{max(limits):,}",
+            f"{TIME_LIMIT_FACTOR}x the planned rows at the last run's slowest {slowest_s_per_row * 1e6:.2f} us per row"
+            if slowest_s_per_row
+            else "no earlier run to derive them from",
+            floor,
+            bound_s,
+        )
+    return limits
 
 
 def kill_after(seconds: float | None = None) -> float | None:

@@ -10,15 +10,14 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bulkscan.core.chunks import TIME_LIMIT_FACTOR, chunk_time_limit
 from bulkscan.core.dbapi import ConnectFactory
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.paths import INCLUDE_DIR
 from bulkscan.core.report import chunk_table
 from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.connections import connect_factory, describe_or_unknown
-from bulkscan.glue.defaults import chunk_time_limit_floor_s, fail_fast_on_bad_input
-from bulkscan.glue.time_limit import kill_after, time_limit
+from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
 from bulkscan.jobs.shard_query.hostplan import plan_units, resolve_topology
 from bulkscan.jobs.shard_query.packing import Answer, AnswerPayload, ShardUnit, UnitPayload, reconcile
 from bulkscan.jobs.shard_query.runner import ShardRun, check_store, merge, run_unit
@@ -81,24 +80,10 @@ def with_time_limits(
 ) -> list[UnitPayload]:
     """Each task's own time limit, derived from its planned rows and the topology's last run (or the
     form's bound, before a first run), as for a table scan's chunks; logged once for the plan."""
-    floor = chunk_time_limit_floor_s()
-    payloads = []
-    for u in units:
-        limit = chunk_time_limit(u.planned_rows, slowest_s_per_row, settings.chunk_time_limit_s, floor)
-        payloads.append(UnitPayload(**u.payload(), time_limit_s=limit))
-    limits = [p["time_limit_s"] for p in payloads]
-    if limits:
-        log.info(
-            "task time limits %s-%s s: %s, at least %d s, at most %d s (the form's limit)",
-            f"{min(limits):,}",
-            f"{max(limits):,}",
-            f"{TIME_LIMIT_FACTOR}x the planned rows at the last run's slowest {slowest_s_per_row * 1e6:.2f} us per row"
-            if slowest_s_per_row
-            else "no earlier run of this topology to derive them from",
-            floor,
-            settings.chunk_time_limit_s,
-        )
-    return payloads
+    limits = planned_time_limits(
+        [u.planned_rows for u in units], slowest_s_per_row, settings.chunk_time_limit_s, "task", log
+    )
+    return [UnitPayload(**u.payload(), time_limit_s=limit) for u, limit in zip(units, limits, strict=True)]
 
 
 def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, try_number: int) -> list[AnswerPayload]:

@@ -19,11 +19,9 @@ from typing import Any, TypedDict
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import (
-    TIME_LIMIT_FACTOR,
     Bound,
     Chunk,
     ChunkPayload,
-    chunk_time_limit,
     oversize_limit,
     renumbered,
     wire_bound,
@@ -33,8 +31,8 @@ from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContex
 from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
-from bulkscan.glue.defaults import chunk_time_limit_floor_s, fail_fast_on_bad_input
-from bulkscan.glue.time_limit import kill_after, time_limit
+from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
@@ -127,21 +125,11 @@ def with_time_limits(
 ) -> list[AnyChunkPayload]:
     """Each chunk's own time limit, derived from its planned rows and the table's last run (or the
     form's bound, before a first run), logged once for the plan."""
-    floor = chunk_time_limit_floor_s()
-    for p in payloads:
-        p["time_limit_s"] = chunk_time_limit(p["rows"], slowest_s_per_row, settings.chunk_time_limit_s, floor)
-    limits = [p["time_limit_s"] for p in payloads]
-    if limits:
-        log.info(
-            "chunk time limits %s-%s s: %s, at least %d s, at most %d s (the form's limit)",
-            f"{min(limits):,}",
-            f"{max(limits):,}",
-            f"{TIME_LIMIT_FACTOR}x the planned rows at the last run's slowest {slowest_s_per_row * 1e6:.2f} us per row"
-            if slowest_s_per_row
-            else "no earlier run of this table to derive them from",
-            floor,
-            settings.chunk_time_limit_s,
-        )
+    limits = planned_time_limits(
+        [p["rows"] for p in payloads], slowest_s_per_row, settings.chunk_time_limit_s, "chunk", log
+    )
+    for p, limit in zip(payloads, limits, strict=True):
+        p["time_limit_s"] = limit
     return payloads
 
 
