@@ -150,8 +150,8 @@ def test_a_shard_task_blocked_on_a_lock_is_ended_by_its_plan_derived_time_limit_
     monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
     run_conf = conf(shard_data, query_file=None)  # dag.test() keeps the last run's conf as the DAG's params
     assert str(dag.test(run_conf=run_conf).state) == "success"  # the topology's last run: its rates
-    table = next(t for k, n in sorted(shard_data.rows.items()) if k.startswith(CONN_A) and 100 < n < 8_000
-                 for t in [k.split(" / ")[1]])  # fmt: skip  # a small table: the plan reads no row of it
+    small = [k for k, n in sorted(shard_data.rows.items()) if k.startswith(CONN_A) and 100 < n < 8_000]
+    table = small[0].split(" / ")[1]  # a small table: the plan reads no row of it
     locked, outcome = threading.Event(), []
 
     def hold() -> None:

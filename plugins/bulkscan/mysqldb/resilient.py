@@ -131,9 +131,14 @@ def statement_deadline(
 
     def watch() -> None:
         due = started + seconds if seconds and seconds > 0 else None
-        while not ended.wait(ABANDON_POLL_S if abandon is not None else max(0.0, (due or 0) - time.monotonic())):
-            if (abandon is not None and abandon.is_set()) or (due is not None and time.monotonic() >= due):
+        while True:
+            left = None if due is None else due - time.monotonic()
+            if (left is not None and left <= 0) or (abandon is not None and abandon.is_set()):
                 kill()
+                return
+            # until the deadline (one wait without `abandon`), or a short poll for `abandon`
+            poll = ABANDON_POLL_S if abandon is not None else None
+            if ended.wait(min(s for s in (left, poll) if s is not None)):
                 return
 
     watcher = threading.Thread(target=watch, name=f"deadline {what}", daemon=True)
