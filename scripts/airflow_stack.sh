@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real multi-process Airflow 3 on loopback with the CeleryExecutor, the same settings as
-# docker-compose.yaml (docker/airflow.env): PostgreSQL metadata (database bulkscan_airflow on
-# 127.0.0.1:5432), Redis broker on its own db index, api-server (auth on), scheduler,
+# docker-compose.yaml (docker/airflow.env): PostgreSQL metadata (database bulkscan_airflow_<key id> on
+# 127.0.0.1:5432, one per stack home's secrets), Redis broker on its own db index, api-server (auth on), scheduler,
 # dag-processor, triggerer and two Celery workers (w1, w2).
 #
 # Shared nothing, as on separate machines: each worker runs with its own AIRFLOW_HOME, working
@@ -38,7 +38,7 @@ STACK_HOME="${BULKSCAN_STACK_HOME:-$ROOT/.airflow-stack}"
 RUN="$STACK_HOME/run"
 LOGS="$STACK_HOME/logs"
 API_PORT="${BULKSCAN_STACK_API_PORT:-28080}"
-PG_URL="${BULKSCAN_STACK_PG_URL:-postgresql://postgres@127.0.0.1:5432/bulkscan_airflow}"
+PG_URL="${BULKSCAN_STACK_PG_URL:-}"  # default: set by load_secrets, a database of this stack's own
 WORKERS="${BULKSCAN_STACK_WORKERS:-2}"
 CONCURRENCY="${BULKSCAN_STACK_CONCURRENCY:-2}"
 TIMEOUT="${BULKSCAN_STACK_TIMEOUT:-240}"
@@ -68,6 +68,14 @@ load_secrets() {
   # shellcheck disable=SC1091
   . "$STACK_HOME/secrets.env"
   set +a
+  # The metadata holds values encrypted with this stack's fernet key (connections, variables, triggers):
+  # a stack home of its own (another checkout, a fresh clone) gets a database of its own, never one whose
+  # rows its triggerer cannot decrypt.
+  if [ -z "$PG_URL" ]; then
+    local key_id
+    key_id="$(printf %s "$AIRFLOW_FERNET_KEY" | sha256sum | cut -c1-10)"
+    PG_URL="postgresql://postgres@127.0.0.1:5432/bulkscan_airflow_$key_id"
+  fi
   AIRFLOW_ADMIN_USER="${ENV_USER:-$AIRFLOW_ADMIN_USER}"
   AIRFLOW_ADMIN_PASSWORD="${ENV_PASSWORD:-$AIRFLOW_ADMIN_PASSWORD}"
   export AIRFLOW__API_AUTH__JWT_SECRET="$AIRFLOW_JWT_SECRET"
