@@ -34,6 +34,7 @@ DAYS = [D0 + timedelta(days=i) for i in range(5)]
 EMPTY = DAYS[2]
 # Flow ids (BIGINT UNSIGNED) from 1 to near the type's maximum: one day straddles 2^63 (beyond signed
 # BIGINT), the last day ends 1,000 below 2^64 - 1 (room left for the flows later tests insert).
+GATE_DB = "bs_scoring_dag_gate"  # the lock test's gate table
 FIRST_FLOW_IDS = [1, 2**63 - 1_500, 0, 2**64 - 7_001, 2**64 - 4_001]
 
 
@@ -170,6 +171,64 @@ def test_backfill_in_order_with_a_chunk_failing_once(source: Any, dag: Any) -> N
     assert str(dag.test(run_conf=conf(mode="rebuild", day=str(DAYS[-1]))).state) == "success"
     cur.execute("SELECT * FROM member_score ORDER BY uid")
     assert cur.fetchall() == before
+
+
+def test_a_flow_chunk_blocked_on_a_lock_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
+    source: Any, dag: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan gives every flow chunk a time limit of 10x its planned rows at the slowest chunk rate of
+    the last applied days' runs (each server-side INSERT ... SELECT stored with the seconds it took; here
+    seconds, with the floor lowered from 5 minutes), far inside the form's bound and the task's 180-minute
+    execution_timeout. A chunk whose INSERT ... SELECT waits on the server behind another session's LOCK
+    TABLES ... WRITE has that statement ended on the server when its time is up (its transaction rolls
+    back whole), and its retry makes the day exact."""
+    import threading
+
+    from tests.airflow_helpers import xcom_of
+    from tests.locks import hold_until_waiters_gone
+
+    monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
+    cur = source(DB).cursor()
+    cur.execute("SELECT day FROM scoring_ledger")
+    applied = {d for (d,) in cur.fetchall()}
+    for d in DAYS:  # in-order processing up to the last day (done by the backfill test when it ran first)
+        if d not in applied:
+            assert str(dag.test(run_conf=conf(day=str(d))).state) == "success"
+    day = str(DAYS[-1])
+    assert str(dag.test(run_conf=conf(day=day)).state) == "success"  # a re-run of the last day: its chunks' rates
+    # Every INSERT into the partial store also opens `gate` (a trigger's tables are locked with its
+    # statement): the first chunk's INSERT ... SELECT waits behind the lock on it; the plan never inserts.
+    # The gate has a schema of its own: a LOCK TABLES also holds its schema's metadata lock, which the
+    # plan's CREATE DATABASE IF NOT EXISTS of the scoring schema would wait on.
+    cur.execute(f"CREATE DATABASE IF NOT EXISTS {GATE_DB}")
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {GATE_DB}.gate (n INT)")
+    cur.execute(
+        f"CREATE TRIGGER gated BEFORE INSERT ON bulkscan_partial FOR EACH ROW SET @g = (SELECT 1 FROM {GATE_DB}.gate)"
+    )
+    locked, outcome = threading.Event(), []
+
+    def hold() -> None:
+        outcome.append(hold_until_waiters_gone(source(), source(), f"{GATE_DB}.gate", locked))
+
+    try:
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        assert locked.wait(30)
+        dr = dag.test(run_conf=conf(day=day))
+        holder.join(70)
+    finally:
+        cur.execute("DROP TRIGGER IF EXISTS gated")
+        cur.execute(f"DROP DATABASE IF EXISTS {GATE_DB}")
+    tis = ti_table(dag.dag_id, dr.run_id)
+    assert str(dr.state) == "success", tis
+    limits = [c["time_limit_s"] for c in xcom_of(dr, "plan")]
+    assert all(5 <= s < 120 for s in limits), limits  # derived from the last run, not the form's 120 minutes
+    assert outcome == ["waiter gone"], (
+        tis
+    )  # the waiting statement was ended on the server, not left until the lock went
+    tries = sorted(n for (t, m), (_, n, _) in tis.items() if t == "scan_flows")
+    assert tries == [1] * (len(tries) - 1) + [2] and len(tries) == 3  # the blocked chunk alone ran twice
+    check_truth(source, DAYS)
 
 
 @pytest.mark.parametrize(

@@ -112,22 +112,37 @@ def statement_deadline(
     with the task instead of running on in a process about to exit. Nothing happens when the block ends
     first.
     """
+    with query_deadline(db.connect, lambda: db.server_id, seconds, what, db.log, abandon):
+        yield
+
+
+@contextmanager
+def query_deadline(
+    connect: ConnectFactory,
+    server_id: Callable[[], int | None],
+    seconds: float | None,
+    what: str,
+    logger: logging.Logger = log,
+    abandon: threading.Event | None = None,
+) -> Iterator[None]:
+    """`statement_deadline` for any connection: `server_id()` names it (its CONNECTION_ID(), read when the
+    deadline comes, None: nothing to end) and `connect` opens the connection the KILL QUERY is sent on."""
     if (not seconds or seconds <= 0) and abandon is None:
         yield
         return
     started, ended = time.monotonic(), threading.Event()
 
     def kill() -> None:
-        target = db.server_id
+        target = server_id()
         if target is None:
             return
         after = time.monotonic() - started
         try:
-            with cursor(db.connect) as cur:
+            with cursor(connect) as cur:
                 cur.execute(raw("common/kill_query"), (target,))
-            db.log.warning("%s: a statement was still running after %.0f s; ended it on the server", what, after)
+            logger.warning("%s: a statement was still running after %.0f s; ended it on the server", what, after)
         except MySQLdb.Error as exc:  # the server may be unreachable too: then the connection's own timeouts end it
-            db.log.warning("%s: could not end its statement after %.0f s (%s)", what, after, exc)
+            logger.warning("%s: could not end its statement after %.0f s (%s)", what, after, exc)
 
     def watch() -> None:
         due = started + seconds if seconds and seconds > 0 else None

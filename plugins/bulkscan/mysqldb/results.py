@@ -7,6 +7,7 @@ statements are include/sql/results/*.sql; only the validated, quoted schema name
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -16,8 +17,9 @@ from bulkscan.core.chunks import StoredChunk
 from bulkscan.core.dbapi import ConnectFactory, Cursor
 from bulkscan.core.identifiers import quote_identifier
 from bulkscan.core.processors import GroupSums
-from bulkscan.core.sqlfiles import Fragment, render, statements
-from bulkscan.mysqldb.connect import cursor, run_transaction
+from bulkscan.core.sqlfiles import Fragment, raw, render, statements
+from bulkscan.mysqldb.connect import cursor, run_transaction, scalar
+from bulkscan.mysqldb.resilient import query_deadline
 
 NULL_GROUP = "\\N"  # how a NULL group value is stored (the key column is NOT NULL)
 INSERT_BATCH = 5_000
@@ -77,14 +79,19 @@ class ResultStore:
 
         migrations.upgrade(self.connect, self.schema)
 
-    def replace_chunk(self, run_key: str, chunk: StoredChunk, outcome: ChunkOutcome) -> tuple[int, int]:
+    def replace_chunk(
+        self, run_key: str, chunk: StoredChunk, outcome: ChunkOutcome, statement_deadline_s: float | None = None
+    ) -> tuple[int, int]:
         """Write one chunk's outcome (and partial sums) in one transaction, replacing earlier attempts.
 
-        Returns (rows, groups) as stored.
+        Returns (rows, groups) as stored. A `from_query` outcome is stored with the seconds its INSERT ...
+        SELECT took (what the next plan derives time limits from). A statement of the transaction still
+        running after `statement_deadline_s` is ended on the server (resilient.query_deadline): the
+        transaction then rolls back whole, and the chunk's retry writes it again.
         """
 
-        def write(cur: Cursor) -> tuple[int, int]:
-            rows, n_groups = outcome.rows, len(outcome.groups or ())
+        def store(cur: Cursor) -> tuple[int, int]:
+            rows, n_groups, seconds = outcome.rows, len(outcome.groups or ()), outcome.seconds
             if outcome.checkpointed:
                 cur.execute(self.sql("partial_totals"), (run_key, chunk.index))
                 n_groups = int((cur.fetchone() or (0, 0))[0])
@@ -97,7 +104,9 @@ class ResultStore:
                     cur.executemany(self.sql("partial_insert"), batch)
             if outcome.from_query is not None:
                 query, params = outcome.from_query
+                started = time.monotonic()
                 cur.execute(self.sql("partial_insert_select", query=Fragment(query)), (run_key, chunk.index, *params))
+                seconds = seconds or time.monotonic() - started
                 cur.execute(self.sql("partial_totals"), (run_key, chunk.index))
                 got_groups, got_rows = cur.fetchone() or (0, 0)
                 n_groups, rows = int(got_groups), int(got_rows)
@@ -114,11 +123,20 @@ class ResultStore:
                     rows,
                     n_groups,
                     outcome.try_number,
-                    outcome.seconds,
+                    seconds,
                     outcome.summary,
                 ),
             )
             return rows, n_groups
+
+        def write(cur: Cursor) -> tuple[int, int]:
+            if not statement_deadline_s:
+                return store(cur)
+            # every statement of the transaction may wait on the server (a lock on the partial store)
+            server_id = int(scalar(cur, raw("common/connection_id")))
+            what = f"chunk {chunk.index} ({chunk.label})"
+            with query_deadline(self.connect, lambda: server_id, statement_deadline_s, what):
+                return store(cur)
 
         return run_transaction(self.connect, write)
 
@@ -141,6 +159,12 @@ class ResultStore:
             cur.execute(self.sql("slowest_rate"), (job, source, min_rows))
             row = cur.fetchone()
         return float(row[0]) if row and row[0] is not None else None
+
+    def run_slowest_rate(self, run_key: str, min_rows: int = 1_000) -> float | None:
+        """Seconds per row of the slowest chunk (of at least `min_rows` rows) of one run, or None."""
+        with cursor(self.connect) as cur:
+            rate = scalar(cur, self.sql("run_slowest_rate"), (run_key, min_rows))
+        return float(rate) if rate is not None else None
 
     def chunk_count(self, run_key: str, cur: Cursor | None = None) -> int:
         """How many chunks (producers) of the run have written, on `cur` or a connection of its own."""
@@ -176,7 +200,8 @@ class ResultStore:
             return [(g, s, int(n)) for g, s, n in cur.fetchall()]
 
     def forget(self, run_key: str) -> None:
-        """Drop a run's partial sums and chunk rows (once another store has applied them)."""
+        """Drop a run's partial sums once another store has applied them; its chunk rows stay, as every
+        run's do (the record of what was scanned, and the next plan's rates)."""
         with cursor(self.connect) as cur:
             for stmt in statements("results/forget_run", schema=self.q):
                 cur.execute(stmt, (run_key,))

@@ -23,7 +23,7 @@ from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.planner import Plan, plan_table
 from bulkscan.mysqldb.results import ChunkOutcome, ResultStore
 from bulkscan.mysqldb.scanner import ChunkStats, scan_chunk
-from bulkscan.mysqldb.scanstate import grouping_sql
+from bulkscan.mysqldb.scanstate import ScanOptions, grouping_sql
 from bulkscan.mysqldb.source import TableSpec, resolve_table
 
 JOB = "member_scoring"
@@ -79,25 +79,29 @@ def produce_chunk(
     *,
     processor: AggregateByKey | None = None,
     batch: AdaptiveBatch | None = None,
+    options: ScanOptions | None = None,
 ) -> ChunkStats:
     """Sum one chunk's flows per uid (pushed down to the server) and store them under (run, chunk)."""
     proc = processor or AggregateByKey("uid", "score")
     if proc.group != "uid" or proc.value != "score":
         raise BulkscanInputError(f"a scoring producer sums score per uid, not {proc.value} per {proc.group}")
     ctx = ChunkContext(producer.run_key, chunk, try_number)
-    stats = scan_chunk(producer.connect, producer.spec, proc, ctx, batch=batch)
+    stats = scan_chunk(producer.connect, producer.spec, proc, ctx, batch=batch, options=options)
     outcome = ChunkOutcome(JOB, producer.spec.name, stats.rows, stats.seconds, try_number, groups=proc.groups)
     producer.results.replace_chunk(producer.run_key, chunk, outcome)
     return stats
 
 
-def produce_chunk_on_server(producer: DayProducer, chunk: Chunk, try_number: int = 1) -> tuple[int, int, float]:
+def produce_chunk_on_server(
+    producer: DayProducer, chunk: Chunk, try_number: int = 1, statement_deadline_s: float | None = None
+) -> tuple[int, int, float]:
     """The same partials as produce_chunk, computed by the server straight into the partial store.
 
     For flows living on the server that holds the partial store: the library's range_aggregate
     pushdown becomes one INSERT ... SELECT per chunk inside ResultStore.replace_chunk's READ COMMITTED
     transaction (replacing an earlier attempt; t_flow is read without locking it, so writers keep
-    writing), and no row crosses the wire. Returns (rows, groups, seconds).
+    writing), and no row crosses the wire. A statement still running after `statement_deadline_s` is
+    ended on the server (the chunk's time limit: ResultStore.replace_chunk). Returns (rows, groups, seconds).
     """
     spec = producer.spec
     sql = render(
@@ -120,7 +124,7 @@ def produce_chunk_on_server(producer: DayProducer, chunk: Chunk, try_number: int
         summary="server-side INSERT ... SELECT",
         from_query=(sql, (chunk.lo, chunk.hi, *where_params)),
     )
-    rows, groups = producer.results.replace_chunk(producer.run_key, chunk, outcome)
+    rows, groups = producer.results.replace_chunk(producer.run_key, chunk, outcome, statement_deadline_s)
     return rows, groups, time.monotonic() - started
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from bulkscan.core.values import AGGREGATE_PROCESSOR_PATTERN, OPTIONAL_CONN_ID_PATTERN, OPTIONAL_IDENT_PATTERN
 from bulkscan.glue import params as fields
+from bulkscan.glue.defaults import task_timeout_minutes
 from bulkscan.jobs.member_scoring.rules import PREFIX_PATTERN
 from bulkscan.jobs.member_scoring.settings import DAY_PATTERN, DEFAULT_CONFIG, MAX_HOUR_INDEX, MODES
 
@@ -135,6 +136,11 @@ def _chunks() -> dict[str, Any]:
         "max_chunks": fields.max_chunks(16, "Upper bound on mapped scan tasks for the day."),
         "max_parallel_chunks": fields.max_parallel(
             4, "At most this many chunks query the server at once (a slot semaphore held on the server)."
+        ),
+        "chunk_time_limit_minutes": fields.chunk_time_limit(
+            task_timeout_minutes(),
+            piece="A producer (a chunk of the day's flows, a shard task) running longer is ended and retried whole",
+            source="scoring job",
         ),
         "batch_seconds": fields.batch_seconds(),
         "processor": fields.param(

@@ -22,6 +22,7 @@ from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.flows import plan_day
 from bulkscan.jobs.member_scoring.folds import HourFold
 from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, HourPlan, ScoringSettings, resolve_config
+from bulkscan.jobs.member_scoring.tasks import with_time_limits
 from bulkscan.mysqldb.connect import cursor
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def plan_hour(params: Mapping[str, Any], interval_end: Any, dag_run_id: str, max
         ChunkPayload(**c.payload(f"{hour.label} {c.label}"), run_key=run_key, day=str(hour.day), hour=hour.index)
         for c in flows.chunks
     ]
-    return PlannedHour(hour=planned, chunks=chunks)
+    return PlannedHour(hour=planned, chunks=with_time_limits(chunks, settings, store))
 
 
 def fold(planned: Mapping[str, Any], chunk_results: Sized | None, params: Mapping[str, Any]) -> dict[str, Any]:

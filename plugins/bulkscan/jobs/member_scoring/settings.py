@@ -117,6 +117,7 @@ class ScoringSettings:
     max_chunks: int = 16
     max_parallel_chunks: int = 4
     batch_seconds: float = 0.5
+    chunk_time_limit_s: int = 7_200  # the form's bound on a producer's own time limit
     processor: str = "aggregate"
     processor_args: Mapping[str, Any] = field(default_factory=dict)
     shards: str | Mapping[str, Any] | None = None
@@ -144,6 +145,7 @@ class ScoringSettings:
             max_chunks=positive_int(params.get("max_chunks", 16), "maximum chunks"),
             max_parallel_chunks=positive_int(params.get("max_parallel_chunks", 4), "maximum parallel chunks"),
             batch_seconds=float(params.get("batch_seconds") or 0.5),
+            chunk_time_limit_s=60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit"),
             processor=processor,
             processor_args=dict(params.get("processor_args") or {}),
             keep_partials=bool(params.get("keep_partials", False)),
@@ -202,6 +204,7 @@ class ScoringSettings:
             tables_per_task=1,  # one producer per shard table or chunk, as the day's flow chunks
             max_queries_per_host=self.max_parallel_chunks,
             batch_seconds=self.batch_seconds,
+            chunk_time_limit_s=self.chunk_time_limit_s,
         )
 
     def make_processor(self) -> AggregateByKey:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bulkscan.core.paths import INCLUDE_DIR
 from bulkscan.glue.connections import connect_factory
+from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.settings import ScoringSettings
 from bulkscan.jobs.shard_query.hostplan import plan_units
@@ -33,7 +34,13 @@ def plan_shards(params: Mapping[str, Any], planned: Mapping[str, Any]) -> list[d
     units = plan_units(topology, connect_factory, settings.shard_settings(day))
     run_key = ctx.shard_run_key(str(planned["run_key"]))
     log.info("day %s: %d shard units over %d hosts", day, len(units), len(topology.hosts))
-    return [{**u.as_dict(), "label": f"{day} {u.label}", "run_key": run_key, "day": str(day)} for u in units]
+    connect = ctx.scoring_connect(settings)
+    rate = ctx.scoring_store(settings, connect, str(planned["database"])).slowest_recent_rate(ctx.shard_run_key)
+    limits = planned_time_limits([u.planned_rows for u in units], rate, settings.chunk_time_limit_s, "task", log)
+    return [
+        {**u.as_dict(), "label": f"{day} {u.label}", "run_key": run_key, "day": str(day), "time_limit_s": limit}
+        for u, limit in zip(units, limits, strict=True)
+    ]
 
 
 def scan_shard(payload: Mapping[str, Any], params: Mapping[str, Any], try_number: int) -> dict[str, Any]:
@@ -44,7 +51,13 @@ def scan_shard(payload: Mapping[str, Any], params: Mapping[str, Any], try_number
     connect = ctx.scoring_connect(settings)
     db = ctx.scoring_db(settings, connect)
     run = ShardRun(
-        settings.shard_settings(day), ctx.results_store(settings, connect, db), str(payload["run_key"]), try_number
+        settings.shard_settings(day),
+        ctx.results_store(settings, connect, db),
+        str(payload["run_key"]),
+        try_number,
+        statement_deadline=kill_after,  # a query blocked on the server ends with the first limit to end
     )
-    answers = run_unit(unit, connect_factory(unit.conn_id, unit.database), run)
+    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+    with time_limit(limit, f"shard task {payload.get('label') or unit.label}"):
+        answers = run_unit(unit, connect_factory(unit.conn_id, unit.database), run)
     return {"items": len(answers), "rows": sum(a.rows for a in answers)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -90,6 +90,16 @@ class ScoringTables:
                 return self.applied_range(own)
         first, last = self.one(cur, "applied_range")
         return first, last
+
+    def slowest_recent_rate(self, producer_key: Callable[[str], str] = str, days: int = 3) -> float | None:
+        """Seconds per row of the slowest chunk in the runs of the `days` days applied last (a producer's
+        own run key from the day's: `producer_key`), or None before any: what the next plan derives its
+        chunks' time limits from (bulkscan.core.chunks.chunk_time_limit)."""
+        with cursor(self.connect) as cur:
+            cur.execute(self.stmt("last_run_keys"), (days,))
+            keys = [str(k) for (k,) in cur.fetchall()]
+        rates = [r for r in (self.partials.run_slowest_rate(producer_key(k)) for k in keys) if r is not None]
+        return max(rates, default=None)
 
     def check_next(self, day: date) -> Step:
         """Refuse a day that cannot be applied (gap, before the state, another calendar) before any scan."""

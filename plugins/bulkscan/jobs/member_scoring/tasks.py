@@ -16,6 +16,7 @@ from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import KEY_END, KEY_MIN, Chunk, ChunkPayload
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue.defaults import fail_fast_on_bad_input
+from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.flows import (
     DayProducer,
@@ -32,6 +33,7 @@ from bulkscan.jobs.member_scoring.rules import Step
 from bulkscan.jobs.member_scoring.settings import DEFAULT_CONFIG, DayPlan, ScoringSettings, resolve_config
 from bulkscan.jobs.member_scoring.store import ScoringStore
 from bulkscan.mysqldb.connect import connection
+from bulkscan.mysqldb.scanstate import ScanOptions
 from bulkscan.mysqldb.slots import host_slot
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,16 @@ def plan(params: Mapping[str, Any], interval_end: Any, dag_run_id: str, max_map_
     )
     planned["step"], planned["flows"], planned["chunk_count"] = step.value, flows.total_rows, len(flows.chunks)
     chunks = [ChunkPayload(**c.payload(f"{day} {c.label}"), run_key=run_key, day=str(day)) for c in flows.chunks]
-    return PlannedDay(day=planned, chunks=chunks)
+    return PlannedDay(day=planned, chunks=with_time_limits(chunks, settings, store))
+
+
+def with_time_limits(chunks: list[ChunkPayload], settings: ScoringSettings, store: ScoringStore) -> list[ChunkPayload]:
+    """Each flow chunk's own time limit (the daily run's and the hourly folds'), derived from its planned
+    rows and the slowest chunk of the last applied days' runs (or the form's bound before any), as for a
+    table scan's chunks; logged once for the plan."""
+    rows = [c["rows"] for c in chunks]
+    limits = planned_time_limits(rows, store.slowest_recent_rate(), settings.chunk_time_limit_s, "chunk", log)
+    return [ChunkPayload(**c, time_limit_s=limit) for c, limit in zip(chunks, limits, strict=True)]
 
 
 def scan(payload: Mapping[str, Any], params: Mapping[str, Any], try_number: int) -> dict[str, Any]:
@@ -107,9 +118,15 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], try_number: int)
     with connection(connect) as conn:
         spec = day_flow_spec(conn, db, period, settings.flow_source)
     producer = DayProducer(connect, spec, ctx.results_store(settings, connect, db), run_key)
-    with host_slot(connect, f"scoring:{run_key}"[:60], settings.max_parallel_chunks):
+    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+    with (
+        host_slot(connect, f"scoring:{run_key}"[:60], settings.max_parallel_chunks),
+        # the statement deadline sampled once the host slot is held (the task's timer ran while it waited)
+        time_limit(limit, f"chunk {chunk.index} ({payload.get('label') or chunk.label})"),
+    ):
+        deadline = kill_after(limit)
         if settings.server_side:
-            rows, groups, seconds = produce_chunk_on_server(producer, chunk, try_number)
+            rows, groups, seconds = produce_chunk_on_server(producer, chunk, try_number, statement_deadline_s=deadline)
             return {
                 "index": chunk.index,
                 "rows": rows,
@@ -119,7 +136,10 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], try_number: int)
                 "try_number": try_number,
             }
         batch = AdaptiveBatch(target_seconds=settings.batch_seconds)
-        stats = produce_chunk(producer, chunk, try_number, processor=settings.make_processor(), batch=batch)
+        options = ScanOptions(statement_deadline_s=deadline)
+        stats = produce_chunk(
+            producer, chunk, try_number, processor=settings.make_processor(), batch=batch, options=options
+        )
     return {
         "index": chunk.index,
         "rows": stats.rows,
