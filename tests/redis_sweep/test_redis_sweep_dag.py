@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,65 @@ def test_dag_sweeps_every_primary_once(dag: Any, cluster: Any, conn: str, tmp_pa
     assert ti_table(dag.dag_id, dr.run_id)[("sweep_node", 0)][1] >= 2
     assert_exactly_once(cluster, data)
     check_audit(tmp_path, token, data)
+
+
+def hold_paused(port: int, paused: threading.Event, seconds: float = 60) -> str:
+    """CLIENT PAUSE WRITE on one primary (its script calls wait, reads go on) and set `paused`; then hold
+    it until a client blocked on it has come and gone, or for at most `seconds`. Returns what ended the
+    hold: "waiter gone" (the blocked client left while the node was paused) or "gave up"."""
+    import time
+
+    import redis
+
+    admin = redis.Redis(port=port)
+    admin.client_pause(int(seconds * 1000) + 5_000, all=False)
+    paused.set()
+    me, seen, outcome = admin.client_id(), False, "gave up"
+    try:
+        for _ in range(int(seconds * 10)):
+            blocked = any("b" in c["flags"] and int(c["id"]) != me for c in admin.client_list())
+            if seen and not blocked:
+                outcome = "waiter gone"
+                break
+            seen = seen or blocked
+            time.sleep(0.1)
+    finally:
+        admin.client_unpause()
+        admin.close()
+    return outcome
+
+
+def test_a_node_task_stuck_on_a_paused_primary_is_ended_by_its_plan_derived_time_limit_and_retried_exact(
+    dag: Any, cluster: Any, conn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan gives every node task a time limit of 10x the keys its primary holds (DBSIZE) at the
+    slowest seconds per key of the connection's last finished run (recorded in the audit store by
+    `finalize`; here seconds, with the floor lowered from 5 minutes), far inside the form's bound and the
+    task's 180-minute execution_timeout. A task whose primary stops answering its script calls (CLIENT
+    PAUSE WRITE) is ended when its time is up and retried; every key is still applied exactly once."""
+    from tests.airflow_helpers import xcom_of
+
+    monkeypatch.setenv("BULKSCAN_CHUNK_TIME_LIMIT_FLOOR_SECONDS", "5")
+    load(cluster)
+    assert str(dag.test(run_conf=conf(conn, tmp_path)).state) == "success"  # the last run: its node rates
+    cluster.flushall()
+    data = load(cluster)
+    port = cluster.primaries()[1]
+    paused, outcome = threading.Event(), []
+    holder = threading.Thread(target=lambda: outcome.append(hold_paused(port, paused)), daemon=True)
+    holder.start()
+    assert paused.wait(30)
+    dr = dag.test(run_conf=conf(conn, tmp_path))
+    holder.join(70)
+    tis = ti_table(dag.dag_id, dr.run_id)
+    assert str(dr.state) == "success", tis
+    limits = [n["time_limit_s"] for n in xcom_of(dr, "plan")]
+    assert all(5 <= s < 120 for s in limits), limits  # derived from the last run, not the form's 120 minutes
+    assert outcome == ["waiter gone"]  # the stuck task left while the node was still paused
+    tries = {label: n for (t, _), (_, n, label) in tis.items() if t == "sweep_node"}
+    assert tries == {label: (2 if f":{port} " in label else 1) for label in tries}
+    assert_exactly_once(cluster, data)
+    check_audit(tmp_path, f"{dag.dag_id}/{dr.run_id}", data)
 
 
 def check_report(dag_id: str, run_id: str, data: Dataset) -> None:

@@ -16,8 +16,10 @@ from bulkscan.redisnodes.audit import (
     audit_path,
     merge_audits,
     read_audit,
+    read_rate,
     require_shared,
     write_plan_marker,
+    write_rates,
 )
 
 
@@ -91,3 +93,18 @@ def test_plan_marker_proves_the_store_is_shared(store: Any, tmp_path: Path) -> N
     with pytest.raises(BulkscanInputError):
         require_shared(store, "dag/run-2", "w2")  # one run's marker does not vouch for another
     assert merge_audits(store, "dag/run-1")[0].files == 0  # the marker is not an audit file
+
+
+def test_the_last_runs_slowest_rate_per_key_is_kept_per_connection_for_the_next_plan(store: Any) -> None:
+    """finalize records the slowest seconds per scanned key of the run's node passes; passes of fewer than
+    1,000 keys say nothing about a rate and a run of only such passes leaves the last record as it was."""
+    assert read_rate(store, "cache") is None  # before a first run: the form's limit applies
+    results = [{"scanned": 4_000, "seconds": 2.0}, {"scanned": 5_000, "seconds": 4.0}, {"scanned": 10, "seconds": 9}]
+    assert write_rates(store, "cache", "run-1", results) == 4.0 / 5_000
+    assert read_rate(store, "cache") == 4.0 / 5_000
+    assert read_rate(store, "other") is None  # another connection's rate is its own
+    assert write_rates(store, "cache", "run-2", [{"scanned": 999, "seconds": 60.0}]) is None
+    assert read_rate(store, "cache") == 4.0 / 5_000
+    write_rates(store, "cache", "run-3", [{"scanned": 2_000, "seconds": 1.0}])
+    assert read_rate(store, "cache") == 1.0 / 2_000  # the last run's, not the slowest ever
+    assert sorted(p.name for p in store.glob("*rates*")) == ["last-run-rates.cache.json"]  # no temporary left

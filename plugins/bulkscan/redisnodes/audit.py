@@ -20,7 +20,7 @@ import io
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, Self
 
@@ -42,6 +42,43 @@ class StorePath(Protocol):
     def glob(self, pattern: str) -> Iterator[Self]: ...
     def rename(self, target: Self) -> Self: ...
     def unlink(self, missing_ok: bool = ...) -> None: ...
+
+
+MIN_RATE_KEYS = 1_000  # a node pass over fewer keys says little about its rate
+
+
+def rate_file(store: StorePath, conn_id: str) -> StorePath:
+    """The last finished run's node rates for one Redis connection (conn ids hold no path separator)."""
+    return store / f"last-run-rates.{conn_id}.json"
+
+
+def write_rates(store: StorePath, conn_id: str, run_token: str, results: Sequence[Mapping[str, Any]]) -> float | None:
+    """Record the slowest seconds per scanned key of the run's node passes (of at least MIN_RATE_KEYS
+    keys): what the next plan derives each node task's time limit from. Written whole to a temporary
+    name, then renamed over the last one. Returns the rate (None: no pass big enough)."""
+    rates = [
+        float(r["seconds"]) / int(r["scanned"])
+        for r in results
+        if r.get("seconds") is not None and int(r.get("scanned") or 0) >= MIN_RATE_KEYS
+    ]
+    slowest = max(rates, default=None)
+    if slowest is not None:
+        target = rate_file(store, conn_id)
+        tmp = store / f".{target.name}.{uuid.uuid4().hex[:8]}"
+        with tmp.open("wb") as fh:
+            fh.write(json.dumps({"run": run_token, "slowest_s_per_key": slowest}).encode())
+        tmp.rename(target)
+    return slowest
+
+
+def read_rate(store: StorePath, conn_id: str) -> float | None:
+    """The slowest seconds per key of the connection's last finished run, or None before one."""
+    target = rate_file(store, conn_id)
+    if not target.exists():
+        return None
+    with target.open("rb") as fh:
+        rate = json.loads(fh.read()).get("slowest_s_per_key")
+    return float(rate) if rate else None
 
 
 def _text(b: bytes) -> str:

@@ -174,7 +174,7 @@ def sweep_node(
     hooks, server_scan, max_restarts = opts.hooks, opts.server_scan, opts.max_restarts
     script = PageScript(spec, run_token)
     host, port = planned["host"], int(planned["port"])
-    restarts = 0
+    restarts, started = 0, time.monotonic()
     while True:
         writer = AuditWriter(store, run_token, planned["label"])
         sweep = SweepPass(settings, script, writer, hooks)
@@ -216,5 +216,6 @@ def sweep_node(
             "swept": f"{host}:{port}",
             "audit": str(path),
             "audit_rows": writer.rows,
+            "seconds": round(time.monotonic() - started, 3),
             **sweep.counts.to_dict(),
         }

@@ -28,6 +28,8 @@ class NodePlan(TypedDict):
     slots: list[list[int]]
     replicas: NotRequired[list[str]]
     migrating: NotRequired[list[int]]
+    keys: NotRequired[int]  # DBSIZE when planned: every key the node holds, an upper bound of the sweep's
+    time_limit_s: NotRequired[int]  # the node task's own time limit (bulkscan.core.chunks.chunk_time_limit)
 
 
 @dataclass(frozen=True)

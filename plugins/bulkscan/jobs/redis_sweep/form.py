@@ -6,6 +6,7 @@ from typing import Any
 
 from bulkscan.core.values import CONN_ID_PATTERN
 from bulkscan.glue import params as fields
+from bulkscan.glue.defaults import task_timeout_minutes
 from bulkscan.jobs.redis_sweep.settings import DEFAULT_CONN_ID
 
 SWEEP = None  # the fields, source and target: in the open default section
@@ -73,6 +74,11 @@ def _pages() -> dict[str, Any]:
             title="SCAN COUNT",
             description="Keys per SCAN page; each page is one server-side script call on its node.",
             section=fields.CHUNKS,
+        ),
+        "chunk_time_limit_minutes": fields.chunk_time_limit(
+            task_timeout_minutes(),
+            piece="A node task running longer is ended and retried (keys it applied stay applied, once)",
+            source="connection",
         ),
         "key_type": fields.param(
             "hash",

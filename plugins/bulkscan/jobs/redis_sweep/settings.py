@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bulkscan.core.sweep import SweepSpec, validate_run_token
-from bulkscan.core.values import run_key
+from bulkscan.core.values import positive_int, run_key
 from bulkscan.errors import BulkscanInputError
 
 DEFAULT_CONN_ID = "bulkscan_redis"
@@ -42,6 +42,7 @@ class SweepSettings:
     redis_conn_id: str
     spec: SweepSpec
     audit_store: str | None
+    chunk_time_limit_s: int = 7_200  # the form's bound on a node task's own time limit
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> SweepSettings:
@@ -50,4 +51,5 @@ class SweepSettings:
             raise BulkscanInputError("redis_conn_id is required")
         names = {f.name for f in fields(SweepSpec)}
         spec = SweepSpec(**{k: params[k] for k in names if k in params and params[k] is not None})
-        return cls(conn_id, spec, audit_store_value(params.get("audit_store")))
+        limit = 60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit")
+        return cls(conn_id, spec, audit_store_value(params.get("audit_store")), limit)
