@@ -23,6 +23,8 @@ from types import FrameType
 
 from bulkscan.core.chunks import TIME_LIMIT_FACTOR, chunk_time_limit
 from bulkscan.glue.defaults import chunk_time_limit_floor_s
+from bulkscan.redisnodes.connect import RedisSettings
+from bulkscan.redisnodes.topology import NodePlan
 
 STATEMENT_GRACE_S = 2.0  # the alarm first, where it can act; then the server is asked to end the statement
 
@@ -48,6 +50,20 @@ def planned_time_limits(
             bound_s,
         )
     return limits
+
+
+def node_time_limits(
+    nodes: list[NodePlan], where: RedisSettings, slowest_s_per_key: float | None, bound_s: int, log: logging.Logger
+) -> list[NodePlan]:
+    """Each Redis node task's own time limit, from the keys its primary holds (`keys`, DBSIZE: an upper
+    bound of what the pattern matches) and the connection's last run (`slowest_s_per_key`, from
+    bulkscan.redisnodes.audit.read_rate), set in its payload as `time_limit_s`."""
+    for node in nodes:
+        node["keys"] = where.keys_on(node["host"], int(node["port"]))
+    keys: list[int | None] = [n["keys"] for n in nodes]
+    for node, limit in zip(nodes, planned_time_limits(keys, slowest_s_per_key, bound_s, "node task", log), strict=True):
+        node["time_limit_s"] = limit
+    return nodes
 
 
 def kill_after(seconds: float | None = None) -> float | None:

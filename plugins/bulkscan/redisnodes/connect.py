@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,11 @@ class RedisSettings:
             socket_connect_timeout=5,
             **dict(self.ssl),
         )
+
+    def keys_on(self, host: str, port: int) -> int:
+        """Every key one node holds (DBSIZE): an upper bound of what a sweep of it scans."""
+        with closing(self.node_client(host, port)) as client:
+            return int(client.dbsize())
 
     def cluster_client(self, topology: Topology) -> RedisCluster:
         """A cluster-aware client (follows MOVED/ASK), started from every known primary."""

@@ -139,7 +139,8 @@ def _chunks() -> dict[str, Any]:
         ),
         "chunk_time_limit_minutes": fields.chunk_time_limit(
             task_timeout_minutes(),
-            piece="A producer (a chunk of the day's flows, a shard task) running longer is ended and retried whole",
+            piece="A producer (a chunk of the day's flows, a shard task, a Redis primary) running longer is "
+            "ended and retried",
             source="scoring job",
         ),
         "batch_seconds": fields.batch_seconds(),

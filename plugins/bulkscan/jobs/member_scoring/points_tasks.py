@@ -15,11 +15,13 @@ from bulkscan.core.chunks import Chunk
 from bulkscan.glue.connections import redis_settings
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.storage import audit_store, check_shared, open_for_run
+from bulkscan.glue.time_limit import node_time_limits, time_limit
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.points import PointsFold, fold_mop_up, fold_node
 from bulkscan.jobs.member_scoring.rules import day_token
 from bulkscan.jobs.member_scoring.settings import RedisPoints, ScoringSettings
 from bulkscan.mysqldb.results import ChunkOutcome
+from bulkscan.redisnodes.audit import read_rate, write_rates
 from bulkscan.redisnodes.connect import discover_stable
 from bulkscan.redisnodes.sweeper import SweepHooks
 
@@ -51,10 +53,14 @@ def plan_redis(params: Mapping[str, Any], planned: Mapping[str, Any]) -> list[di
     day = date.fromisoformat(str(planned["day"]))
     replay = planned.get("step") == "rerun"
     settings.redis.spec(day, replay)
-    open_for_run(audit_store(None, "member-scoring"), day_token(day))
-    topo = discover_stable(redis_settings(settings.redis.redis_conn_id))
+    store = audit_store(None, "member-scoring")
+    open_for_run(store, day_token(day))
+    where = redis_settings(settings.redis.redis_conn_id)
+    topo = discover_stable(where)
     topo.require_covered()
-    nodes = topo.plan()
+    # each producer's own time limit: its keys at the last fold's rate (redis_mop_up records it)
+    rate = read_rate(store, settings.redis.redis_conn_id)
+    nodes = node_time_limits(topo.plan(), where, rate, settings.chunk_time_limit_s, log)
     run_key = ctx.redis_run_key(str(planned["run_key"]))
     log.info("day %s: folding Redis points from %d primaries (%s)", day, len(nodes), "replay" if replay else "move")
     return [
@@ -91,9 +97,12 @@ def scan_redis(
     settings = ScoringSettings.from_params(params)
     fold = _fold(settings, date.fromisoformat(str(node["day"])), bool(node.get("replay")))
     check_shared(fold.store, day_token(fold.day))
-    result, groups = fold_node(fold, node, hooks)
+    limit = int(node.get("time_limit_s") or settings.chunk_time_limit_s)
+    with time_limit(limit, f"Redis producer {node.get('ui_label') or node['label']}"):
+        result, groups = fold_node(fold, node, hooks)
     _write_points(settings, node, groups, f"redis:{node['label']}", try_number)
-    out = {k: result.get(k) for k in ("label", "swept", "audit", "applied", "done_before", "not_a_uid")}
+    keep = ("label", "swept", "audit", "applied", "done_before", "not_a_uid", "scanned", "seconds")
+    out = {k: result.get(k) for k in keep}
     out["members"] = len(groups)
     log.info("%s: %s", node["label"], out)
     return out
@@ -110,6 +119,8 @@ def redis_mop_up(
     check_shared(fold.store, day_token(fold.day))
     plan = [{k: v for k, v in n.items() if k not in NODE_KEYS} for n in nodes]
     result, groups = fold_mop_up(fold, plan, [str(r["audit"]) for r in node_results])
+    # the producers' rates, for the next plan's time limits
+    write_rates(fold.store, _points(settings).redis_conn_id, day_token(fold.day), node_results)
     log.info("Redis mop-up: %s rounds, %d members from keys that moved during the fold", result["rounds"], len(groups))
     mop = {"run_key": first["run_key"], "index": len(nodes)}
     _write_points(settings, mop, groups, "redis:mop-up", 1)

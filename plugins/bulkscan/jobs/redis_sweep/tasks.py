@@ -15,10 +15,10 @@ from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import redis_settings
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.storage import audit_store, check_shared, open_for_run
-from bulkscan.glue.time_limit import planned_time_limits, time_limit
+from bulkscan.glue.time_limit import node_time_limits, time_limit
 from bulkscan.jobs.redis_sweep.settings import SweepSettings
 from bulkscan.redisnodes.audit import audit_path, merge_audits, read_rate, write_rates
-from bulkscan.redisnodes.connect import RedisSettings, discover_stable
+from bulkscan.redisnodes.connect import discover_stable
 from bulkscan.redisnodes.mopup import mop_up
 from bulkscan.redisnodes.sweeper import sweep_node
 from bulkscan.redisnodes.topology import NodePlan
@@ -36,31 +36,14 @@ def plan(params: Mapping[str, Any], run_token: str) -> list[NodePlan]:
     settings = SweepSettings.from_params(params)
     store = audit_store(settings.audit_store, JOB)
     open_for_run(store, run_token)
-    redis = redis_settings(settings.redis_conn_id)
-    topo = discover_stable(redis)
+    where = redis_settings(settings.redis_conn_id)
+    topo = discover_stable(where)
     topo.require_covered()
     nodes = topo.plan()
     log.info("sweeping %d primaries: %s", len(nodes), ", ".join(n["label"] for n in nodes))
-    return with_time_limits(nodes, settings, redis, read_rate(store, settings.redis_conn_id))
-
-
-def with_time_limits(
-    nodes: list[NodePlan], settings: SweepSettings, redis: RedisSettings, slowest_s_per_key: float | None
-) -> list[NodePlan]:
-    """Each node task's own time limit: 10x the keys the node holds (DBSIZE, an upper bound of what the
-    pattern matches) at the slowest seconds per key of the connection's last finished run (or the form's
-    bound before one), as for a table scan's chunks; logged once for the plan."""
-    for node in nodes:
-        client = redis.node_client(node["host"], int(node["port"]))
-        try:
-            node["keys"] = int(client.dbsize())
-        finally:
-            client.close()
-    keys: list[int | None] = [n["keys"] for n in nodes]
-    limits = planned_time_limits(keys, slowest_s_per_key, settings.chunk_time_limit_s, "node task", log)
-    for node, limit in zip(nodes, limits, strict=True):
-        node["time_limit_s"] = limit
-    return nodes
+    # each node task's own time limit: its keys at the connection's last run's rate (finalize records it)
+    rate = read_rate(store, settings.redis_conn_id)
+    return node_time_limits(nodes, where, rate, settings.chunk_time_limit_s, log)
 
 
 @fail_fast_on_bad_input
