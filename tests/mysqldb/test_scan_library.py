@@ -215,25 +215,33 @@ def test_host_slots_cap_concurrent_holders() -> None:
     from bulkscan.mysqldb.slots import host_slot, lock_name
 
     connect = direct(MYSQL_HOST, MYSQL_PORT)
-    inside, peak, done, lock = 0, 0, 0, threading.Lock()
+    inside, peak, done, changes, checked, lock = 0, 0, 0, 0, 0, threading.Lock()
     errors: list[BaseException] = []
 
     def worker() -> None:
-        nonlocal inside, peak, done
+        nonlocal inside, peak, done, changes, checked
         try:
             with host_slot(connect, "test-cap", 2, timeout_s=30, poll_s=0.02):
                 with lock:
                     inside += 1
+                    changes += 1
                     peak = max(peak, inside)
-                # observed on the server: the slot locks in use right now
+                    holders, seen = inside, changes
+                # observed on the server: the slot locks in use right now; with two holders that stayed
+                # the same throughout the query (no one entered or left), both slots are taken
                 cur = connect().cursor()
                 cur.execute(
                     "SELECT IS_USED_LOCK(%s), IS_USED_LOCK(%s)", (lock_name("test-cap", 0), lock_name("test-cap", 1))
                 )
-                assert None not in cur.fetchone() or inside < 2
+                used = cur.fetchone()
+                with lock:
+                    if holders == 2 and changes == seen:
+                        assert None not in used, used
+                        checked += 1
                 threading.Event().wait(0.2)
                 with lock:
                     inside -= 1
+                    changes += 1
                     done += 1
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
@@ -245,6 +253,7 @@ def test_host_slots_cap_concurrent_holders() -> None:
         t.join(60)
     assert not errors
     assert done == 6 and peak == 2
+    assert checked >= 1  # the server-side check ran at least once with both slots held
 
 
 def test_concurrent_chunk_writes_do_not_deadlock(mysql_root: Any) -> None:
