@@ -208,6 +208,12 @@ def oversize_limit(planned_rows: int | None, rows_per_chunk: int) -> int:
 TIME_LIMIT_FACTOR = 10
 
 
+def time_limit_bound_s(params: Mapping[str, Any]) -> int:
+    """The form's bound on a mapped piece's own time limit (the *Chunk time limit (minutes)* Param,
+    `chunk_time_limit_minutes`, 120 when empty), in seconds."""
+    return 60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit")
+
+
 def chunk_time_limit(planned_rows: int | None, slowest_s_per_row: float | None, bound_s: int, floor_s: int) -> int:
     """Seconds a chunk may run: `TIME_LIMIT_FACTOR` x its planned rows at the last run's slowest rate,
     at least `floor_s`, at most `bound_s` (the form's limit); `bound_s` when there is nothing to derive

@@ -17,9 +17,10 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 from bulkscan.core.chunks import TIME_LIMIT_FACTOR, chunk_time_limit
 from bulkscan.glue.defaults import chunk_time_limit_floor_s
@@ -64,6 +65,12 @@ def node_time_limits(
     for node, limit in zip(nodes, planned_time_limits(keys, slowest_s_per_key, bound_s, "node task", log), strict=True):
         node["time_limit_s"] = limit
     return nodes
+
+
+def own_time_limit(payload: Mapping[str, Any], bound_s: int) -> int:
+    """A mapped piece's time limit as its plan set it (`time_limit_s`), else the form's bound (a payload
+    planned before there were limits)."""
+    return int(payload.get("time_limit_s") or bound_s)
 
 
 def kill_after(seconds: float | None = None) -> float | None:

@@ -15,7 +15,7 @@ from bulkscan.core.chunks import Chunk
 from bulkscan.glue.connections import redis_settings
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.storage import audit_store, check_shared, open_for_run
-from bulkscan.glue.time_limit import node_time_limits, time_limit
+from bulkscan.glue.time_limit import node_time_limits, own_time_limit, time_limit
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.points import PointsFold, fold_mop_up, fold_node
 from bulkscan.jobs.member_scoring.rules import day_token
@@ -97,7 +97,7 @@ def scan_redis(
     settings = ScoringSettings.from_params(params)
     fold = _fold(settings, date.fromisoformat(str(node["day"])), bool(node.get("replay")))
     check_shared(fold.store, day_token(fold.day))
-    limit = int(node.get("time_limit_s") or settings.chunk_time_limit_s)
+    limit = own_time_limit(node, settings.chunk_time_limit_s)
     with time_limit(limit, f"Redis producer {node.get('ui_label') or node['label']}"):
         result, groups = fold_node(fold, node, hooks)
     _write_points(settings, node, groups, f"redis:{node['label']}", try_number)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
+from bulkscan.core.chunks import time_limit_bound_s
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.paths import INCLUDE_DIR
 from bulkscan.core.processors import AggregateByKey, load_processor
@@ -145,7 +146,7 @@ class ScoringSettings:
             max_chunks=positive_int(params.get("max_chunks", 16), "maximum chunks"),
             max_parallel_chunks=positive_int(params.get("max_parallel_chunks", 4), "maximum parallel chunks"),
             batch_seconds=float(params.get("batch_seconds") or 0.5),
-            chunk_time_limit_s=60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit"),
+            chunk_time_limit_s=time_limit_bound_s(params),
             processor=processor,
             processor_args=dict(params.get("processor_args") or {}),
             keep_partials=bool(params.get("keep_partials", False)),

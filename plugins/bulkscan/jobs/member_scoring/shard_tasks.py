@@ -13,7 +13,7 @@ from typing import Any
 
 from bulkscan.core.paths import INCLUDE_DIR
 from bulkscan.glue.connections import connect_factory
-from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
+from bulkscan.glue.time_limit import kill_after, own_time_limit, planned_time_limits, time_limit
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.settings import ScoringSettings
 from bulkscan.jobs.shard_query.hostplan import plan_units
@@ -57,7 +57,7 @@ def scan_shard(payload: Mapping[str, Any], params: Mapping[str, Any], try_number
         try_number,
         statement_deadline=kill_after,  # a query blocked on the server ends with the first limit to end
     )
-    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+    limit = own_time_limit(payload, settings.chunk_time_limit_s)
     with time_limit(limit, f"shard task {payload.get('label') or unit.label}"):
         answers = run_unit(unit, connect_factory(unit.conn_id, unit.database), run)
     return {"items": len(answers), "rows": sum(a.rows for a in answers)}

@@ -16,7 +16,7 @@ from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import KEY_END, KEY_MIN, Chunk, ChunkPayload
 from bulkscan.errors import BulkscanInputError, ReconcileError
 from bulkscan.glue.defaults import fail_fast_on_bad_input
-from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
+from bulkscan.glue.time_limit import kill_after, own_time_limit, planned_time_limits, time_limit
 from bulkscan.jobs.member_scoring import context as ctx
 from bulkscan.jobs.member_scoring.flows import (
     DayProducer,
@@ -118,7 +118,7 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], try_number: int)
     with connection(connect) as conn:
         spec = day_flow_spec(conn, db, period, settings.flow_source)
     producer = DayProducer(connect, spec, ctx.results_store(settings, connect, db), run_key)
-    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+    limit = own_time_limit(payload, settings.chunk_time_limit_s)
     with (
         host_slot(connect, f"scoring:{run_key}"[:60], settings.max_parallel_chunks),
         # the statement deadline sampled once the host slot is held (the task's timer ran while it waited)

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from bulkscan.core.chunks import time_limit_bound_s
 from bulkscan.core.sweep import SweepSpec, validate_run_token
-from bulkscan.core.values import positive_int, run_key
+from bulkscan.core.values import run_key
 from bulkscan.errors import BulkscanInputError
 
 DEFAULT_CONN_ID = "bulkscan_redis"
@@ -51,5 +52,5 @@ class SweepSettings:
             raise BulkscanInputError("redis_conn_id is required")
         names = {f.name for f in fields(SweepSpec)}
         spec = SweepSpec(**{k: params[k] for k in names if k in params and params[k] is not None})
-        limit = 60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit")
+        limit = time_limit_bound_s(params)
         return cls(conn_id, spec, audit_store_value(params.get("audit_store")), limit)

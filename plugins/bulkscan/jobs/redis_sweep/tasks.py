@@ -15,7 +15,7 @@ from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import redis_settings
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.storage import audit_store, check_shared, open_for_run
-from bulkscan.glue.time_limit import node_time_limits, time_limit
+from bulkscan.glue.time_limit import node_time_limits, own_time_limit, time_limit
 from bulkscan.jobs.redis_sweep.settings import SweepSettings
 from bulkscan.redisnodes.audit import audit_path, merge_audits, read_rate, write_rates
 from bulkscan.redisnodes.connect import discover_stable
@@ -52,7 +52,7 @@ def sweep(node: Mapping[str, Any], params: Mapping[str, Any], run_token: str) ->
     settings = SweepSettings.from_params(params)
     store = audit_store(settings.audit_store, JOB)
     check_shared(store, run_token)
-    limit = int(node.get("time_limit_s") or settings.chunk_time_limit_s)
+    limit = own_time_limit(node, settings.chunk_time_limit_s)
     with time_limit(limit, f"node task {node['label']}"):
         result = sweep_node(redis_settings(settings.redis_conn_id), node, settings.spec, run_token, store)
     log.info("%s: %s", node["label"], result)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkscan.core.batching import AdaptiveBatch
+from bulkscan.core.chunks import time_limit_bound_s
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.processors import Processor, SqlFileAggregate, load_processor
 from bulkscan.core.tablespec import TableSpec, parse_filters
@@ -77,7 +78,7 @@ class ShardSettings:
             max_chunks_per_table=params.get("max_chunks_per_table", 64),
             tables_per_task=params.get("tables_per_task"),
             max_queries_per_host=params.get("max_queries_per_host", 2),
-            chunk_time_limit_s=60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit"),
+            chunk_time_limit_s=time_limit_bound_s(params),
         )
 
     def units_per_host(self) -> int:

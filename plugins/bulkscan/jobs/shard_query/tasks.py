@@ -17,7 +17,7 @@ from bulkscan.core.report import chunk_table
 from bulkscan.errors import BulkscanInputError
 from bulkscan.glue.connections import connect_factory, describe_or_unknown
 from bulkscan.glue.defaults import fail_fast_on_bad_input
-from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
+from bulkscan.glue.time_limit import kill_after, own_time_limit, planned_time_limits, time_limit
 from bulkscan.jobs.shard_query.hostplan import plan_units, resolve_topology
 from bulkscan.jobs.shard_query.packing import Answer, AnswerPayload, ShardUnit, UnitPayload, reconcile
 from bulkscan.jobs.shard_query.runner import ShardRun, check_store, merge, run_unit
@@ -104,7 +104,7 @@ def scan(payload: Mapping[str, Any], params: Mapping[str, Any], run_key: str, tr
         logger=log,
         statement_deadline=kill_after,  # a query blocked on the server ends with the first limit to end
     )
-    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+    limit = own_time_limit(payload, settings.chunk_time_limit_s)
     with time_limit(limit, f"shard task {payload.get('label') or unit.label}"):
         answers = run_unit(unit, connector(unit.conn_id, unit.database), run)
     return [a.as_dict() for a in answers]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkscan.core.chunks import time_limit_bound_s
 from bulkscan.core.estimated_plan import PLANNINGS, Planning
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.keys import parse_key_columns
@@ -54,7 +55,7 @@ class TableScanSettings:
             max_parallel_chunks=positive_int(params["max_parallel_chunks"], "maximum parallel chunks"),
             planning=_planning(params.get("planning") or "estimate"),
             batch_seconds=float(params.get("batch_seconds") or 0.5),
-            chunk_time_limit_s=60 * positive_int(params.get("chunk_time_limit_minutes") or 120, "chunk time limit"),
+            chunk_time_limit_s=time_limit_bound_s(params),
             processor=str(params.get("processor") or "aggregate"),
             processor_args=dict(params.get("processor_args") or {}),
             results_conn_id=optional_str(params.get("results_conn_id")),

@@ -32,7 +32,7 @@ from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
 from bulkscan.glue.defaults import fail_fast_on_bad_input
-from bulkscan.glue.time_limit import kill_after, planned_time_limits, time_limit
+from bulkscan.glue.time_limit import kill_after, own_time_limit, planned_time_limits, time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
@@ -149,7 +149,7 @@ def scan(
         spec = _spec(settings, conn, processor)
     ctx = ChunkContext(run_key, chunk, try_number)
     store = results_store(settings)
-    limit = int(payload.get("time_limit_s") or settings.chunk_time_limit_s)
+    limit = own_time_limit(payload, settings.chunk_time_limit_s)
     options = ScanOptions(
         checkpoint=ChunkCheckpoint(store, run_key, chunk, try_number),
         count_range=True,
