@@ -1,7 +1,11 @@
-"""Key sub-ranges of a table read straight into Arrow by ConnectorX: the Arrow batch mode of
-bulkscan.mysqldb.scanner. ConnectorX opens connections of its own and takes no bound parameters, so
-the statement is written out here (integer bounds, filter values quoted by the driver's literal()) and
-a failed read is retried with the scanner's own back-off.
+"""Key sub-ranges of a table read straight into Arrow: the Arrow batch mode of bulkscan.mysqldb.scanner.
+
+`ArrowReaders` picks the reader per chunk. Numeric columns go through a prepared statement whose binary
+rows are read as arrays (bulkscan.mysqldb.binary_ranges), counted by the server in the same statement.
+Anything else (a string, date or DECIMAL column, or a NULL) is read by ConnectorX (`ArrowRanges`), which
+opens connections of its own and takes no bound parameters, so its statement is written out here
+(integer bounds, filter values quoted by the driver's literal()); each of its sub-ranges is counted by a
+COUNT(*) on bulkscan's connection straight after. A failed read is retried with the scanner's back-off.
 """
 
 from __future__ import annotations
@@ -57,3 +61,53 @@ def _literal(conn: Connection, value: Any) -> str:
     bound parameters), for a reader that takes no parameters."""
     text = conn.literal(value)  # type: ignore[attr-defined]
     return text.decode() if isinstance(text, bytes) else str(text)
+
+
+class ArrowReaders:
+    """A chunk's Arrow readers: the binary one while it can read the columns, then ConnectorX with a
+    COUNT(*) of each sub-range. Close it (`contextlib.closing`) when the chunk is done."""
+
+    def __init__(self, uri: str, spec: TableSpec, columns: tuple[str, ...], db: ResilientConnection) -> None:
+        from bulkscan.mysqldb.binary_ranges import BinaryRanges  # NumPy and PyMySQL: Arrow mode only
+
+        self.binary: BinaryRanges | None = BinaryRanges(uri, spec, columns, db)
+        self.uri, self.spec, self.columns = uri, spec, columns
+        self.fallback: ArrowRanges | None = None  # made when first needed: it quotes the filter values
+        self.count_sql = render("common/range_count", **spec.parts())
+        self.where_params = spec.where()[1]
+        self.db = db
+
+    def read(self, bounds: tuple[int, int]) -> tuple[Any, int]:
+        """One sub-range as a pyarrow.Table, and its count."""
+        from bulkscan.core.binary_rows import NotFixedWidth
+
+        if self.binary is not None:
+            try:
+                return self.binary.read(*bounds)
+            except NotFixedWidth as exc:
+                self.db.log.info("Arrow sub-ranges from %s on are read by ConnectorX: %s", bounds, exc)
+                self.binary.close()
+                self.binary = None
+        return self._counted(bounds)
+
+    def _counted(self, bounds: tuple[int, int]) -> tuple[Any, int]:
+        """One sub-range through ConnectorX and its COUNT(*), the pair read again (up to three times in
+        all) while a writer makes them differ."""
+        for attempt in range(1, 4):
+            if self.fallback is None:
+                self.fallback = ArrowRanges(self.uri, self.spec, self.columns, self.db)
+            table = self.fallback.read(*bounds)
+            expected = int(self.db.query(self.count_sql, (bounds[0], bounds[1], *self.where_params))[0][0])
+            if expected == table.num_rows or attempt == 3:
+                return table, expected
+            self.db.log.warning(
+                "sub-range %s changed while it was read (%d rows, count %d): reading it again",
+                bounds,
+                table.num_rows,
+                expected,
+            )
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.binary is not None:
+            self.binary.close()

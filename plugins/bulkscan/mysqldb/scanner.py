@@ -16,13 +16,16 @@ the run goes on is either read and counted or neither. A snapshot per batch, not
 metadata lock and no purge history for longer than one batch: DDL on the table is not kept waiting by a
 long chunk. The running count is checkpointed with the batches, so a resumed try keeps it. The built-in
 aggregate needs no second statement: its sub-ranges end WITH ROLLUP, and the server's total row is the
-count (scanstate.ROLLUP_COUNT); a query file's sub-ranges are counted by a COUNT(*) as above.
+count (scanstate.ROLLUP_COUNT); a query file's sub-ranges are counted by a COUNT(*) as above. Arrow
+sub-ranges of numeric columns are counted by the server in the statement that read them (FOUND_ROWS());
+others by a COUNT(*) straight after ConnectorX's read (bulkscan.mysqldb.arrow.ArrowReaders).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from typing import Any
 
 from bulkscan.core.batching import AdaptiveBatch
@@ -32,7 +35,7 @@ from bulkscan.core.keys import KeyChunk
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, render
 from bulkscan.errors import BulkscanInputError
-from bulkscan.mysqldb.arrow import ArrowRanges
+from bulkscan.mysqldb.arrow import ArrowReaders
 from bulkscan.mysqldb.keyscan import KeyScan
 from bulkscan.mysqldb.resilient import ResilientConnection, statement_deadline
 from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ChunkStats, ScanOptions, grouping_sql
@@ -57,9 +60,12 @@ def pushdown_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
 
 
 def arrow_batch(target_seconds: float = 0.5) -> AdaptiveBatch:
-    """Arrow sub-ranges: each is one ConnectorX read (a connection of its own), so they start big; an
-    Arrow table of a million rows of a few numeric columns is tens of MB, the bound on memory."""
-    return AdaptiveBatch(size=250_000, target_seconds=target_seconds, minimum=1_000, maximum=1_000_000, max_growth=4.0)
+    """Arrow sub-ranges start at their largest: each costs the processor a call and the reader a
+    statement (a ConnectorX read, a connection of its own); an Arrow table of a million rows of a few
+    numeric columns is tens of MB, the bound on memory."""
+    return AdaptiveBatch(
+        size=1_000_000, target_seconds=target_seconds, minimum=1_000, maximum=1_000_000, max_growth=4.0
+    )
 
 
 def scan_chunk(
@@ -218,57 +224,40 @@ class _ChunkScan(KeyScan):
                 return
 
     def arrow(self, processor: ArrowProcessor) -> None:
-        """Key sub-ranges read by ConnectorX into Arrow tables (bulkscan.mysqldb.arrow), each handed to
-        `process_arrow`, sized from the rows per key seen (as the pushed-down sub-ranges). Each
-        sub-range's rows are checked against a COUNT(*) of it on bulkscan's own connection, taken straight
-        after the read (ConnectorX reads on connections of its own); a sub-range written to between the
-        two is read again, so the chunk's `range_rows` is the sum of counts that matched."""
+        """Key sub-ranges read into Arrow tables, each handed to `process_arrow`, sized from the rows
+        per key seen (as the pushed-down sub-ranges).
+
+        Numeric columns are read by a prepared statement whose binary rows are arrays already
+        (bulkscan.mysqldb.binary_ranges), counted by the server in the same statement. Any other
+        column, or a NULL, is read by ConnectorX (bulkscan.mysqldb.arrow) on a connection of its own and
+        checked against a COUNT(*) on bulkscan's connection taken straight after; a sub-range written
+        to between the two is read again. The chunk's `range_rows` is the sum of the counts."""
         spec, chunk, batch, stats = self.spec, self.chunk, self.batch, self.stats
         if isinstance(chunk, KeyChunk) or self.arrow_uri is None:
             raise BulkscanInputError("Arrow batches need an integer key and the server's ConnectorX URI")
         columns = tuple(dict.fromkeys([*spec.keys, *(processor.columns or ())]))
-        reader = ArrowRanges(self.arrow_uri, spec, columns, self.db)
-        _, where_params = spec.where()
-        count_sql = render("common/range_count", **spec.parts())
+        readers = ArrowReaders(self.arrow_uri, spec, columns, self.db)
         cur = int(self.position.get("from", chunk.lo))
         span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
-        while cur < chunk.hi:
-            nxt = min(chunk.hi, cur + span)
-            t0 = time.monotonic()
-            table, expected = self._arrow_range(reader, (count_sql, where_params), (cur, nxt))
-            n = table.num_rows
-            batch.observe(max(n, 1), time.monotonic() - t0)
-            processor.process_arrow(table)
-            if self.counted is not None:
-                self.counted += expected
-            stats.rows += n
-            stats.batches += 1
-            span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
-            cur = nxt
-            stop = self.stops_at(cur)
-            self.commit(stop or self._next(cur, span, chunk.hi), processor)
-            self.progress.update(stats.rows, cur, batch.size)
-            if stop:
-                return
-
-    def _arrow_range(
-        self, reader: ArrowRanges, count: tuple[str, tuple[Any, ...]], bounds: tuple[int, int]
-    ) -> tuple[Any, int]:
-        """One sub-range through ConnectorX and its COUNT(*), the pair read again (up to three times in
-        all) while a writer makes them differ."""
-        count_sql, where_params = count
-        for attempt in range(1, 4):
-            table = reader.read(*bounds)
-            expected = int(self.db.query(count_sql, (bounds[0], bounds[1], *where_params))[0][0])
-            if expected == table.num_rows or attempt == 3:
-                return table, expected
-            self.db.log.warning(
-                "sub-range %s changed while it was read (%d rows, count %d): reading it again",
-                bounds,
-                table.num_rows,
-                expected,
-            )
-        raise AssertionError("unreachable")
+        with closing(readers):
+            while cur < chunk.hi:
+                nxt = min(chunk.hi, cur + span)
+                t0 = time.monotonic()
+                table, expected = readers.read((cur, nxt))
+                n = table.num_rows
+                batch.observe(max(n, 1), time.monotonic() - t0)
+                processor.process_arrow(table)
+                if self.counted is not None:
+                    self.counted += expected
+                stats.rows += n
+                stats.batches += 1
+                span = max(1, int((nxt - cur) * min(4.0, batch.size / n))) if n else min(4 * span, 1 << 64)
+                cur = nxt
+                stop = self.stops_at(cur)
+                self.commit(stop or self._next(cur, span, chunk.hi), processor)
+                self.progress.update(stats.rows, cur, batch.size)
+                if stop:
+                    return
 
     def _id_batch(
         self, sqls: tuple[str, str, str], after: int, hi: int, where_params: tuple[Any, ...], size: int
