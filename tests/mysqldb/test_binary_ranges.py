@@ -209,3 +209,30 @@ def test_a_row_lost_between_the_server_and_the_processor_shows_in_the_count(
     )
     assert stats.range_rows == ROWS
     assert stats.rows < ROWS
+
+
+def test_an_arrow_processor_gets_the_key_first_unless_it_says_it_needs_none(numbers: Any) -> None:
+    from bulkscan.core.processors import ArrowProcessor
+
+    class Names(ArrowProcessor):
+        columns = ("i", "m")
+
+        def __init__(self) -> None:
+            self.seen: set[tuple[str, ...]] = set()
+
+        def process_arrow(self, table: Any) -> None:
+            self.seen.add(tuple(table.column_names))
+
+    class Keyless(Names):
+        with_key = False
+
+    spec = resolve_table(numbers(), None, "nums", "id", ("i", "m"))
+    for processor, names in [(Names(), ("id", "i", "m")), (Keyless(), ("i", "m"))]:
+        stats = scan_chunk(
+            numbers,
+            spec,
+            processor,
+            ChunkContext("t", Chunk(0, 0, 3 * ROWS + 3, ROWS)),
+            options=ScanOptions(count_range=True, arrow_uri=URI),
+        )
+        assert processor.seen == {names} and stats.rows == stats.range_rows == ROWS

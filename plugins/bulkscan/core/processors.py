@@ -146,19 +146,22 @@ class AggregateByKey(Processor):
 class ArrowProcessor(Processor):
     """Base class of a processor that takes its batches as Arrow tables: `mode = "arrow"`.
 
-    The scanner reads each keyset sub-range of the chunk with ConnectorX straight into Arrow (no Python
-    tuple per row: the rows mode's cost) and hands it to `process_arrow` as a `pyarrow.Table` whose
-    columns are the key then `columns`. Sub-ranges are sized like batches (`batch_seconds`), so memory
-    stays bounded by one sub-range; checkpoints and resumption are the rows mode's.
+    The scanner reads each keyset sub-range of the chunk straight into Arrow (no Python tuple per row:
+    the rows mode's cost; numeric columns as arrays from the binary protocol, others by ConnectorX:
+    bulkscan.mysqldb.arrow) and hands it to `process_arrow` as a `pyarrow.Table` whose columns are the
+    key (unless `with_key` is False) then `columns`. Sub-ranges are sized like batches
+    (`batch_seconds`), so memory stays bounded by one sub-range; checkpoints and resumption are the
+    rows mode's.
     """
 
     mode: ClassVar[str] = "arrow"
+    with_key: ClassVar[bool] = True  # False: the tables hold only `columns`, and the key is not read
 
     def process(self, rows: Sequence[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
         raise TypeError(f"{type(self).__name__} takes Arrow batches (process_arrow), not rows")
 
     def process_arrow(self, table: Any) -> None:
-        """One sub-range's rows as a pyarrow.Table (key first, then `columns`)."""
+        """One sub-range's rows as a pyarrow.Table (key first unless `with_key` is False, then `columns`)."""
         raise NotImplementedError
 
 
@@ -168,6 +171,7 @@ class ArrowAggregate(AggregateByKey, ArrowProcessor):
     checkpoints and the reconcile are the aggregate's."""
 
     mode: ClassVar[str] = "arrow"
+    with_key: ClassVar[bool] = False  # the sums need no key: fewer bytes per row to read
 
     def __init__(self, group: str | None, value: str) -> None:
         super().__init__(group, value, pushdown=False)

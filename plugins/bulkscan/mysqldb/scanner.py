@@ -235,7 +235,8 @@ class _ChunkScan(KeyScan):
         spec, chunk, batch, stats = self.spec, self.chunk, self.batch, self.stats
         if isinstance(chunk, KeyChunk) or self.arrow_uri is None:
             raise BulkscanInputError("Arrow batches need an integer key and the server's ConnectorX URI")
-        columns = tuple(dict.fromkeys([*spec.keys, *(processor.columns or ())]))
+        keys = spec.keys if processor.with_key or not processor.columns else ()
+        columns = tuple(dict.fromkeys([*keys, *(processor.columns or ())]))
         readers = ArrowReaders(self.arrow_uri, spec, columns, self.db)
         cur = int(self.position.get("from", chunk.lo))
         span = int(self.position.get("span", 0)) or _first_span(chunk, batch.size)
