@@ -331,7 +331,7 @@ def main() -> None:
     t_libpy, (answers["lib2py"], rss_py) = timed(lambda: library_path(2, mode="rows"))
     results.append(("bulkscan library path, 2 workers (rows to Python)", t_libpy, "keyset batches of tuples"))
     t_arrow, (answers["lib2arrow"], rss_arrow) = timed(lambda: library_path(2, mode="arrow"))
-    results.append(("bulkscan library path, 2 workers (Arrow batches)", t_arrow, "ConnectorX per sub-range"))
+    results.append(("bulkscan library path, 2 workers (Arrow batches)", t_arrow, "binary rows as arrays per sub-range"))
     t_dag, answers["dag"] = timed(whole_dag)
     results.append(("bulkscan whole DAG (airflow dags test)", t_dag, "incl. Airflow start-up, plan, reconcile"))
     # Peak RSS of one chunk worker at the largest chunk size (the whole table in one chunk), worst case rows mode.
