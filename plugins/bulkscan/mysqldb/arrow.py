@@ -45,15 +45,8 @@ class ArrowRanges:
         at most as often as it reconnects."""
         import connectorx as cx
 
-        sql, failures = self.sql(lo, hi), 0
-        while True:
-            try:
-                return cx.read_sql(self.uri, sql, return_type="arrow")
-            except Exception as exc:
-                failures += 1
-                if failures > self.db.max_reconnects:
-                    raise
-                self.db.back_off(exc, failures, "arrow read failed", reconnect=False)
+        sql = self.sql(lo, hi)
+        return self.db.retry_reads(lambda: cx.read_sql(self.uri, sql, return_type="arrow"), "arrow read failed")
 
 
 def _literal(conn: Connection, value: Any) -> str:

@@ -10,9 +10,9 @@ a second COUNT(*) pass over the range.
 PyMySQL does the connection and its authentication; this module sends COM_STMT_PREPARE and
 COM_STMT_EXECUTE and reads the rows itself, which PyMySQL does not do. For that it uses PyMySQL's
 connection internals (`_execute_command`, `_read_packet`, `_rfile`, `_sock`), pinned by
-requirements.lock: tests/mysqldb/test_binary_ranges.py fails on a PyMySQL that changes them. Anything it cannot read as
-fixed-width rows (a string, date or DECIMAL column; a NULL) raises NotFixedWidth, and the scanner reads
-that sub-range with ConnectorX (bulkscan.mysqldb.arrow) instead.
+requirements.lock: tests/mysqldb/test_binary_ranges.py fails on a PyMySQL that changes them.
+Anything it cannot read as fixed-width rows (a string, date or DECIMAL column; a NULL) raises
+NotFixedWidth, and the scanner reads that sub-range with ConnectorX (bulkscan.mysqldb.arrow) instead.
 """
 
 from __future__ import annotations
@@ -70,21 +70,17 @@ class BinaryRanges:
     def read(self, lo: int, hi: int) -> tuple[Any, int]:
         """The sub-range and the server's count of it. A lost connection is opened again after the
         scanner's back-off, at most as often as it reconnects; NotFixedWidth is the caller's to handle."""
-        failures = 0
-        while True:
-            try:
-                self._open()
-                table = self._execute((int(lo), int(hi), *self.params))
-                return table, self._found_rows()
-            except NotFixedWidth:
-                self.close()  # the connection may be mid-result
-                raise
-            except (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError) as exc:
-                self.close()
-                failures += 1
-                if failures > self.db.max_reconnects:
-                    raise
-                self.db.back_off(exc, failures, "binary read failed", reconnect=False)
+        lost = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+        try:
+            return self.db.retry_reads(lambda: self._read(int(lo), int(hi)), "binary read failed", lost, self.close)
+        except NotFixedWidth:
+            self.close()  # the connection may be mid-result
+            raise
+
+    def _read(self, lo: int, hi: int) -> tuple[Any, int]:
+        self._open()
+        table = self._execute((lo, hi, *self.params))
+        return table, self._found_rows()
 
     def close(self) -> None:
         conn, self.conn, self.layout = self.conn, None, None

@@ -78,6 +78,28 @@ class ResilientConnection:
                 failures += 1
                 self.back_off(exc, failures, "connection lost")
 
+    def retry_reads(
+        self,
+        read: Callable[[], T],
+        what: str,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        reset: Callable[[], None] | None = None,
+    ) -> T:
+        """`read()` on a connection of its own (a columnar reader's), tried again after the back-off
+        while it fails with `retry_on`, at most `max_reconnects` times; `reset` drops the reader's
+        connection before each wait."""
+        failures = 0
+        while True:
+            try:
+                return read()
+            except retry_on as exc:
+                if reset is not None:
+                    reset()
+                failures += 1
+                if failures > self.max_reconnects:
+                    raise
+                self.back_off(exc, failures, what, reconnect=False)
+
     def back_off(self, exc: BaseException, failures: int, what: str, reconnect: bool = True) -> None:
         """Wait before attempt `failures + 1` (0.5 s doubling, at most 10 s), dropping the connection
         first when it is the one that failed; counted in `reconnects`."""
