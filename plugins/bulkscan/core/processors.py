@@ -184,7 +184,9 @@ class ArrowAggregate(AggregateByKey, ArrowProcessor):
         if self.group is None:
             table = table.append_column("__all", pa.nulls(table.num_rows, pa.int8()))
         keys = self.group or "__all"
-        agg = table.group_by(keys).aggregate([(self.value, "sum"), ([], "count_all")])
+        # One thread: a chunk worker is one of several running side by side, and Arrow's own pool of a
+        # thread per core would only compete with them (and costs its start-up in every worker).
+        agg = table.group_by(keys, use_threads=False).aggregate([(self.value, "sum"), ([], "count_all")])
         groups = agg.column(keys).to_pylist()
         sums = agg.column(f"{self.value}_sum").to_pylist()
         counts = agg.column("count_all").to_pylist()
