@@ -81,6 +81,8 @@ def stack_env() -> dict[str, str]:
         BULKSCAN_SCORING_START="2099-01-01",
         # A task whose worker died is noticed after 20 s instead of 5 minutes (worker-kill test).
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
+        # ... and looked for every 2 s instead of every 10 s.
+        AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="2",
         # member_scoring's deadline is missed by every run of the stack (the alert test receives one).
         BULKSCAN_SCORING_DEADLINE_MINUTES="0",
         # member_scoring starts on its clock or on the upstream flows_complete asset event.
