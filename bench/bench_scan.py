@@ -6,20 +6,30 @@ bulkscan's library path with 1 and 2 worker processes; the whole DAG through `ai
 peak RSS of one chunk worker. All compute the same thing: sum(amount) and count per user_id, and
 the totals are cross-checked.
 
+The goal figures (`lib2_vs_connectorx`, `rows2_vs_connectorx`) are medians of BENCH_ROUNDS (default 3)
+paired rounds: each round runs ConnectorX (one stream and partitioned in two) and bulkscan's 2-worker
+library path (pushdown, Arrow batches) one after another, alternating the order, and divides by that
+round's better ConnectorX. Both sides start from nothing: ConnectorX in a fresh process
+(bench/peer_connectorx.py, interpreter and imports included, as a user's script runs it), bulkscan in
+a fresh pool of spawned worker processes. ConnectorX warm in the bench's own process is shown beside it.
+
 Then the same rows keyed by (shop_id, id) with a hot shop (a third of the rows): bulkscan's tuple-key
 chunks (library path, 2 workers) against ConnectorX partitioned on `id`, with the chunks' row skew.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,16 +77,26 @@ def raw_sscursor() -> tuple[int, int, int]:
     return totals(groups)
 
 
-def connectorx_arrow(partitions: int) -> tuple[int, int, int]:
+def connectorx_arrow(partitions: int, table_name: str = TABLE) -> tuple[int, int, int]:
+    """ConnectorX's whole job in a fresh process (bench/peer_connectorx.py): interpreter, imports, read,
+    group-by, as a user's script runs it, and as bulkscan's worker processes start from nothing."""
+    args = [sys.executable, str(Path(__file__).with_name("peer_connectorx.py")), ARROW_URI, table_name]
+    done = subprocess.run([*args, "--partitions", str(partitions)], capture_output=True, text=True, check=True)
+    users, total, rows = json.loads(done.stdout.strip().splitlines()[-1])
+    return int(users), int(total), int(rows)
+
+
+def connectorx_warm(partitions: int) -> tuple[int, int, int]:
+    """The same read in this process, ConnectorX and pyarrow imported and warm (a second read): the
+    peer without its start-up, shown beside the cold figure."""
     import connectorx as cx
     import pyarrow.compute as pc
 
-    uri = f"mysql://root@{HOST}:{PORT}/{DB}"
     kw: dict[str, Any] = {"return_type": "arrow"}
     query = f"SELECT id, user_id, amount FROM {TABLE}" if partitions > 1 else f"SELECT user_id, amount FROM {TABLE}"
     if partitions > 1:
         kw.update(partition_on="id", partition_num=partitions)
-    tbl = cx.read_sql(uri, query, **kw)
+    tbl = cx.read_sql(ARROW_URI, query, **kw)
     agg = tbl.group_by("user_id").aggregate([("amount", "sum"), ("amount", "count")])
     return agg.num_rows, int(pc.sum(agg["amount_sum"]).as_py()), int(pc.sum(agg["amount_count"]).as_py())
 
@@ -164,15 +184,22 @@ def _lib_chunk(args: tuple[TableSpec, dict[str, Any], str]) -> tuple[dict[Any, l
 
 
 def library_path(
-    workers: int, mode: str = "pushdown", rows_per_chunk: int = CHUNK_ROWS, planning: str = "estimate"
+    workers: int,
+    mode: str = "pushdown",
+    rows_per_chunk: int = CHUNK_ROWS,
+    planning: str = "estimate",
+    pool: Any = None,
 ) -> tuple[tuple[int, int, int], int]:
     """Plan and scan with the library, reconcile included: `planning` "estimate" plans from range
     estimates (no rows read), then the chunks go to the worker processes; "walk" (the planner before
     issue 14) hands each chunk over as soon as the index walk finds its end, so scanning overlaps it.
-    Every chunk's rows must equal the COUNT(*) its scan took of its range in its own snapshot."""
+    Every chunk's rows must equal the COUNT(*) its scan took of its range in its own snapshot.
+    The workers are a fresh pool of spawned processes, or `pool` (started and warm already)."""
     conn = connect()
     spec = resolve_table(conn, None, TABLE, "id", ("user_id", "amount"))
-    with mp.get_context("spawn").Pool(workers) as pool:
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(mp.get_context("spawn").Pool(workers))
         if planning == "walk":
             planned: Any = iter_plan(conn, spec, rows_per_chunk, 1024)
         else:
@@ -184,6 +211,16 @@ def library_path(
     if bad:
         raise SystemExit(f"reconcile failed: (scanned, counted) {bad}")
     return totals(merge([p for p, _, _, _ in parts])), max(rss for _, rss, _, _ in parts)
+
+
+def warm_worker() -> None:
+    """A started worker with the Arrow path's imports done and Arrow's group-by run once (what a
+    long-lived worker has behind it): the warm-against-warm figures."""
+    import pyarrow as pa
+
+    import bulkscan.mysqldb.binary_ranges  # noqa: F401
+
+    ArrowAggregate("g", "v").process_arrow(pa.table({"g": [1, 2], "v": [3, 4]}))
 
 
 COMPOSITE = f"orders_{TABLE.removeprefix('events_')}"
@@ -244,16 +281,7 @@ def library_composite(workers: int) -> tuple[tuple[int, int, int], list[int]]:
 
 
 def connectorx_composite(partitions: int) -> tuple[int, int, int]:
-    import connectorx as cx
-    import pyarrow.compute as pc
-
-    uri = f"mysql://root@{HOST}:{PORT}/{DB}"
-    kw: dict[str, Any] = {"return_type": "arrow"}
-    if partitions > 1:
-        kw.update(partition_on="id", partition_num=partitions)
-    tbl = cx.read_sql(uri, f"SELECT id, user_id, amount FROM {COMPOSITE}", **kw)
-    agg = tbl.group_by("user_id").aggregate([("amount", "sum"), ("amount", "count")])
-    return agg.num_rows, int(pc.sum(agg["amount_sum"]).as_py()), int(pc.sum(agg["amount_count"]).as_py())
+    return connectorx_arrow(partitions, COMPOSITE)
 
 
 def whole_dag() -> tuple[int, int, int]:
@@ -299,6 +327,53 @@ def warm_server() -> str:
     return f"innodb_buffer_pool_size {before >> 20} MB -> {after >> 20} MB, table read once to warm it"
 
 
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+
+
+def paired_rounds(answers: dict[str, tuple[int, int, int]]) -> dict[str, list[float]]:
+    """The goal figures, measured side by side: ROUNDS rounds of ConnectorX (one stream and partitioned in
+    two, each a fresh process) and bulkscan's 2-worker library path (pushdown, then Arrow batches, each a
+    fresh pool of spawned workers), then both again warm: ConnectorX in this process, bulkscan on a pool
+    started before the rounds with the Arrow imports done. Each round's order is the last one's
+    reversed, and each ratio is taken against that round's better ConnectorX of the same kind (cold or
+    warm), so a noisy minute moves both sides."""
+    out: dict[str, list[float]] = defaultdict(list)
+    connectorx_warm(1)  # the warm runs' imports and first read
+    with mp.get_context("spawn").Pool(2, initializer=warm_worker) as pool:
+        pool.map(time.sleep, [0.5, 0.5])  # both workers started and warm before any clock runs
+        runs: dict[str, Any] = {
+            "cx1": lambda: connectorx_arrow(1),
+            "cx2": lambda: connectorx_arrow(2),
+            "lib2": lambda: library_path(2),
+            "arrow2": lambda: library_path(2, mode="arrow"),
+            "cx1_warm": lambda: connectorx_warm(1),
+            "cx2_warm": lambda: connectorx_warm(2),
+            "lib2_warm": lambda: library_path(2, pool=pool),
+            "arrow2_warm": lambda: library_path(2, mode="arrow", pool=pool),
+        }
+        for r in range(ROUNDS):
+            for name in runs if r % 2 == 0 else reversed(runs):
+                seconds, answer = timed(runs[name])
+                if name.startswith(("lib2", "arrow2")):
+                    answer, rss = answer
+                    out[f"{name}_rss"].append(rss)
+                answers[f"{name}_{r}"] = answer
+                out[name].append(seconds)
+            cold, warm = min(out["cx1"][-1], out["cx2"][-1]), min(out["cx1_warm"][-1], out["cx2_warm"][-1])
+            for name in ("lib2", "arrow2"):
+                out[f"{name}_ratio"].append(out[name][-1] / cold)
+                out[f"{name}_warm_ratio"].append(out[f"{name}_warm"][-1] / warm)
+                out[f"{name}_cold_vs_warm_ratio"].append(out[name][-1] / warm)
+            print(
+                f"round {r + 1}/{ROUNDS}: "
+                + " ".join(f"{k} {out[k][-1]:.2f}s" for k in runs)
+                + f"; lib2/ConnectorX {out['lib2_ratio'][-1]:.3f}, Arrow/ConnectorX {out['arrow2_ratio'][-1]:.3f}"
+                + f" (both warm: {out['lib2_warm_ratio'][-1]:.3f}, {out['arrow2_warm_ratio'][-1]:.3f})",
+                flush=True,
+            )
+    return out
+
+
 def main() -> None:
     t_create, made = timed(lambda: create_events(direct(HOST, PORT), DB, TABLE, ROWS, users=10_000, huge_gap=False))
     print(f"table {DB}.{TABLE}: {made:,} rows (every 7th id missing) [ready in {t_create:.1f}s; created once, reused]")
@@ -308,10 +383,12 @@ def main() -> None:
 
     t_raw, answers["raw"] = timed(raw_sscursor)
     results.append(("raw mysqlclient SSCursor, one stream, Python dict", t_raw, ""))
-    t_cx1, answers["cx1"] = timed(lambda: connectorx_arrow(1))
-    results.append(("ConnectorX -> Arrow group_by (one stream)", t_cx1, ""))
-    t_cx2, answers["cx2"] = timed(lambda: connectorx_arrow(2))
-    results.append(("ConnectorX -> Arrow group_by (partition_num=2)", t_cx2, ""))
+    paired = paired_rounds(answers)
+    t_cx1, t_cx2 = median(paired["cx1"]), median(paired["cx2"])
+    results.append(("ConnectorX -> Arrow group_by (one stream)", t_cx1, f"fresh process; median of {ROUNDS}"))
+    results.append(("ConnectorX -> Arrow group_by (partition_num=2)", t_cx2, f"fresh process; median of {ROUNDS}"))
+    t_w1, t_w2 = median(paired["cx1_warm"]), median(paired["cx2_warm"])
+    results.append(("  the same two, ConnectorX imported and warm", t_w1, f"partition_num=2: {t_w2:.2f} s"))
     t_cel, (answers["celery"], queries) = timed(lambda: celery_style(2))
     results.append(("Celery-style 1,000-id range queries (2 procs)", t_cel, f"{queries:,} queries"))
     t_off, off_totals = timed(offset_paging)
@@ -324,19 +401,23 @@ def main() -> None:
     )
     t_lib1, (answers["lib1"], rss1) = timed(lambda: library_path(1))
     results.append(("bulkscan library path, 1 worker (pushdown)", t_lib1, f"{CHUNK_ROWS:,} rows per chunk"))
-    t_lib2, (answers["lib2"], rss2) = timed(lambda: library_path(2))
-    results.append(("bulkscan library path, 2 workers (pushdown)", t_lib2, "estimated plan, reconcile included"))
+    t_lib2, rss2 = median(paired["lib2"]), max(paired["lib2_rss"])
+    results.append(("bulkscan library path, 2 workers (pushdown)", t_lib2, f"reconciled; median of {ROUNDS}"))
     t_walk, (answers["lib2walk"], _) = timed(lambda: library_path(2, planning="walk"))
     results.append(("  the same, planned by walking the index", t_walk, "the planner before issue 14"))
     t_libpy, (answers["lib2py"], rss_py) = timed(lambda: library_path(2, mode="rows"))
     results.append(("bulkscan library path, 2 workers (rows to Python)", t_libpy, "keyset batches of tuples"))
-    t_arrow, (answers["lib2arrow"], rss_arrow) = timed(lambda: library_path(2, mode="arrow"))
-    results.append(("bulkscan library path, 2 workers (Arrow batches)", t_arrow, "binary rows as arrays per sub-range"))
+    t_arrow, rss_arrow = median(paired["arrow2"]), max(paired["arrow2_rss"])
+    results.append(("bulkscan library path, 2 workers (Arrow batches)", t_arrow, f"binary rows; median of {ROUNDS}"))
+    t_lw, t_aw = median(paired["lib2_warm"]), median(paired["arrow2_warm"])
+    results.append(("  the same two, on 2 workers started and warm", t_lw, f"Arrow batches: {t_aw:.2f} s"))
     t_dag, answers["dag"] = timed(whole_dag)
     results.append(("bulkscan whole DAG (airflow dags test)", t_dag, "incl. Airflow start-up, plan, reconcile"))
     # Peak RSS of one chunk worker at the largest chunk size (the whole table in one chunk), worst case rows mode.
     _, (_, rss_one_chunk) = timed(lambda: library_path(1, mode="rows", rows_per_chunk=ROWS))
     peak_rss = max(rss1, rss2, rss_py, rss_arrow, rss_one_chunk)
+    lib2_ratio = median(paired["lib2_ratio"])
+    rows2_ratio = median(paired["arrow2_ratio"])
 
     table(results, ROWS)
 
@@ -371,9 +452,14 @@ def main() -> None:
         f"one {ROWS:,}-row chunk in rows mode {rss_one_chunk} MB)"
     )
     best_cx = min(t_cx1, t_cx2)
+    spread = {k: f"{min(paired[k]):.3f}-{max(paired[k]):.3f}" for k in ("lib2_ratio", "arrow2_ratio")}
     print(
-        f"ratios (bulkscan / other, lower is better): lib2 vs best ConnectorX {t_lib2 / best_cx:.3f} "
-        f"(vs ConnectorX partitioned in two {t_lib2 / t_cx2:.3f}; Arrow batches {t_arrow / t_cx2:.3f}), "
+        f"ratios (bulkscan / other, lower is better; medians of {ROUNDS} paired rounds, each against the round's "
+        f"better ConnectorX): lib2 {lib2_ratio:.3f} ({spread['lib2_ratio']}), Arrow batches {rows2_ratio:.3f} "
+        f"({spread['arrow2_ratio']}); both warm: lib2 "
+        f"{median(paired['lib2_warm_ratio']):.3f}, Arrow batches {median(paired['arrow2_warm_ratio']):.3f}; bulkscan "
+        f"cold against ConnectorX warm: {median(paired['lib2_cold_vs_warm_ratio']):.3f}, "
+        f"{median(paired['arrow2_cold_vs_warm_ratio']):.3f}; "
         f"DAG vs raw {t_dag / t_raw:.3f}, lib2 vs Celery-style {t_lib2 / t_cel:.3f}, "
         f"composite lib2 vs best ConnectorX {t_comp / best_ccx:.3f} (chunk rows max/mean {skew:.3f})"
     )
@@ -383,8 +469,10 @@ def main() -> None:
         bench_line(
             "scan",
             rows=ROWS,
-            lib2_vs_connectorx=t_lib2 / best_cx,
-            rows2_vs_connectorx=t_arrow / best_cx,
+            lib2_vs_connectorx=lib2_ratio,
+            rows2_vs_connectorx=rows2_ratio,
+            lib2_vs_connectorx_both_warm=median(paired["lib2_warm_ratio"]),
+            rows2_vs_connectorx_both_warm=median(paired["arrow2_warm_ratio"]),
             walk2_vs_connectorx=t_walk / best_cx,
             dag_vs_raw=t_dag / t_raw,
             composite_vs_connectorx=t_comp / best_ccx,
