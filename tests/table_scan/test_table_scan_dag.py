@@ -18,12 +18,18 @@ DB = "bs_scan_dag"
 RESULTS = "bs_scan_dag_results"
 CONN = "bs_scan_dag"
 ROWS = 200_000
+TLS_CONN = "bs_scan_dag_tls"  # the same server, its extras asking for TLS
+ARROW = {
+    "processor": "bulkscan.core.processors:arrow_aggregate",
+    "processor_args": {"group": "user_id", "value": "amount"},
+}
 AFTER_SCAN = ("split_oversize", "scan_rest", "summarize")  # downstream of every chunk: cleared with a retried one
 
 
 @pytest.fixture(scope="module")
 def source(mysql_root: Any) -> Any:
     os.environ[f"AIRFLOW_CONN_{CONN.upper()}"] = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}"
+    os.environ[f"AIRFLOW_CONN_{TLS_CONN.upper()}"] = f"mysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{DB}?ssl_mode=REQUIRED"
     admin = mysql_root()
     for db in (DB, RESULTS):
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
@@ -122,12 +128,7 @@ def test_arrow_batches_through_the_dag_are_exact(source: Any, dag: Any, planning
     """A columnar processor (Arrow batches read by ConnectorX from the run's own Airflow connection):
     the same per-user sums as SQL, every chunk reconciled in its scan (none counted again by
     summarize), planned either way."""
-    arrow = {
-        "processor": "bulkscan.core.processors:arrow_aggregate",
-        "processor_args": {"group": "user_id", "value": "amount"},
-        "planning": planning,
-    }
-    dr = dag.test(run_conf=conf(**arrow))
+    dr = dag.test(run_conf=conf(**ARROW, planning=planning))
     key = f"{dag.dag_id}/{dr.run_id}"
     assert str(dr.state) == "success", ti_table(dag.dag_id, dr.run_id)
     assert result(source, key) == truth(source)
@@ -323,7 +324,11 @@ def test_bad_params_are_refused_at_trigger(source: Any, dag: Any, overrides: dic
 
 @pytest.mark.parametrize(
     "overrides,message",
-    [({"table": "no_such_table"}, "unknown table"), ({"conn_id": "no_such_conn"}, "unknown Airflow connection")],
+    [
+        ({"table": "no_such_table"}, "unknown table"),
+        ({"conn_id": "no_such_conn"}, "unknown Airflow connection"),
+        ({"conn_id": TLS_CONN, **ARROW}, f"connection '{TLS_CONN}' sets ssl_mode in its extras"),
+    ],
 )
 def test_bad_input_fails_in_plan_before_any_write(
     source: Any, dag: Any, overrides: dict[str, Any], message: str, caplog: pytest.LogCaptureFixture
@@ -331,6 +336,7 @@ def test_bad_input_fails_in_plan_before_any_write(
     dr = dag.test(run_conf=conf(**overrides))
     tis = ti_table(dag.dag_id, dr.run_id)
     assert str(dr.state) == "failed"
+    assert message in caplog.text
     assert tis[("plan", -1)][0] == "failed"
     assert tis[("plan", -1)][1] == 1, "bad input is not retried"
     assert not [k for k in tis if k[0] == "scan_chunk" and k[1] >= 0]

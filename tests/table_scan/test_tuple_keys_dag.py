@@ -200,6 +200,24 @@ def test_keys_that_cannot_be_chunked_are_refused_naming_table_and_need(
         ts.plan.__wrapped__(p, 1024)  # type: ignore[attr-defined]  # the plan body, before Airflow's wrapper
 
 
+@pytest.mark.parametrize(("table", "key"), [("orders", "shop_id, id"), ("skus", "sku")])
+def test_arrow_batches_on_a_composite_or_string_key_are_refused_in_plan_before_any_write(
+    source: Any, table: str, key: str
+) -> None:
+    """Arrow batches read sub-ranges of one integer key: the plan refuses them on any other key, naming the
+    table and its key, before the results schema exists (every chunk used to fail in its scan instead)."""
+    fresh = "bs_tuplekeys_arrow_refused"
+    p = {**conf(table=table, key_column=key), "database": None, "results_conn_id": None, "results_schema": fresh}
+    p.update(processor="bulkscan.core.processors:arrow_aggregate", filters=[])
+    p.update(processor_args={"group": "user_id", "value": "amount"})
+    needle = rf"Arrow batches read sub-ranges of a single integer key; {DB}\.{table} is keyed by \({key}\)"
+    with pytest.raises(BulkscanInputError, match=needle):
+        ts.plan.__wrapped__(p, 1024)  # type: ignore[attr-defined]  # the plan body, before Airflow's wrapper
+    cur = source().cursor()
+    cur.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", (fresh,))
+    assert cur.fetchone()[0] == 0
+
+
 def test_a_refused_key_fails_the_plan_before_any_write(source: Any, dag: Any) -> None:
     dr = dag.test(run_conf=conf(table="plain", key_column="name", group_column="", value_column="id"))
     tis = ti_table(dag.dag_id, dr.run_id)

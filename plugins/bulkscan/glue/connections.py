@@ -42,14 +42,29 @@ def connect_factory(conn_id: str, database: str | None = None) -> ConnectFactory
     return connect
 
 
+# Connection extras that the Arrow readers' own connections cannot honour: they connect over TCP to host
+# and port with the login, password and schema alone (PyMySQL for numeric columns, ConnectorX otherwise).
+ARROW_REFUSED_EXTRAS = ("ssl", "ssl_mode", "unix_socket")
+
+
 def connectorx_uri(conn_id: str, database: str | None = None) -> str:
     """The same MySQL connection as a ConnectorX URI (mysql://user:password@host:port/schema), for the
-    Arrow batch reader; credentials are URL-quoted and never logged."""
+    Arrow batch readers; credentials are URL-quoted and never logged. A connection whose extras ask for
+    TLS or a socket is refused (BulkscanInputError) rather than read without them."""
     from urllib.parse import quote
 
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
     c = MySqlHook(mysql_conn_id=conn_id).get_connection(conn_id)
+    extra = c.extra_dejson
+    refused = [k for k in ARROW_REFUSED_EXTRAS if extra.get(k) and str(extra.get(k)).upper() != "DISABLED"]
+    if refused:
+        raise BulkscanInputError(
+            f"Airflow connection {conn_id!r} sets {', '.join(refused)} in its extras, which Arrow batches "
+            "cannot honour: their readers open connections of their own with host, port, login and schema "
+            "only, so TLS would silently not be used. Use a processor that reads rows on this connection "
+            "(processor 'aggregate', or one without Arrow batches), or a connection without these extras."
+        )
     schema = database or c.schema or ""
     auth = quote(c.login or "root", safe="") + (":" + quote(c.password, safe="") if c.password else "")
     return f"mysql://{auth}@{c.host or '127.0.0.1'}:{int(c.port or 3306)}/{quote(schema, safe='')}"
