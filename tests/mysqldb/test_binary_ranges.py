@@ -236,3 +236,48 @@ def test_an_arrow_processor_gets_the_key_first_unless_it_says_it_needs_none(numb
             options=ScanOptions(count_range=True, arrow_uri=URI),
         )
         assert processor.seen == {names} and stats.rows == stats.range_rows == ROWS
+
+
+def test_a_read_blocked_on_the_server_is_ended_by_the_statement_deadline_on_the_readers_own_connection(
+    numbers: Any, mysql_root: Any
+) -> None:
+    """A sub-range waiting on the server (behind LOCK TABLES ... WRITE here, as behind DDL) waits on the
+    binary reader's connection, not the scan's: the scan's statement deadline ends it there (KILL QUERY,
+    1317, not retried as a lost connection) while the lock is still held, and once the lock is gone the
+    same chunk reads exact."""
+    import threading
+
+    import pymysql
+
+    spec = resolve_table(numbers(), None, "nums", "id", ("i",))
+    chunk = ChunkContext("t", Chunk(0, 0, 3 * ROWS + 3, ROWS))
+    holder, guard, released = mysql_root(DB), threading.Lock(), threading.Event()
+    holder.cursor().execute("LOCK TABLES nums WRITE")
+
+    def unlock() -> None:
+        with guard:
+            if not released.is_set():
+                holder.cursor().execute("UNLOCK TABLES")
+                released.set()
+
+    safety_net = threading.Timer(60, unlock)  # without the deadline, the read waits for this
+    safety_net.start()
+    try:
+        with pytest.raises(pymysql.err.OperationalError) as ended:
+            scan_chunk(
+                numbers,
+                spec,
+                ArrowAggregate(None, "i"),
+                chunk,
+                options=ScanOptions(count_range=True, arrow_uri=URI, statement_deadline_s=1),
+            )
+        assert not released.is_set(), "the read ended because the lock went away, not by its deadline"
+        assert ended.value.args[0] == 1317  # Query execution was interrupted
+    finally:
+        safety_net.cancel()
+        unlock()
+        holder.close()
+    stats = scan_chunk(
+        numbers, spec, ArrowAggregate(None, "i"), chunk, options=ScanOptions(count_range=True, arrow_uri=URI)
+    )
+    assert stats.rows == stats.range_rows == ROWS

@@ -41,6 +41,7 @@ from bulkscan.core.binary_rows import (
     prepare_ok,
 )
 from bulkscan.core.sqlfiles import Fragment, raw, render
+from bulkscan.mysqldb.connect import DISCONNECT_CODES
 from bulkscan.mysqldb.source import TableSpec
 
 if TYPE_CHECKING:
@@ -69,10 +70,13 @@ class BinaryRanges:
 
     def read(self, lo: int, hi: int) -> tuple[Any, int]:
         """The sub-range and the server's count of it. A lost connection is opened again after the
-        scanner's back-off, at most as often as it reconnects; NotFixedWidth is the caller's to handle."""
-        lost = (pymysql.err.OperationalError, pymysql.err.InterfaceError, OSError)
+        scanner's back-off, at most as often as it reconnects; NotFixedWidth is the caller's to handle.
+        While it reads, the scan's statement deadline ends the statement on this reader's connection."""
         try:
-            return self.db.retry_reads(lambda: self._read(int(lo), int(hi)), "binary read failed", lost, self.close)
+            with self.db.reading_on(self._server_id):
+                return self.db.retry_reads(
+                    lambda: self._read(int(lo), int(hi)), "binary read failed", _lost, self.close
+                )
         except NotFixedWidth:
             self.close()  # the connection may be mid-result
             raise
@@ -81,6 +85,10 @@ class BinaryRanges:
         self._open()
         table = self._execute((lo, hi, *self.params))
         return table, self._found_rows()
+
+    def _server_id(self) -> int | None:
+        conn = self.conn
+        return int(conn.thread_id()) if conn is not None else None
 
     def close(self) -> None:
         conn, self.conn, self.layout = self.conn, None, None
@@ -122,6 +130,14 @@ class BinaryRanges:
         with self.conn.cursor() as cur:
             cur.execute(raw("common/found_rows"))
             return int(cur.fetchone()[0])
+
+
+def _lost(exc: BaseException) -> bool:
+    """A connection that went away (read again on a new one), not a statement the server ended (a KILL
+    QUERY by the statement deadline, 1317) or refused."""
+    if isinstance(exc, pymysql.err.OperationalError):
+        return bool(exc.args) and exc.args[0] in DISCONNECT_CODES
+    return isinstance(exc, pymysql.err.InterfaceError | OSError)
 
 
 def _read_rows(conn: Any, layout: RowLayout) -> list[tuple[Any, ...]]:

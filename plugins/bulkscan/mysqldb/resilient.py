@@ -32,6 +32,23 @@ class ResilientConnection:
         self.log = logger
         self.conn: Connection | None = None
         self.server_id: int | None = None  # the open connection's CONNECTION_ID(), what KILL QUERY names
+        self._reader_id: Callable[[], int | None] | None = None  # see `reading_on`
+
+    @contextmanager
+    def reading_on(self, server_id: Callable[[], int | None]) -> Iterator[None]:
+        """While the block runs, the scan's statement runs on a reader's connection of its own (the binary
+        Arrow reader's), whose CONNECTION_ID() `server_id()` gives: `statement_deadline` ends that one."""
+        self._reader_id = server_id
+        try:
+            yield
+        finally:
+            self._reader_id = None
+
+    def running_id(self) -> int | None:
+        """The CONNECTION_ID() of the connection running the scan's statement now (see `reading_on`)."""
+        reader = self._reader_id
+        found = reader() if reader is not None else None
+        return found if found is not None else self.server_id
 
     def open(self) -> Connection:
         if self.conn is None:
@@ -82,21 +99,21 @@ class ResilientConnection:
         self,
         read: Callable[[], T],
         what: str,
-        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        retry_if: Callable[[BaseException], bool] = lambda exc: True,
         reset: Callable[[], None] | None = None,
     ) -> T:
         """`read()` on a connection of its own (a columnar reader's), tried again after the back-off
-        while it fails with `retry_on`, at most `max_reconnects` times; `reset` drops the reader's
-        connection before each wait."""
+        while it fails with an error `retry_if` accepts, at most `max_reconnects` times; `reset` drops
+        the reader's connection before each wait."""
         failures = 0
         while True:
             try:
                 return read()
-            except retry_on as exc:
+            except Exception as exc:
                 if reset is not None:
                     reset()
                 failures += 1
-                if failures > self.max_reconnects:
+                if not retry_if(exc) or failures > self.max_reconnects:
                     raise
                 self.back_off(exc, failures, what, reconnect=False)
 
@@ -132,9 +149,10 @@ def statement_deadline(
     pending then raises in the task. A scan running in a thread of its own (a shard task's tables side by
     side) cannot see the alarm at all: the task sets `abandon` when its time is up, so the statement ends
     with the task instead of running on in a process about to exit. Nothing happens when the block ends
-    first.
+    first. While a reader of the scan's own (the binary Arrow reader) runs the statement on its own
+    connection (`ResilientConnection.reading_on`), that connection's statement is the one ended.
     """
-    with query_deadline(db.connect, lambda: db.server_id, seconds, what, db.log, abandon):
+    with query_deadline(db.connect, db.running_id, seconds, what, db.log, abandon):
         yield
 
 
