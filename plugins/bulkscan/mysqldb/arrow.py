@@ -14,10 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 from bulkscan.core.dbapi import Connection
 from bulkscan.core.sqlfiles import Fragment, render
+from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.source import TableSpec
 
 if TYPE_CHECKING:
     from bulkscan.mysqldb.resilient import ResilientConnection
+
+
+def refuse_tuple_key(spec: TableSpec) -> None:
+    """Arrow batches read integer sub-ranges of one key column: on a composite or string key they are
+    refused, naming the table and its key (the table scan's plan calls this before it writes anything)."""
+    if spec.tuple_key:
+        raise BulkscanInputError(
+            f"Arrow batches read sub-ranges of a single integer key; {spec.name} is keyed by "
+            f"({', '.join(spec.keys)}). Use a processor that reads rows (processor 'aggregate', or one "
+            "without Arrow batches) for this table."
+        )
 
 
 class ArrowRanges:

@@ -35,7 +35,7 @@ from bulkscan.core.keys import KeyChunk
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor, SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, render
 from bulkscan.errors import BulkscanInputError
-from bulkscan.mysqldb.arrow import ArrowReaders
+from bulkscan.mysqldb.arrow import ArrowReaders, refuse_tuple_key
 from bulkscan.mysqldb.keyscan import KeyScan
 from bulkscan.mysqldb.resilient import ResilientConnection, statement_deadline
 from bulkscan.mysqldb.scanstate import ROLLUP_COUNT, ChunkStats, ScanOptions, grouping_sql
@@ -233,8 +233,9 @@ class _ChunkScan(KeyScan):
         checked against a COUNT(*) on bulkscan's connection taken straight after; a sub-range written
         to between the two is read again. The chunk's `range_rows` is the sum of the counts."""
         spec, chunk, batch, stats = self.spec, self.chunk, self.batch, self.stats
+        refuse_tuple_key(spec)
         if isinstance(chunk, KeyChunk) or self.arrow_uri is None:
-            raise BulkscanInputError("Arrow batches need an integer key and the server's ConnectorX URI")
+            raise BulkscanInputError("Arrow batches need an integer-key chunk and the server's ConnectorX URI")
         keys = spec.keys if processor.with_key or not processor.columns else ()
         columns = tuple(dict.fromkeys([*keys, *(processor.columns or ())]))
         readers = ArrowReaders(self.arrow_uri, spec, columns, self.db)

@@ -29,11 +29,12 @@ from bulkscan.core.chunks import (
 from bulkscan.core.keys import KeyChunk, KeyChunkPayload
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor
 from bulkscan.core.report import chunk_table
-from bulkscan.errors import BulkscanInputError, ReconcileError
+from bulkscan.errors import ReconcileError
 from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.time_limit import kill_after, own_time_limit, planned_time_limits, time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
+from bulkscan.mysqldb.arrow import refuse_tuple_key
 from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
 from bulkscan.mysqldb.connect import connection
 from bulkscan.mysqldb.keyestimate import plan_tuple_key
@@ -97,12 +98,8 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload
     connect = connect_factory(settings.conn_id, settings.database)
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
-        if isinstance(processor, ArrowProcessor) and spec.tuple_key:
-            raise BulkscanInputError(
-                f"Arrow batches read sub-ranges of a single integer key; {spec.name} is keyed by "
-                f"({', '.join(spec.keys)}). Use a processor that reads rows (processor 'aggregate', or one "
-                "without Arrow batches) for this table."
-            )
+        if isinstance(processor, ArrowProcessor):
+            refuse_tuple_key(spec)
         results_store(settings).ensure()
         payloads: list[AnyChunkPayload]
         if spec.tuple_key:
