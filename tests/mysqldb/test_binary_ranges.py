@@ -281,3 +281,25 @@ def test_a_read_blocked_on_the_server_is_ended_by_the_statement_deadline_on_the_
         numbers, spec, ArrowAggregate(None, "i"), chunk, options=ScanOptions(count_range=True, arrow_uri=URI)
     )
     assert stats.rows == stats.range_rows == ROWS
+
+
+@pytest.mark.parametrize("value", ["b", "bu"])
+def test_bigint_sums_beyond_64_bits_equal_the_servers_decimal_sums(numbers: Any, mysql_root: Any, value: str) -> None:
+    """BIGINT and BIGINT UNSIGNED columns at their extremes, read as arrays and summed by the Arrow
+    aggregate: each group's sum leaves 64 bits, and equals the server's exact DECIMAL SUM."""
+    spec = resolve_table(numbers(), None, "nums", "id", ("t", value))
+    p = ArrowAggregate("t", value)
+    stats = scan_chunk(
+        numbers,
+        spec,
+        p,
+        ChunkContext("t", Chunk(0, 0, 3 * ROWS + 3, ROWS)),
+        options=ScanOptions(count_range=True, arrow_uri=URI),
+    )
+    truth = {
+        str(g): (int(s), n)
+        for g, s, n in mysqlclient_rows(mysql_root, f"SELECT t, SUM({value}), COUNT(*) FROM nums GROUP BY t")
+    }
+    assert {str(g): (s, n) for g, (s, n) in p.groups.items()} == truth
+    assert max(abs(s) for s, _ in truth.values()) >= 2**64
+    assert stats.rows == stats.range_rows == ROWS

@@ -178,9 +178,20 @@ class ArrowAggregate(AggregateByKey, ArrowProcessor):
 
     def process_arrow(self, table: Any) -> None:
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         if table.num_rows == 0:
             return
+        values = table.column(self.value)
+        if pa.types.is_integer(values.type):
+            # Arrow's integer sums wrap around silently; where this batch's could leave 64 bits, sum it
+            # as a 38-digit decimal instead, exact as the SQL aggregate's DECIMAL sums are.
+            low, high = pc.min_max(values).values()
+            bound = max(abs(low.as_py() or 0), abs(high.as_py() or 0)) * table.num_rows
+            if bound >= 2**63:
+                table = table.set_column(
+                    table.schema.get_field_index(self.value), self.value, values.cast(pa.decimal128(38, 0))
+                )
         if self.group is None:
             table = table.append_column("__all", pa.nulls(table.num_rows, pa.int8()))
         keys = self.group or "__all"
@@ -188,7 +199,7 @@ class ArrowAggregate(AggregateByKey, ArrowProcessor):
         # thread per core would only compete with them (and costs its start-up in every worker).
         agg = table.group_by(keys, use_threads=False).aggregate([(self.value, "sum"), ([], "count_all")])
         groups = agg.column(keys).to_pylist()
-        sums = agg.column(f"{self.value}_sum").to_pylist()
+        sums = [int(v) if isinstance(v, Decimal) else v for v in agg.column(f"{self.value}_sum").to_pylist()]
         counts = agg.column("count_all").to_pylist()
         self.add_groups(
             [(None if self.group is None else g, s, n) for g, s, n in zip(groups, sums, counts, strict=True)]
