@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.results import ResultStore
 from devtools.demo.data import create_events
 from tests.airflow_helpers import asset_events, clear_map_indexes, load_dag, resume_run, ti_table, xcom_of
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
@@ -34,6 +35,8 @@ def source(mysql_root: Any) -> Any:
     for db in (DB, RESULTS):
         admin.cursor().execute(f"DROP DATABASE IF EXISTS {db}")
     create_events(direct(MYSQL_HOST, MYSQL_PORT), DB, "events", ROWS, users=2_000)
+    # The results schema from the start, so a test that expects no rows there also runs on its own.
+    ResultStore(direct(MYSQL_HOST, MYSQL_PORT), RESULTS).ensure()
     cur = mysql_root(DB).cursor()
     cur.execute("CREATE TABLE empty_t (id BIGINT PRIMARY KEY, user_id INT, amount INT)")
     cur.execute("CREATE TABLE faults (chunk_index INT PRIMARY KEY)")

@@ -21,6 +21,8 @@ import pytest
 
 from bulkscan.errors import BulkscanInputError
 from bulkscan.jobs.table_scan import tasks as ts
+from bulkscan.mysqldb.connect import direct
+from bulkscan.mysqldb.results import ResultStore
 from tests.airflow_helpers import load_dag, ti_table
 from tests.conftest import MYSQL_HOST, MYSQL_PORT
 
@@ -69,6 +71,8 @@ def source(mysql_root: Any) -> Any:
     )
     cur.execute("CREATE TABLE nullable_uk (id INT PRIMARY KEY, code VARCHAR(10) NULL, UNIQUE KEY uk_code (code))")
     cur.execute("CREATE TABLE heap (a INT, b INT)")
+    # The results schema from the start, so a test that expects no rows there also runs on its own.
+    ResultStore(direct(MYSQL_HOST, MYSQL_PORT), RESULTS).ensure()
     yield mysql_root
     for db in (DB, RESULTS):
         mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {db}")
@@ -233,7 +237,6 @@ def test_small_keyset_batches_and_pushed_down_sub_ranges_see_every_row_once(sour
     700-row sub-ranges found by walking the index, against the server's own ordered list of keys."""
     from bulkscan.core.batching import AdaptiveBatch
     from bulkscan.core.processors import AggregateByKey, ChunkContext, Processor
-    from bulkscan.mysqldb.connect import direct
     from bulkscan.mysqldb.planner import plan_keys
     from bulkscan.mysqldb.scanner import scan_chunk
     from bulkscan.mysqldb.source import resolve_table
