@@ -6,7 +6,8 @@ import pytest
 
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.identifiers import quote_identifier, quote_qualified, validate_identifier
-from bulkscan.core.processors import AggregateByKey, CountRows, load_processor
+from bulkscan.core.processor_loader import load_processor
+from bulkscan.core.processors import AggregateByKey, CountRows
 from bulkscan.errors import BulkscanInputError
 from bulkscan.mysqldb.source import Filter
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bulkscan.core import sqlfiles
-from bulkscan.core.processors import SqlFileAggregate, load_processor
+from bulkscan.core.processor_loader import load_processor
+from bulkscan.core.processors import SqlFileAggregate
 from bulkscan.core.sqlfiles import Fragment, user_query
 from bulkscan.errors import BulkscanError, BulkscanInputError
 

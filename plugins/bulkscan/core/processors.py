@@ -1,4 +1,5 @@
-"""Per-batch processors a chunk scan feeds: the built-ins and user processors by dotted path.
+"""Per-batch processors a chunk scan feeds: the base classes and the built-ins (loaded by name or
+dotted path through bulkscan.core.processor_loader).
 
 A processor sees batches, never a whole range, and returns a small summary: rows never travel
 through XCom. Results that must survive the task are keyed by run and chunk (see ChunkContext), so
@@ -7,9 +8,7 @@ a retried chunk replaces what its earlier attempt wrote.
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -277,47 +276,3 @@ class SendMessages(Processor):
 def send_messages(**kwargs: Any) -> SendMessages:
     """'bulkscan.core.processors:send_messages' with processor_args {"column": "name"}."""
     return SendMessages(**kwargs)
-
-
-BUILTINS: dict[str, type[Processor]] = {"aggregate": AggregateByKey, "count": CountRows, "sql_file": SqlFileAggregate}
-DEFAULT_PREFIXES = "bulkscan.,processors."
-
-
-def allowed_prefixes() -> tuple[str, ...]:
-    """Modules a dotted-path processor may come from (BULKSCAN_PROCESSOR_PREFIXES, comma separated).
-
-    A trigger form must not be a way to import arbitrary modules on the workers.
-    """
-    raw = os.environ.get("BULKSCAN_PROCESSOR_PREFIXES", DEFAULT_PREFIXES)
-    return tuple(p.strip() for p in raw.split(",") if p.strip())
-
-
-def load_processor(spec: str, **kwargs: Any) -> Processor:
-    """'aggregate' (kwargs group, value), 'count', or 'package.module:factory' (kwargs passed on)."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise BulkscanInputError("processor must be 'aggregate', 'count' or 'package.module:factory'")
-    spec = spec.strip()
-    if spec in BUILTINS:
-        if spec == "count":
-            return CountRows()
-        if spec == "sql_file":
-            return SqlFileAggregate(kwargs.get("file"), kwargs.get("params"))  # type: ignore[arg-type]
-        if not kwargs.get("value"):
-            raise BulkscanInputError("the aggregate processor needs a value column")
-        return AggregateByKey(kwargs.get("group") or None, kwargs["value"], bool(kwargs.get("pushdown", True)))
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise BulkscanInputError(f"processor {spec!r} is not 'aggregate', 'count' or 'package.module:factory'")
-    if not any(module_name.startswith(p) or module_name == p.rstrip(".") for p in allowed_prefixes()):
-        raise BulkscanInputError(
-            f"processor module {module_name!r} is not under an allowed prefix {allowed_prefixes()} "
-            "(set BULKSCAN_PROCESSOR_PREFIXES)"
-        )
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise BulkscanInputError(f"cannot load processor {spec!r}: {exc}") from exc
-    processor = factory(**kwargs)
-    if not isinstance(processor, Processor):
-        raise BulkscanInputError(f"processor {spec!r} returned {type(processor).__name__}, not a Processor")
-    return processor

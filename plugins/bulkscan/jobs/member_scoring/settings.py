@@ -11,7 +11,8 @@ from typing import Any, Literal, NotRequired, TypedDict, get_args
 from bulkscan.core.chunks import time_limit_bound_s
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.paths import INCLUDE_DIR
-from bulkscan.core.processors import AggregateByKey, load_processor
+from bulkscan.core.processor_loader import load_processor
+from bulkscan.core.processors import AggregateByKey
 from bulkscan.core.sweep import SweepSpec
 from bulkscan.core.values import optional_str, positive_int
 from bulkscan.errors import BulkscanInputError

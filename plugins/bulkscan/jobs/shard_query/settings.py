@@ -13,7 +13,8 @@ from typing import Any
 from bulkscan.core.batching import AdaptiveBatch
 from bulkscan.core.chunks import time_limit_bound_s
 from bulkscan.core.identifiers import validate_identifier
-from bulkscan.core.processors import Processor, SqlFileAggregate, load_processor
+from bulkscan.core.processor_loader import load_processor
+from bulkscan.core.processors import Processor, SqlFileAggregate
 from bulkscan.core.tablespec import TableSpec, parse_filters
 from bulkscan.core.values import positive_int
 

@@ -10,7 +10,8 @@ from bulkscan.core.chunks import time_limit_bound_s
 from bulkscan.core.estimated_plan import PLANNINGS, Planning
 from bulkscan.core.identifiers import validate_identifier
 from bulkscan.core.keys import parse_key_columns
-from bulkscan.core.processors import Processor, load_processor
+from bulkscan.core.processor_loader import load_processor
+from bulkscan.core.processors import Processor
 from bulkscan.core.values import optional_str, positive_int
 from bulkscan.errors import BulkscanInputError
 
