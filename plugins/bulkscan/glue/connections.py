@@ -7,7 +7,7 @@ the metadata DB) when the task runs, never when the DAG file is parsed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import MySQLdb
 
@@ -47,12 +47,25 @@ def connect_factory(conn_id: str, database: str | None = None) -> ConnectFactory
 ARROW_REFUSED_EXTRAS = ("ssl", "ssl_mode", "unix_socket")
 
 
+def check_arrow_connection(conn_id: str) -> None:
+    """Refuse (BulkscanInputError) a connection whose extras ask for TLS or a socket, which the Arrow
+    readers would not use; the table scan's plan calls this before it writes anything."""
+    _arrow_connection(conn_id)
+
+
 def connectorx_uri(conn_id: str, database: str | None = None) -> str:
     """The same MySQL connection as a ConnectorX URI (mysql://user:password@host:port/schema), for the
     Arrow batch readers; credentials are URL-quoted and never logged. A connection whose extras ask for
     TLS or a socket is refused (BulkscanInputError) rather than read without them."""
     from urllib.parse import quote
 
+    c = _arrow_connection(conn_id)
+    schema = database or c.schema or ""
+    auth = quote(c.login or "root", safe="") + (":" + quote(c.password, safe="") if c.password else "")
+    return f"mysql://{auth}@{c.host or '127.0.0.1'}:{int(c.port or 3306)}/{quote(schema, safe='')}"
+
+
+def _arrow_connection(conn_id: str) -> Any:
     from airflow.providers.mysql.hooks.mysql import MySqlHook
 
     c = MySqlHook(mysql_conn_id=conn_id).get_connection(conn_id)
@@ -65,9 +78,7 @@ def connectorx_uri(conn_id: str, database: str | None = None) -> str:
             "only, so TLS would silently not be used. Use a processor that reads rows on this connection "
             "(processor 'aggregate', or one without Arrow batches), or a connection without these extras."
         )
-    schema = database or c.schema or ""
-    auth = quote(c.login or "root", safe="") + (":" + quote(c.password, safe="") if c.password else "")
-    return f"mysql://{auth}@{c.host or '127.0.0.1'}:{int(c.port or 3306)}/{quote(schema, safe='')}"
+    return c
 
 
 def describe(conn_id: str) -> str:

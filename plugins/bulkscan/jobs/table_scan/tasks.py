@@ -30,7 +30,7 @@ from bulkscan.core.keys import KeyChunk, KeyChunkPayload
 from bulkscan.core.processors import AggregateByKey, ArrowProcessor, ChunkContext, Processor
 from bulkscan.core.report import chunk_table
 from bulkscan.errors import ReconcileError
-from bulkscan.glue.connections import connect_factory, connectorx_uri, reachable
+from bulkscan.glue.connections import check_arrow_connection, connect_factory, connectorx_uri, reachable
 from bulkscan.glue.defaults import fail_fast_on_bad_input
 from bulkscan.glue.time_limit import kill_after, own_time_limit, planned_time_limits, time_limit
 from bulkscan.jobs.table_scan.settings import JOB, TableScanSettings
@@ -94,7 +94,7 @@ def plan(params: Mapping[str, Any], max_map_length: int) -> list[AnyChunkPayload
     settings.check_fan_out(max_map_length)
     processor = settings.make_processor()
     if isinstance(processor, ArrowProcessor):
-        connectorx_uri(settings.conn_id, settings.database)  # refuses extras its readers cannot honour
+        check_arrow_connection(settings.conn_id)
     connect = connect_factory(settings.conn_id, settings.database)
     with connection(reachable(connect, settings.conn_id)) as conn:
         spec = _spec(settings, conn, processor)
