@@ -10,7 +10,13 @@ and reused while it holds the data set; `--stop` shuts it down). Side by side in
   then the mop-up and the audit merge that proves exactly once;
 * dag: the whole DAG through dag.test() (which runs its tasks one after another in one process).
 
-Last line: BENCH redis keys=<n> lib_vs_seed=<ratio> dag_vs_seed=<ratio> (bulkscan time / seed time).
+The seed and the library path run in BENCH_ROUNDS (default 3, `--rounds`) paired rounds, the order
+reversed every round; lib_vs_seed is the median of the rounds' ratios, so a noisy minute moves both
+sides of a ratio (the seed is bound by its Python client, the sweep by the servers' CPU, and the two
+do not slow down alike).
+
+Last line: BENCH redis keys=<n> lib_vs_seed=<ratio> dag_vs_seed=<ratio> rounds=<n> (bulkscan time / seed
+time).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from statistics import median
 
 import redis
 
@@ -176,6 +183,12 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=1_000_000)
     ap.add_argument("--sample", type=int, default=100_000, help="keys for the per-key round-trip run")
     ap.add_argument("--no-dag", action="store_true")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=int(os.environ.get("BENCH_ROUNDS", "3")),
+        help="paired rounds of seed and library (order alternating); the figure is their median ratio",
+    )
     ap.add_argument("--stop", action="store_true", help="shut the bench cluster down and exit")
     a = ap.parse_args()
     if a.stop:
@@ -188,9 +201,6 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bulkscan-bench-redis-"))
     probe = [f"bench:{i}" for i in random.Random(1).sample(range(a.keys), 2000)]
 
-    seed_s = run_threads(seed_node, nodes, work)
-    print(f"seed     {a.keys:>9} keys  {seed_s:8.2f} s  {a.keys / seed_s:>10,.0f} keys/s", flush=True)
-
     done: list[int] = []
     per_s = run_threads(per_key_node, nodes, a.sample // len(nodes), done)
     per_keys = sum(done)
@@ -200,12 +210,32 @@ def main() -> None:
         flush=True,
     )
 
-    before = sample_state(probe)
-    lib_s, lib_keys = run_lib("bench-lib-" + str(time.time_ns()), work / "lib")
-    after = sample_state(probe)
-    assert all(after[k][1] - before[k][1] == before[k][0] for k in probe), "lib sweep not exactly once"
-    assert lib_keys == a.keys
-    print(f"lib      {lib_keys:>9} keys  {lib_s:8.2f} s  {lib_keys / lib_s:>10,.0f} keys/s", flush=True)
+    seeds, libs, ratios = [], [], []
+    for r in range(a.rounds):
+        for name in ("seed", "lib") if r % 2 == 0 else ("lib", "seed"):
+            if name == "seed":
+                (work / f"seed{r}").mkdir()
+                seeds.append(run_threads(seed_node, nodes, work / f"seed{r}"))
+                continue
+            before = sample_state(probe)
+            lib_s, lib_keys = run_lib(f"bench-lib-{r}-{time.time_ns()}", work / f"lib{r}")
+            after = sample_state(probe)
+            assert all(after[k][1] - before[k][1] == before[k][0] for k in probe), "lib sweep not exactly once"
+            assert lib_keys == a.keys
+            libs.append(lib_s)
+        ratios.append(libs[-1] / seeds[-1])
+        print(
+            f"round {r + 1}/{a.rounds}: seed {seeds[-1]:.2f} s ({a.keys / seeds[-1]:,.0f} keys/s), "
+            f"lib {libs[-1]:.2f} s ({a.keys / libs[-1]:,.0f} keys/s), lib/seed {ratios[-1]:.3f}",
+            flush=True,
+        )
+    seed_s, lib_s, lib_vs_seed = median(seeds), median(libs), median(ratios)
+    print(f"seed     {a.keys:>9} keys  {seed_s:8.2f} s  median of {a.rounds}", flush=True)
+    print(
+        f"lib      {a.keys:>9} keys  {lib_s:8.2f} s  median of {a.rounds}; lib/seed per round "
+        + ", ".join(f"{x:.3f}" for x in ratios),
+        flush=True,
+    )
 
     dag_ratio = "skipped"
     if not a.no_dag:
@@ -213,7 +243,7 @@ def main() -> None:
         print(f"dag      {a.keys:>9} keys  {dag_s:8.2f} s  {a.keys / dag_s:>10,.0f} keys/s", flush=True)
         dag_ratio = f"{dag_s / seed_s:.3f}"
     print(f"audit files under {work}")
-    print(f"BENCH redis keys={a.keys} lib_vs_seed={lib_s / seed_s:.3f} dag_vs_seed={dag_ratio}")
+    print(f"BENCH redis keys={a.keys} lib_vs_seed={lib_vs_seed:.3f} dag_vs_seed={dag_ratio} rounds={a.rounds}")
 
 
 if __name__ == "__main__":
