@@ -5,12 +5,12 @@ ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
 ENV := . $(ROOT)/scripts/env.sh &&
 
-.PHONY: help venv services demo test test-unit test-integration lint lock bench-scan bench-down clean
+.PHONY: help venv services demo test test-unit test-integration lint lock bench-scan bench-merge bench-down clean
 help:
 	@echo "make demo    - set up, seed demo data, run bulkscan_table_scan with 'airflow dags test', print a summary"
 	@echo "make test    - set up and run every test tier (unit, integration, DAG integrity, whole-DAG runs)"
 	@echo "make lint    - ruff + mypy + the import contracts (lint-imports)"
-	@echo "make bench-scan | bench-scale | bench-shards | bench-redis | bench-scoring - benchmarks (see bench/)"
+	@echo "make bench-scan | bench-merge | bench-scale | bench-shards | bench-redis | bench-scoring - benchmarks (see bench/)"
 	@echo "make bench-down - stop the servers the benchmarks keep running for their next run (data kept)"
 
 $(VENV)/.installed: requirements-dev.lock scripts/bootstrap.sh
@@ -49,6 +49,10 @@ lock:
 
 bench-scan: services
 	@$(ENV) scripts/airflow_db.sh && python bench/bench_scan.py $(BENCH_ARGS)
+
+# summarize's merge of the partial sums: the statement before revision 0003 against today's (bench/bench_merge.py).
+bench-merge: services
+	@$(ENV) python bench/bench_merge.py $(BENCH_ARGS)
 
 # The benchmarks keep the servers they start (and their data) for the next run: the Redis Cluster of
 # bench-redis (7201-7206), the second MariaDB of bench-shards (3307), bench-scoring's (3316, 6 GB

@@ -121,3 +121,53 @@ def test_the_documented_command_upgrades_an_old_schema(old_schema: Any) -> None:
     assert ResultStore(direct(MYSQL_HOST, MYSQL_PORT), SCHEMA).result("old/run")["g2"] == (Decimal("3.000000"), 3)
     bad = subprocess.run([*cmd[:-1], "bad schema"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "bad results schema" in bad.stderr
+
+
+def partial_indexes(mysql_root: Any) -> set[str]:
+    cur = mysql_root().cursor()
+    cur.execute(
+        "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (SCHEMA, "bulkscan_partial"),
+    )
+    return {r[0] for r in cur.fetchall()}
+
+
+def test_the_merge_reads_the_partial_sums_in_group_order_and_adds_them_up_exactly(old_schema: Any) -> None:
+    """Revision 0003 indexes the partial sums by (run, group), and the merge reads them through it: no
+    temporary table (which spilled to disk once the groups outgrew tmp_table_size). Its sums equal the
+    ones Python adds up from the stored partial rows, and another run's partials are left out."""
+    connect = direct(MYSQL_HOST, MYSQL_PORT)
+    store = ResultStore(connect, SCHEMA)
+    store.ensure()
+    assert "by_group" in partial_indexes(old_schema)
+    cur = old_schema().cursor()
+    rows = [
+        (run, c, f"g{g}", Decimal(g * 7 + c) / 4, g + c)
+        for run in ("r/merge", "r/other")
+        for c in range(3)
+        for g in range(500)
+        if (g + c) % 4
+    ]
+    cur.executemany(f"INSERT INTO {SCHEMA}.bulkscan_partial VALUES (%s, %s, %s, %s, %s)", rows)
+    cur.execute("EXPLAIN " + store.sql("result_merge"), ("r/merge", "r/merge"))  # the merge's own statement
+    plan = {r[2]: r[-1] or "" for r in cur.fetchall()}
+    assert "temporary" not in plan["bulkscan_partial"] and "filesort" not in plan["bulkscan_partial"], plan
+    expected: dict[str, list[Any]] = {}
+    for run, _, g, s, n in rows:
+        if run == "r/merge":
+            acc = expected.setdefault(g, [Decimal(0), 0])
+            acc[0] += s
+            acc[1] += n
+    merged = store.merge("r/merge", job="table_scan", source="c:t", chunks=3, rows=0)
+    assert merged.groups == len(expected)
+    assert store.result("r/merge") == {g: (s, n) for g, (s, n) in expected.items()}
+
+
+def test_downgrade_to_0002_drops_the_group_index_and_upgrade_brings_it_back(old_schema: Any) -> None:
+    connect = direct(MYSQL_HOST, MYSQL_PORT)
+    migrations.upgrade(connect, SCHEMA)
+    migrations.downgrade(connect, SCHEMA, "0002")
+    assert migrations.current(connect, SCHEMA) == "0002"
+    assert "by_group" not in partial_indexes(old_schema)
+    migrations.upgrade(connect, SCHEMA)
+    assert "by_group" in partial_indexes(old_schema)

@@ -180,7 +180,7 @@ class ResultStore:
 
         def write(cur: Cursor) -> MergedRun:
             cur.execute(self.sql("result_delete"), (run_key,))
-            cur.execute(self.sql("result_merge"), (run_key,))
+            cur.execute(self.sql("result_merge"), (run_key, run_key))
             cur.execute(self.sql("result_totals"), (run_key,))
             groups, value_sum = cur.fetchone() or (0, None)
             cur.execute(self.sql("run_replace"), (run_key, job, source, chunks, rows, groups, value_sum))
