@@ -629,3 +629,79 @@ def test_a_statement_blocked_on_the_server_is_ended_at_the_deadline(events: dict
     proc = AggregateByKey("user_id", "amount")
     stats = scan_chunk(events["connect"], spec, proc, ctx, options=ScanOptions(statement_deadline_s=30.0))
     assert stats.rows == count_range(events["connect"](), spec, ctx.chunk.lo, ctx.chunk.hi) > 0
+
+
+class _Clock:
+    """The scan state's clock, advanced one second by every batch the processor is handed."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class _DiesAtBatch(AggregateByKey):
+    def __init__(self, clock: _Clock, die_at: int | None) -> None:
+        super().__init__("user_id", "amount", pushdown=False)
+        self.clock, self.die_at, self.seen = clock, die_at, 0
+
+    def process(self, rows: Any, columns: tuple[str, ...]) -> None:
+        self.clock.now += 1.0
+        self.seen += 1
+        if self.seen == self.die_at:
+            raise RuntimeError("worker killed mid-batch")
+        super().process(rows, columns)
+
+
+def test_an_aggregate_checkpoints_every_few_seconds_and_a_try_killed_between_resumes_exactly(
+    events: dict[str, Any], mysql_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An aggregate's batches are checkpointed once `checkpoint_every_s` has passed (here: every third
+    batch, one second a batch), not after each one, and at the chunk's end. A try killed at batch 8
+    leaves the checkpoint of batch 6; the next try resumes there and the chunk's stored partial sums
+    equal SQL's sums, every row counted once."""
+    from bulkscan.core.batching import AdaptiveBatch
+    from bulkscan.core.chunks import Chunk
+    from bulkscan.mysqldb import scanstate
+    from bulkscan.mysqldb.checkpoint import ChunkCheckpoint
+    from bulkscan.mysqldb.scanner import ScanOptions
+
+    clock = _Clock()
+    monkeypatch.setattr(scanstate, "time", clock)
+    connect = events["connect"]
+    spec = resolve_table(connect(), None, "events", "id", ("user_id", "amount"))
+    schema = f"{DB}_interval_results"
+    mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {schema}")
+    store = ResultStore(direct(MYSQL_HOST, MYSQL_PORT, database=None), schema)
+    store.ensure()
+    cur = mysql_root(DB).cursor()
+    cur.execute("SELECT MIN(id), MAX(id) + 1 FROM events")
+    chunk = Chunk(0, *cur.fetchone())  # the whole table, its huge id gap included
+    sizes = AdaptiveBatch(size=10_000, minimum=10_000, maximum=10_000)
+
+    def attempt(try_number: int, die_at: int | None) -> Any:
+        options = ScanOptions(count_range=True, checkpoint=ChunkCheckpoint(store, "t/every", chunk, try_number),
+                              checkpoint_every_s=2.5)  # fmt: skip
+        ctx = ChunkContext("t/every", chunk, try_number)
+        return scan_chunk(connect, spec, _DiesAtBatch(clock, die_at), ctx, batch=sizes, options=options)
+
+    def stored(sql: str) -> list[tuple[Any, ...]]:
+        cur = mysql_root(schema).cursor()
+        cur.execute(sql, ("t/every",))
+        return list(cur.fetchall())
+
+    with pytest.raises(RuntimeError, match="killed"):
+        attempt(1, die_at=8)
+    [(rows_done, batches, done)] = stored("SELECT rows_done, batches, done FROM bulkscan_checkpoint WHERE run_key = %s")
+    assert (rows_done, batches, done) == (60_000, 6, 0)  # batches 7 and 8 were lost with the try
+    stats = attempt(2, die_at=None)
+    assert stats.rows == stats.range_rows == events["rows"]
+    [(batches, done)] = stored("SELECT batches, done FROM bulkscan_checkpoint WHERE run_key = %s")
+    assert (batches, done) == (stats.batches, 0)
+    sums = {
+        g: (s, n)
+        for g, s, n in stored("SELECT group_key, value_sum, row_count FROM bulkscan_partial WHERE run_key = %s")
+    }
+    assert sums == {g: (Decimal(s), n) for g, (s, n) in ground_truth(mysql_root).items()}
+    mysql_root().cursor().execute(f"DROP DATABASE IF EXISTS {schema}")

@@ -1,9 +1,11 @@
 """Per-batch checkpoints of one chunk, so a new try resumes where the last one stopped.
 
-After every finished batch the scanner commits, in ONE transaction on bulkscan's results schema:
-the batch's effects (the built-in aggregate's partial sums added to `bulkscan_partial`, a
+After a finished batch the scanner commits, in ONE transaction on bulkscan's results schema:
+the batches' effects (the built-in aggregate's partial sums added to `bulkscan_partial`, a
 processor's own writes and outbox messages through `BatchTx`) and the position after which
-nothing is left to do. A worker killed mid-chunk loses at most the batch in flight: the next try
+nothing is left to do. A per-row processor commits after every batch; an aggregate every
+`ScanOptions.checkpoint_every_s` and at the chunk's end (its sums wait in memory in between). A
+worker killed mid-chunk loses at most what it read since the last commit: the next try
 reads the checkpoint, tells the processor that its first batch may be a replay, and goes on from
 there. Effects written through the transaction are exactly once, since they commit with the
 position or not at all.

@@ -95,6 +95,7 @@ def scan_chunk(
                 scan.aggregate(processor)
             else:
                 scan.rows(processor)
+            scan.flush(processor)
         scan.stats.range_rows = scan.counted
     finally:
         scan.db.close()
